@@ -1,0 +1,81 @@
+"""One settings object, read from ``HUNTER_*`` environment variables.
+
+Every knob has a safe local default so that a fresh checkout runs with nothing configured:
+a SQLite file in the working directory and the system's DNS resolver.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_DKIM_SELECTORS = (
+    "selector1",
+    "selector2",
+    "google",
+    "default",
+    "k1",
+    "s1",
+    "s2",
+    "dkim",
+    "mail",
+    "zmail",
+)
+
+CommaList = Annotated[list[str], NoDecode]
+
+
+def _split_commas(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """Hunter's configuration. Field ``x`` is read from ``HUNTER_X``."""
+
+    model_config = SettingsConfigDict(env_prefix="HUNTER_", extra="ignore")
+
+    database_url: str = "sqlite:///hunter.db"
+    default_lang: str = "tr"
+    log_level: str = "INFO"
+
+    # DNS: where and how fast we ask.
+    dns_nameservers: CommaList = Field(
+        default_factory=list, description="host[:port] list; empty means the system resolver"
+    )
+    dns_timeout: float = Field(2.0, gt=0, description="seconds to wait for one answer before a retry")
+    dns_attempts: int = Field(2, ge=1, le=5, description="tries per query (UDP retransmissions)")
+    dns_domain_budget: float = Field(10.0, gt=0, description="seconds allowed for all lookups of one domain")
+    dns_concurrency: int = Field(1024, ge=1, description="queries in flight at once, process-wide")
+    dns_qps: float = Field(0, ge=0, description="queries per second, process-wide; 0 = unlimited")
+    dns_cache_size: int = Field(100_000, ge=0, description="answers kept in the in-process cache")
+    dkim_selectors: CommaList = Field(default_factory=lambda: list(DEFAULT_DKIM_SELECTORS))
+
+    # Pipeline
+    scan_concurrency: int = Field(256, ge=1, description="domains scanned at once")
+    write_batch_size: int = Field(200, ge=1, description="results written per database transaction")
+
+    # WHOIS (python-whois parses; a stand-in server can be named for tests)
+    whois_enabled: bool = True
+    whois_server: str | None = Field(None, description="host[:port] to ask instead of the registry's server")
+    whois_timeout: float = Field(5.0, gt=0)
+
+    @field_validator("dns_nameservers", "dkim_selectors", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        return _split_commas(value)
+
+    @field_validator("dkim_selectors")
+    @classmethod
+    def _lower_selectors(cls, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(s.lower() for s in value))
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (cached: environment is read once per process)."""
+    return Settings()

@@ -1,0 +1,131 @@
+"""The typed, JSON-serialisable record one scan produces.
+
+Everything the collectors find and everything the classifier concludes lands in a
+:class:`ScanRecord`. It is the contract between the I/O side (``signals``) and the pure
+core (``providers``, ``scoring``, ``sales``), it is what a snapshot stores, and it is what
+``hunter scan --json`` prints. Keep it flat and explicit: a sales rep's question ("why
+is this M365?") must be answerable from the record alone.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+COLLECTOR_VERSION = "1.0.0"
+
+
+class ScanStatus(StrEnum):
+    """Outcome of a scan. Only ``ok`` means the domain can receive mail."""
+
+    OK = "ok"  # MX found (possibly via implicit A fallback is *not* counted)
+    NO_MX = "no_mx"  # domain exists, publishes no MX
+    NULL_MX = "null_mx"  # RFC 7505 "0 ." — explicitly accepts no mail
+    NXDOMAIN = "nxdomain"  # domain does not exist
+    TIMEOUT = "timeout"  # the resolver did not answer in time
+    SERVFAIL = "servfail"  # the resolver answered SERVFAIL (broken delegation, DNSSEC...)
+    ERROR = "error"  # any other DNS failure (REFUSED, malformed answer, ...)
+    INVALID = "invalid"  # the input was not a usable domain
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MxHost(_Model):
+    preference: int
+    host: str  # lower-case, no trailing dot; "" for RFC 7505 null MX
+    addresses: list[str] = Field(default_factory=list)
+
+
+class SpfInfo(_Model):
+    """A parsed SPF record and what following its includes revealed (RFC 7208)."""
+
+    record: str
+    valid: bool
+    error: str | None = None  # "permerror: ..." or "temperror: ..." when not valid
+    all: str | None = None  # qualifier + "all", e.g. "-all", "~all"; None when absent
+    mechanisms: list[str] = Field(default_factory=list)
+    includes: list[str] = Field(default_factory=list)  # direct include: targets
+    redirect: str | None = None
+    lookups: int = 0  # DNS-querying terms counted over the whole include tree
+    void_lookups: int = 0
+    over_lookup_limit: bool = False
+    all_includes: list[str] = Field(default_factory=list)  # every domain reached, in order
+
+
+class DmarcInfo(_Model):
+    """A DMARC record at ``_dmarc.<domain>`` (RFC 7489)."""
+
+    record: str
+    valid: bool
+    error: str | None = None
+    policy: str | None = None  # none | quarantine | reject
+    subdomain_policy: str | None = None
+    pct: int = 100  # "DMARC coverage"
+    rua: list[str] = Field(default_factory=list)
+    ruf: list[str] = Field(default_factory=list)
+    adkim: str | None = None
+    aspf: str | None = None
+
+
+class DkimSelector(_Model):
+    selector: str
+    cname: str | None = None  # where the selector points, when it is a CNAME
+    has_key: bool = False  # a v=DKIM1 / p= record was found at the end of the chain
+
+
+class M365Info(_Model):
+    evidence: list[str] = Field(default_factory=list)
+    tenant_domain: str | None = None  # e.g. "contoso.onmicrosoft.com"
+
+
+class TenantSize(_Model):
+    """A size band estimated from public signals, always with what it rests on."""
+
+    band: str  # "small" | "medium" | "large"
+    confidence: str  # "low" | "medium"
+    evidence: list[str]
+
+
+class WhoisInfo(_Model):
+    registrar: str | None = None
+    created: datetime | None = None
+    expires: datetime | None = None
+    error: str | None = None
+
+
+class ScanRecord(_Model):
+    """Everything one scan of one domain found, plus the classification."""
+
+    input: str
+    domain: str | None
+    domain_unicode: str | None = None
+    status: ScanStatus
+    error: str | None = None
+    mx: list[MxHost] = Field(default_factory=list)
+    spf: SpfInfo | None = None
+    dmarc: DmarcInfo | None = None
+    dkim: list[DkimSelector] = Field(default_factory=list)
+    txt_verifications: list[str] = Field(default_factory=list)  # e.g. "MS=ms123", "google-site-verification"
+    cnames: dict[str, str] = Field(default_factory=dict)  # "autodiscover" -> target
+    provider: str | None = None
+    provider_evidence: list[str] = Field(default_factory=list)
+    local_provider: str | None = None
+    gateway: str | None = None
+    m365: M365Info = Field(default_factory=M365Info)
+    tenant_size: TenantSize | None = None
+    whois: WhoisInfo | None = None
+    collector_version: str = COLLECTOR_VERSION
+    scanned_at: datetime | None = None
+    duration_ms: float | None = None
+
+    @property
+    def dkim_found(self) -> list[str]:
+        return [s.selector for s in self.dkim if s.has_key or s.cname]
+
+    @property
+    def can_receive_mail(self) -> bool:
+        return self.status is ScanStatus.OK
