@@ -12,13 +12,16 @@ from __future__ import annotations
 import ipaddress
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 import idna
 from publicsuffixlist import PublicSuffixList
+
+T = TypeVar("T")
 
 _JUNK = {"", "-", "--", "n/a", "na", "nan", "none", "null", "yok", "?", "tbd", "test"}
 _LDH_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
@@ -127,16 +130,20 @@ def parse(raw: str) -> Parsed:
         return Parsed(raw, None, exc.reason)
 
 
-def parse_many(items: Iterable[str]) -> Iterator[Parsed]:
+def parse_many(items: Iterable[T], value: Callable[[T], str] = str) -> Iterator[tuple[T, Parsed]]:
     """Parse a stream of inputs, marking later inputs that collapse onto an earlier domain.
 
-    Streaming (a set of seen names, not a list of items) so that 100,000-line files stay small.
+    ``value`` extracts the text from an item (rows of a file, say). Streaming — a set of seen
+    names, not a list of items — so that 100,000-line files stay small.
     """
     seen: dict[str, str] = {}
-    for raw in items:
-        item = parse(raw)
-        if item.domain is not None:
-            first = seen.setdefault(item.domain.name, raw)
-            if first is not raw:
-                item = Parsed(raw, item.domain, None, duplicate_of=first)
-        yield item
+    for item in items:
+        raw = value(item)
+        parsed = parse(raw)
+        if parsed.domain is not None:
+            first = seen.get(parsed.domain.name)
+            if first is None:
+                seen[parsed.domain.name] = raw
+            else:
+                parsed = Parsed(raw, parsed.domain, None, duplicate_of=first)
+        yield item, parsed

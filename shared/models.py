@@ -111,6 +111,7 @@ class ScanRecord(_Model):
     dkim: list[DkimSelector] = Field(default_factory=list)
     txt_verifications: list[str] = Field(default_factory=list)  # e.g. "MS=ms123", "google-site-verification"
     cnames: dict[str, str] = Field(default_factory=dict)  # "autodiscover" -> target
+    ns: list[str] = Field(default_factory=list)  # nameservers of the domain (hint for local hosts)
     provider: str | None = None
     provider_evidence: list[str] = Field(default_factory=list)
     local_provider: str | None = None

@@ -54,9 +54,7 @@ class RecordSet:
             else:
                 lines.append(line)
         body = "\n".join(lines)
-        self.zone = dns.zone.from_text(
-            "$TTL 300\n" + body, origin=dns.name.root, relativize=False, check_origin=False
-        )
+        self.zone = dns.zone.from_text("$TTL 300\n" + body, origin=dns.name.root, relativize=False, check_origin=False)
 
     def special(self, qname: dns.name.Name) -> str | None:
         if any(qname.is_subdomain(n) for n in self.drop):
@@ -165,9 +163,7 @@ class _UdpServer(asyncio.DatagramProtocol):
 async def serve(responder: Responder, host: str, port: int, delay: float) -> tuple[str, int]:
     """Listen on UDP and TCP (same port); return the bound address."""
     loop = asyncio.get_running_loop()
-    transport, _ = await loop.create_datagram_endpoint(
-        lambda: _UdpServer(responder, delay), local_addr=(host, port)
-    )
+    transport, _ = await loop.create_datagram_endpoint(lambda: _UdpServer(responder, delay), local_addr=(host, port))
     sock = transport.get_extra_info("socket")
     import socket as _socket
 

@@ -77,16 +77,16 @@ class Answer:
         return [b"".join(r.strings).decode("utf-8", "replace") for r in self.records]
 
 
-def parse_nameserver(spec: str) -> tuple[str, int]:
-    """``"1.1.1.1"``, ``"127.0.0.1:5353"`` or ``"[::1]:53"`` → (host, port)."""
+def parse_nameserver(spec: str, default_port: int = 53) -> tuple[str, int]:
+    """``"1.1.1.1"``, ``"127.0.0.1:5353"``, ``"::1"`` or ``"[::1]:53"`` → (host, port)."""
     spec = spec.strip()
     if spec.startswith("["):
         host, _, rest = spec[1:].partition("]")
-        return host, int(rest.lstrip(":") or 53)
+        return host, int(rest.lstrip(":") or default_port)
     if spec.count(":") == 1:
         host, port = spec.split(":")
         return host, int(port)
-    return spec, 53
+    return spec, default_port
 
 
 class _UdpChannel(asyncio.DatagramProtocol):
@@ -190,8 +190,9 @@ class DnsClient:
             answer = await self._cached_query(answer.cnames[-1], qtype, deadline)
             hops += 1
         if chain:
-            answer = Answer(name, rdtype, answer.outcome, answer.records, chain + answer.cnames,
-                            answer.ttl, answer.detail)
+            answer = Answer(
+                name, rdtype, answer.outcome, answer.records, chain + answer.cnames, answer.ttl, answer.detail
+            )
         return answer
 
     # -- cache and de-duplication -------------------------------------------------------

@@ -1,0 +1,165 @@
+"""Read domains from text, CSV or XLSX files, one row at a time.
+
+Spreadsheets from sales come with any header in Turkish or English, or none. The domain
+column is found by its header (``domain``, ``website``, ``web sitesi``, ``e-posta``, ...)
+and, failing that, by its content (the column whose sample values parse as domains most
+often). A company-name column (``firma``, ``company``, ``şirket``...) is picked up when
+present. Rows are streamed: a 100,000-line file is never held in memory.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from shared.domains import parse
+
+DOMAIN_HEADERS = (
+    "domain",
+    "domains",
+    "alan adı",
+    "alan adi",
+    "domain name",
+    "website",
+    "web sitesi",
+    "web site",
+    "websitesi",
+    "web",
+    "url",
+    "site",
+    "homepage",
+    "e-posta",
+    "eposta",
+    "e-mail",
+    "email",
+    "mail",
+)
+COMPANY_HEADERS = (
+    "firma",
+    "firma adı",
+    "firma adi",
+    "company",
+    "company name",
+    "şirket",
+    "sirket",
+    "şirket adı",
+    "unvan",
+    "ünvan",
+    "account",
+    "account name",
+    "müşteri",
+    "name",
+)
+SAMPLE_ROWS = 50
+
+
+class InputFileError(ValueError):
+    """The file cannot be read as a list of domains (the message says why)."""
+
+
+@dataclass(frozen=True, slots=True)
+class InputRow:
+    value: str
+    company: str | None = None
+    line: int | None = None
+
+
+def _norm_header(value: object) -> str:
+    return " ".join(str(value or "").strip().lower().replace("_", " ").split())
+
+
+def _pick_columns(header: list[str], sample: list[list[str]]) -> tuple[int | None, int | None, bool]:
+    """(domain column, company column, whether row 0 is a header)."""
+    names = [_norm_header(h) for h in header]
+    domain_col = next((names.index(h) for h in DOMAIN_HEADERS if h in names), None)
+    company_col = next((names.index(h) for h in COMPANY_HEADERS if h in names), None)
+    if domain_col is not None:
+        return domain_col, company_col, True
+    rows = [header, *sample]
+    width = max((len(r) for r in rows), default=0)
+    best, best_hits = None, 0
+    for col in range(width):
+        hits = sum(1 for r in rows if col < len(r) and r[col].strip() and parse(r[col]).domain is not None)
+        if hits > best_hits:
+            best, best_hits = col, hits
+    if best is None:
+        return None, None, False
+    has_header = parse(header[best]).domain is None if best < len(header) else False
+    return best, company_col if has_header else None, has_header
+
+
+def _rows_to_inputs(rows: Iterator[list[str]], column: str | None) -> Iterator[InputRow]:
+    try:
+        header = next(rows)
+    except StopIteration:
+        return
+    sample = list(itertools.islice(rows, SAMPLE_ROWS))
+    if column is not None:
+        names = [_norm_header(h) for h in header]
+        if _norm_header(column) not in names:
+            raise InputFileError(f"column {column!r} not found; the header has {', '.join(map(str, header))}")
+        domain_col, company_col, has_header = names.index(_norm_header(column)), None, True
+    else:
+        domain_col, company_col, has_header = _pick_columns(header, sample)
+    if domain_col is None:
+        raise InputFileError("no column looks like domains, websites or e-mail addresses; name one with --column")
+    first_line = 1 if has_header else 0
+    all_rows = itertools.chain(sample, rows) if has_header else itertools.chain([header], sample, rows)
+    for number, row in enumerate(all_rows, start=first_line + 1):
+        if not any(cell.strip() for cell in row):
+            continue  # blank lines are layout, not data
+        value = row[domain_col] if domain_col < len(row) else ""
+        company = row[company_col].strip() if company_col is not None and company_col < len(row) else None
+        yield InputRow(value, company or None, number)
+
+
+def _csv_rows(handle: io.TextIOBase) -> Iterator[list[str]]:
+    head = handle.read(8192)
+    handle.seek(0)
+    try:
+        dialect = csv.Sniffer().sniff(head, delimiters=",;\t|")
+    except csv.Error:
+        dialect = csv.excel
+    yield from csv.reader(handle, dialect)
+
+
+def _xlsx_rows(path: Path) -> Iterator[list[str]]:
+    from openpyxl import load_workbook  # heavy; only for spreadsheets
+
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:
+        raise InputFileError(f"not a readable .xlsx file ({type(exc).__name__})") from None
+    try:
+        for row in workbook.active.iter_rows(values_only=True):
+            yield ["" if v is None else str(v) for v in row]
+    finally:
+        workbook.close()
+
+
+def read_file(path: str | Path, column: str | None = None) -> Iterator[InputRow]:
+    """Yield the rows of a .txt, .csv or .xlsx file (chosen by extension; '-' is stdin)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in (".xlsx", ".xlsm"):
+        yield from _rows_to_inputs(_xlsx_rows(path), column)
+        return
+    if not path.exists():
+        raise InputFileError(f"{path} does not exist")
+    with path.open(encoding="utf-8-sig", errors="replace", newline="") as handle:
+        if suffix in (".csv", ".tsv") or column is not None:
+            yield from _rows_to_inputs(_csv_rows(handle), column)
+        else:  # plain text: one domain per line, # comments allowed
+            for number, line in enumerate(handle, start=1):
+                value = line.split("#", 1)[0].strip()
+                if value:
+                    yield InputRow(value, None, number)
+
+
+def from_values(values: Iterable[str]) -> Iterator[InputRow]:
+    for value in values:
+        yield InputRow(value)

@@ -1,0 +1,77 @@
+"""Registration data (registrar, created, expires) through python-whois.
+
+python-whois does the hard part — knowing each registry's answer format. The query itself is
+done here when a server is configured (``HUNTER_WHOIS_SERVER``, e.g. a stand-in on loopback),
+because the library always dials port 43 of the registry's own server. Every failure is
+reported in ``WhoisInfo.error``; a WHOIS problem never fails a scan.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+from shared.dns.client import parse_nameserver
+from shared.models import WhoisInfo
+
+
+def _first(value: object) -> object:
+    if isinstance(value, list):
+        return value[0] if value else None
+    return value
+
+
+def _as_datetime(value: object) -> datetime | None:
+    value = _first(value)
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return None
+
+
+def parse_whois_text(domain: str, text: str) -> WhoisInfo:
+    from whois.parser import WhoisEntry  # heavy import, only when WHOIS is used
+
+    entry = WhoisEntry.load(domain, text)
+    registrar = _first(entry.get("registrar"))
+    info = WhoisInfo(
+        registrar=str(registrar).strip() if registrar else None,
+        created=_as_datetime(entry.get("creation_date")),
+        expires=_as_datetime(entry.get("expiration_date")),
+    )
+    if not (info.registrar or info.created or info.expires):
+        info.error = "no registration data in the WHOIS answer"
+    return info
+
+
+async def _ask_server(server: str, domain: str, timeout: float) -> str:
+    host, port = parse_nameserver(server, default_port=43)
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        writer.write(f"{domain}\r\n".encode())
+        await writer.drain()
+        return (await reader.read(1 << 20)).decode("utf-8", "replace")
+    finally:
+        writer.close()
+
+
+def _library_lookup(domain: str, timeout: float) -> str:
+    from whois import NICClient
+
+    return NICClient().whois_lookup(None, domain, 0, quiet=True, timeout=int(max(1, timeout))) or ""
+
+
+async def lookup(domain: str, *, server: str | None, timeout: float) -> WhoisInfo:
+    """Ask WHOIS about ``domain``; never raises."""
+    try:
+        async with asyncio.timeout(timeout):
+            if server:
+                text = await _ask_server(server, domain, timeout)
+            else:
+                text = await asyncio.to_thread(_library_lookup, domain, timeout)
+        if not text.strip():
+            return WhoisInfo(error="empty WHOIS answer")
+        return parse_whois_text(domain, text)
+    except TimeoutError:
+        return WhoisInfo(error=f"WHOIS did not answer within {timeout:g}s")
+    except Exception as exc:  # network errors, parser surprises
+        return WhoisInfo(error=f"{type(exc).__name__}: {exc}"[:300])

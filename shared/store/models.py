@@ -1,0 +1,107 @@
+"""The tables. ``leads`` holds one current row per domain with denormalised, indexed columns for
+filtering and sorting; ``snapshots`` keeps every scan's full record; ``change_events`` keeps
+what changed between two scans."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+JsonType = JSON().with_variant(JSONB(), "postgresql")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores them naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class DomainRow(Base):
+    __tablename__ = "domains"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(253), unique=True)  # A-label, the key
+    unicode_name: Mapped[str] = mapped_column(String(253))
+    company_name: Mapped[str | None] = mapped_column(String(300))
+    first_seen_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class LeadRow(Base):
+    __tablename__ = "leads"
+
+    domain_id: Mapped[int] = mapped_column(ForeignKey("domains.id", ondelete="CASCADE"), primary_key=True)
+    domain: Mapped[str] = mapped_column(String(253), unique=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    error: Mapped[str | None] = mapped_column(Text)
+    provider: Mapped[str | None] = mapped_column(String(32), index=True)
+    local_provider: Mapped[str | None] = mapped_column(String(100))
+    gateway: Mapped[str | None] = mapped_column(String(100))
+    mx_primary: Mapped[str | None] = mapped_column(String(253))
+    spf_valid: Mapped[bool | None]
+    dkim_found: Mapped[int] = mapped_column(Integer, default=0)
+    dmarc_policy: Mapped[str | None] = mapped_column(String(16))
+    dmarc_pct: Mapped[int | None] = mapped_column(Integer)
+    tenant_domain: Mapped[str | None] = mapped_column(String(253))
+    tenant_size: Mapped[str | None] = mapped_column(String(16))
+    whois_expires: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # Scoring (rules file driven)
+    score: Mapped[int | None] = mapped_column(Integer, index=True)
+    segment: Mapped[str | None] = mapped_column(String(16), index=True)
+    commercial_segment: Mapped[str | None] = mapped_column(String(16), index=True)
+    priority_category: Mapped[str | None] = mapped_column(String(2), index=True)
+    priority_score: Mapped[int | None] = mapped_column(Integer, index=True)
+    rules_version: Mapped[str | None] = mapped_column(String(32))
+    breakdown: Mapped[list[dict[str, Any]] | None] = mapped_column(JsonType)
+    scan_count: Mapped[int] = mapped_column(Integer, default=1)
+    scanned_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    changed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
+
+
+class SnapshotRow(Base):
+    __tablename__ = "snapshots"
+    __table_args__ = (Index("ix_snapshots_domain_id_id", "domain_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    domain_id: Mapped[int] = mapped_column(ForeignKey("domains.id", ondelete="CASCADE"))
+    scanned_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    collector_version: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    record: Mapped[dict[str, Any]] = mapped_column(JsonType)
+
+
+class ChangeEventRow(Base):
+    __tablename__ = "change_events"
+    __table_args__ = (Index("ix_change_events_domain_id_at", "domain_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    domain_id: Mapped[int] = mapped_column(ForeignKey("domains.id", ondelete="CASCADE"))
+    domain: Mapped[str] = mapped_column(String(253))
+    kind: Mapped[str] = mapped_column(String(32), index=True)
+    before: Mapped[str | None] = mapped_column(String(300))
+    after: Mapped[str | None] = mapped_column(String(300))
+    summary: Mapped[str] = mapped_column(Text)
+    meaning: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)

@@ -1,0 +1,202 @@
+"""Reads and writes of leads, snapshots and change events, in batches.
+
+A batch of scan results is written in one transaction: upsert the domains, read the previous
+snapshot of each (to detect changes), append the new snapshots, upsert the lead rows and
+append the change events. Re-running the same batch appends snapshots but never duplicates a
+domain or a lead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from shared.models import ScanRecord, ScanStatus
+from shared.scoring import ChangeEvent, ScoreResult, diff_records
+from shared.store.db import session_factory
+from shared.store.models import ChangeEventRow, DomainRow, LeadRow, SnapshotRow, utcnow
+
+TRANSIENT = {ScanStatus.TIMEOUT, ScanStatus.SERVFAIL, ScanStatus.ERROR}
+
+
+@dataclass
+class ScanResult:
+    """One scanned domain on its way to the store (and back out to the user)."""
+
+    record: ScanRecord
+    score: ScoreResult | None = None
+    company_name: str | None = None
+    events: list[ChangeEvent] = field(default_factory=list)
+
+
+class Repository:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.sessions = session_factory(engine)
+        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+
+    # -- writes -------------------------------------------------------------------------
+
+    def save(self, results: Sequence[ScanResult]) -> None:
+        """Persist a batch; fills ``result.events`` with what changed since the previous scan."""
+        results = [r for r in results if r.record.domain]
+        if not results:
+            return
+        now = utcnow()
+        with self.sessions.begin() as session:
+            ids = self._upsert_domains(session, results, now)
+            previous = self._latest_records(session, list(ids.values()))
+            snapshots = []
+            events = []
+            leads = []
+            for result in results:
+                record = result.record
+                domain_id = ids[record.domain]  # type: ignore[index]
+                before = previous.get(domain_id)
+                result.events = diff_records(before, record)
+                snapshots.append(
+                    {
+                        "domain_id": domain_id,
+                        "scanned_at": record.scanned_at or now,
+                        "collector_version": record.collector_version,
+                        "status": record.status.value,
+                        "record": record.model_dump(mode="json"),
+                    }
+                )
+                events.extend(
+                    {
+                        "domain_id": domain_id,
+                        "domain": record.domain,
+                        "kind": e.kind.value,
+                        "before": e.before,
+                        "after": e.after,
+                        "summary": e.summary,
+                        "meaning": e.meaning,
+                        "at": record.scanned_at or now,
+                    }
+                    for e in result.events
+                )
+                # A flaky lookup must not wipe what a good earlier scan found.
+                if before is None or record.status not in TRANSIENT:
+                    leads.append(_lead_values(domain_id, result, changed=bool(result.events)))
+                previous[domain_id] = record  # the same domain twice in one batch
+            session.execute(self._insert(SnapshotRow), snapshots)
+            if events:
+                session.execute(self._insert(ChangeEventRow), events)
+            if leads:
+                self._upsert_leads(session, leads)
+
+    def _upsert_domains(self, session: Session, results: Sequence[ScanResult], now: datetime) -> dict[str, int]:
+        rows = {}
+        for r in results:
+            rows.setdefault(
+                r.record.domain,
+                {
+                    "name": r.record.domain,
+                    "unicode_name": r.record.domain_unicode or r.record.domain,
+                    "company_name": r.company_name,
+                    "first_seen_at": now,
+                },
+            )
+        stmt = self._insert(DomainRow).on_conflict_do_nothing(index_elements=["name"])
+        session.execute(stmt, list(rows.values()))
+        found = session.execute(select(DomainRow.name, DomainRow.id).where(DomainRow.name.in_(rows)))
+        return {name: domain_id for name, domain_id in found}
+
+    @staticmethod
+    def _latest_records(session: Session, domain_ids: list[int]) -> dict[int, ScanRecord]:
+        latest = (
+            select(func.max(SnapshotRow.id))
+            .where(SnapshotRow.domain_id.in_(domain_ids))
+            .group_by(SnapshotRow.domain_id)
+        )
+        rows = session.execute(select(SnapshotRow.domain_id, SnapshotRow.record).where(SnapshotRow.id.in_(latest)))
+        return {domain_id: ScanRecord.model_validate(record) for domain_id, record in rows}
+
+    def _upsert_leads(self, session: Session, leads: list[dict[str, Any]]) -> None:
+        stmt = self._insert(LeadRow)
+        updates = {c: stmt.excluded[c] for c in leads[0] if c not in ("domain_id", "scan_count", "changed_at")}
+        updates["scan_count"] = LeadRow.scan_count + 1
+        updates["changed_at"] = func.coalesce(stmt.excluded.changed_at, LeadRow.changed_at)
+        # One statement per distinct domain: a batch may hold the same domain twice.
+        by_domain = {lead["domain_id"]: lead for lead in leads}
+        session.execute(
+            stmt.on_conflict_do_update(index_elements=["domain_id"], set_=updates), list(by_domain.values())
+        )
+
+    # -- reads --------------------------------------------------------------------------
+
+    def lead(self, domain: str) -> LeadRow | None:
+        with self.sessions() as session:
+            return session.scalar(select(LeadRow).where(LeadRow.domain == domain))
+
+    def latest_record(self, domain: str) -> ScanRecord | None:
+        with self.sessions() as session:
+            row = session.scalar(
+                select(SnapshotRow.record)
+                .join(DomainRow, DomainRow.id == SnapshotRow.domain_id)
+                .where(DomainRow.name == domain)
+                .order_by(SnapshotRow.id.desc())
+                .limit(1)
+            )
+            return ScanRecord.model_validate(row) if row is not None else None
+
+    def snapshot_count(self, domain: str) -> int:
+        with self.sessions() as session:
+            return (
+                session.scalar(
+                    select(func.count())
+                    .select_from(SnapshotRow)
+                    .join(DomainRow, DomainRow.id == SnapshotRow.domain_id)
+                    .where(DomainRow.name == domain)
+                )
+                or 0
+            )
+
+    def events(
+        self, domain: str | None = None, since: datetime | None = None, limit: int = 100
+    ) -> list[ChangeEventRow]:
+        query = select(ChangeEventRow).order_by(ChangeEventRow.at.desc(), ChangeEventRow.id.desc()).limit(limit)
+        if domain is not None:
+            query = query.where(ChangeEventRow.domain == domain)
+        if since is not None:
+            query = query.where(ChangeEventRow.at >= since)
+        with self.sessions() as session:
+            return list(session.scalars(query))
+
+
+def _lead_values(domain_id: int, result: ScanResult, *, changed: bool) -> dict[str, Any]:
+    record, score = result.record, result.score
+    return {
+        "domain_id": domain_id,
+        "domain": record.domain,
+        "status": record.status.value,
+        "error": record.error,
+        "provider": record.provider,
+        "local_provider": record.local_provider,
+        "gateway": record.gateway,
+        "mx_primary": record.mx[0].host if record.mx else None,
+        "spf_valid": record.spf.valid if record.spf else None,
+        "dkim_found": len(record.dkim_found),
+        "dmarc_policy": record.dmarc.policy if record.dmarc else None,
+        "dmarc_pct": record.dmarc.pct if record.dmarc else None,
+        "tenant_domain": record.m365.tenant_domain,
+        "tenant_size": record.tenant_size.band if record.tenant_size else None,
+        "whois_expires": record.whois.expires if record.whois else None,
+        "score": score.score if score else None,
+        "segment": score.segment.value if score else None,
+        "commercial_segment": score.commercial_segment.value if score else None,
+        "priority_category": score.priority_category if score else None,
+        "priority_score": score.priority_score if score else None,
+        "rules_version": score.rules_version if score else None,
+        "breakdown": [item.model_dump() for item in score.breakdown] if score else None,
+        "scan_count": 1,
+        "scanned_at": record.scanned_at or utcnow(),
+        "changed_at": (record.scanned_at or utcnow()) if changed else None,
+    }
