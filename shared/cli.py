@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from collections.abc import Iterator
@@ -13,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from shared import aio
 from shared.config import Settings, get_settings
 
 out = Console(highlight=False)
@@ -122,7 +122,7 @@ def scan(
             )
             task = progress.add_task("scan", total=total, rate="")
             progress.start()
-        summary = asyncio.run(run_pipeline(rows, settings, repository, on_result))
+        summary = aio.run(run_pipeline(rows, settings, repository, on_result))
     except InputFileError as exc:
         raise click.ClickException(str(exc)) from None
     finally:

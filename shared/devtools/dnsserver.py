@@ -20,20 +20,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
-import dns.flags
-import dns.message
 import dns.name
-import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
-import dns.rrset
 import dns.zone
 
-Lookup = Callable[[dns.name.Name, int], tuple[int, list[dns.rrset.RRset]]]
+from shared import aio
+from shared.dns import wire
+
+WireRecord = tuple[str, int, int, bytes]  # owner, type, ttl, rdata
+Lookup = Callable[[str, int], tuple[int, list[WireRecord]]]
 
 
 class RecordSet:
@@ -56,89 +57,79 @@ class RecordSet:
         body = "\n".join(lines)
         self.zone = dns.zone.from_text("$TTL 300\n" + body, origin=dns.name.root, relativize=False, check_origin=False)
 
-    def special(self, qname: dns.name.Name) -> str | None:
-        if any(qname.is_subdomain(n) for n in self.drop):
+    def special(self, qname: str) -> str | None:
+        name = dns.name.from_text(qname or ".")
+        if any(name.is_subdomain(n) for n in self.drop):
             return "drop"
-        if any(qname.is_subdomain(n) for n in self.servfail):
+        if any(name.is_subdomain(n) for n in self.servfail):
             return "servfail"
         return None
 
-    def lookup(self, qname: dns.name.Name, qtype: int) -> tuple[int, list[dns.rrset.RRset]]:
+    def lookup(self, qname: str, qtype: int) -> tuple[int, list[WireRecord]]:
         """Answer like a recursive resolver would: follow CNAMEs, NXDOMAIN vs NODATA."""
-        answer: list[dns.rrset.RRset] = []
-        name = qname
+        answer: list[WireRecord] = []
+        name = dns.name.from_text(qname or ".")
         for _ in range(10):
             node = self.zone.get_node(name)
             if node is None:
                 if self._has_descendant(name):
-                    return dns.rcode.NOERROR, answer  # empty non-terminal: NODATA
-                return dns.rcode.NXDOMAIN, answer
+                    return wire.NOERROR, answer  # empty non-terminal: NODATA
+                return wire.NXDOMAIN, answer
             rdataset = node.get_rdataset(dns.rdataclass.IN, qtype)
             if rdataset is not None:
-                answer.append(_rrset(name, rdataset))
-                return dns.rcode.NOERROR, answer
+                answer.extend(_records(name, rdataset))
+                return wire.NOERROR, answer
             cname = node.get_rdataset(dns.rdataclass.IN, dns.rdatatype.CNAME)
-            if cname is None or qtype == dns.rdatatype.CNAME:
-                return dns.rcode.NOERROR, answer
-            answer.append(_rrset(name, cname))
+            if cname is None or qtype == wire.CNAME:
+                return wire.NOERROR, answer
+            answer.extend(_records(name, cname))
             name = cname[0].target
-        return dns.rcode.SERVFAIL, answer
+        return wire.SERVFAIL, answer
 
     def _has_descendant(self, name: dns.name.Name) -> bool:
         return any(n != name and n.is_subdomain(name) for n in self.zone.nodes)
 
 
-def _rrset(name: dns.name.Name, rdataset: object) -> dns.rrset.RRset:
-    rrset = dns.rrset.RRset(name, dns.rdataclass.IN, rdataset.rdtype)  # type: ignore[attr-defined]
-    rrset.update(rdataset)  # type: ignore[arg-type]
-    return rrset
+def _records(name: dns.name.Name, rdataset: object) -> list[WireRecord]:
+    owner = name.to_text(omit_final_dot=True)
+    return [(owner, rdataset.rdtype, rdataset.ttl, rdata.to_wire()) for rdata in rdataset]  # type: ignore[attr-defined]
 
 
 class Responder:
     """Turns query bytes into answer bytes; caches finished answers (ID patched per query)."""
 
-    def __init__(self, lookup: Lookup, special: Callable[[dns.name.Name], str | None] | None = None) -> None:
+    def __init__(self, lookup: Lookup, special: Callable[[str], str | None] | None = None) -> None:
         self.lookup = lookup
         self.special = special or (lambda name: None)
-        self._cache: dict[tuple[dns.name.Name, int, bool], bytes | None] = {}
+        self._cache: dict[tuple[str, int, int], bytes | None] = {}
         self.queries = 0
 
-    def respond(self, wire: bytes, *, tcp: bool) -> bytes | None:
+    def respond(self, data: bytes, *, tcp: bool) -> bytes | None:
         self.queries += 1
         try:
-            query = dns.message.from_wire(wire)
-            question = query.question[0]
-        except Exception:
+            _, _, qname, qtype, payload = wire.parse_query(data)
+        except (wire.WireError, IndexError, ValueError):
             return None
-        key = (question.name, question.rdtype, tcp or query.payload > 1232)
-        cached = self._cache.get(key)
-        if cached is None:
-            cached = self._build(query, question.name, question.rdtype, tcp)
+        limit = 65535 if tcp else max(512, payload or 512)
+        key = (qname, qtype, limit)
+        if key in self._cache:
+            cached = self._cache[key]
+        else:
+            cached = self._build(data, qname, qtype, limit)
             if len(self._cache) < 200_000:
                 self._cache[key] = cached
         if cached is None:
             return None
-        return wire[:2] + cached[2:]
+        return data[:2] + cached[2:]
 
-    def _build(self, query: dns.message.Message, qname: dns.name.Name, qtype: int, tcp: bool) -> bytes | None:
+    def _build(self, query: bytes, qname: str, qtype: int, limit: int) -> bytes | None:
         special = self.special(qname)
         if special == "drop":
             return None
-        response = dns.message.make_response(query)
-        response.flags |= dns.flags.RA | dns.flags.AA
         if special == "servfail":
-            response.set_rcode(dns.rcode.SERVFAIL)
-            return response.to_wire()
-        rcode, rrsets = self.lookup(qname, qtype)
-        response.set_rcode(rcode)
-        response.answer.extend(rrsets)
-        limit = 65535 if tcp else max(512, query.payload if query.edns >= 0 else 512)
-        try:
-            return response.to_wire(max_size=limit)
-        except dns.exception.TooBig:
-            response.answer.clear()
-            response.flags |= dns.flags.TC
-            return response.to_wire()
+            return wire.build_response(query, wire.SERVFAIL, [])
+        rcode, records = self.lookup(qname, qtype)
+        return wire.build_response(query, rcode, records, max_size=limit)
 
 
 class _UdpServer(asyncio.DatagramProtocol):
@@ -165,9 +156,7 @@ async def serve(responder: Responder, host: str, port: int, delay: float) -> tup
     loop = asyncio.get_running_loop()
     transport, _ = await loop.create_datagram_endpoint(lambda: _UdpServer(responder, delay), local_addr=(host, port))
     sock = transport.get_extra_info("socket")
-    import socket as _socket
-
-    sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_RCVBUF, 8 << 20)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
     bound = transport.get_extra_info("sockname")[:2]
 
     async def handle_tcp(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -213,7 +202,7 @@ def main(argv: list[str] | None = None, lookup_factory: Callable[[], Responder] 
         await stop.wait()
         print(f"queries {responder.queries}", file=sys.stderr, flush=True)
 
-    asyncio.run(run())
+    aio.run(run())
 
 
 if __name__ == "__main__":

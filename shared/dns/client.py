@@ -5,8 +5,9 @@ query, which caps a scanner at a few thousand queries per second on two cores an
 domain wait on socket set-up. Hunter sends ~20 queries per domain and targets hundreds of
 domains per second, so this client keeps a few long-lived UDP sockets per nameserver, tags
 each query with a free 16-bit ID and completes the waiting future when the answer with that
-ID arrives. dnspython still builds and parses every message (``make_query``/``from_wire``)
-and handles the TCP retry when an answer is truncated.
+ID arrives. Messages are encoded and decoded by :mod:`shared.dns.wire` (a fast codec for the
+few record types the scanner reads, property-tested against dnspython); a truncated answer
+is asked again over TCP.
 
 On top of that it adds what a scanner needs and a stub resolver lacks:
 
@@ -29,13 +30,9 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-import dns.asyncquery
-import dns.flags
-import dns.message
-import dns.name
-import dns.rcode
-import dns.rdatatype
 import dns.resolver
+
+from shared.dns import wire
 
 MAX_CNAME_HOPS = 8
 NEGATIVE_TTL = 300
@@ -63,7 +60,7 @@ class Answer:
     name: str
     rdtype: str
     outcome: Outcome
-    records: list = field(default_factory=list)  # dnspython rdata objects
+    records: list = field(default_factory=list)  # str (A, AAAA, CNAME, NS, TXT) or wire.Mx
     cnames: list[str] = field(default_factory=list)  # the chain followed, target names
     ttl: int = 0
     detail: str | None = None
@@ -74,7 +71,7 @@ class Answer:
 
     def texts(self) -> list[str]:
         """TXT records with their character-strings joined (RFC 7208 §3.3)."""
-        return [b"".join(r.strings).decode("utf-8", "replace") for r in self.records]
+        return [r for r in self.records if isinstance(r, str)] if self.rdtype == "TXT" else []
 
 
 def parse_nameserver(spec: str, default_port: int = 53) -> tuple[str, int]:
@@ -180,12 +177,12 @@ class DnsClient:
 
         ``deadline`` is a ``time.monotonic()`` instant after which the lookup gives up as a timeout.
         """
-        qtype = dns.rdatatype.from_text(rdtype)
+        qtype = wire.TYPES[rdtype]
         answer = await self._cached_query(name.lower().rstrip("."), qtype, deadline)
         hops = 0
         chain: list[str] = []
         # The server normally returns the whole chain; ask again only when it stopped halfway.
-        while answer.outcome is Outcome.NODATA and answer.cnames and hops < MAX_CNAME_HOPS and qtype != 5:
+        while answer.outcome is Outcome.NODATA and answer.cnames and hops < MAX_CNAME_HOPS and qtype != wire.CNAME:
             chain.extend(answer.cnames)
             answer = await self._cached_query(answer.cnames[-1], qtype, deadline)
             hops += 1
@@ -214,7 +211,7 @@ class DnsClient:
         try:
             answer = await self._resolve(name, qtype, deadline)
         except BaseException as exc:
-            future.set_result(Answer(name, dns.rdatatype.to_text(qtype), Outcome.TIMEOUT, detail=repr(exc)))
+            future.set_result(Answer(name, wire.TYPE_NAMES[qtype], Outcome.TIMEOUT, detail=repr(exc)))
             raise
         finally:
             self._inflight.pop(key, None)
@@ -251,8 +248,11 @@ class DnsClient:
         return protocol
 
     async def _resolve(self, name: str, qtype: int, deadline: float | None) -> Answer:
-        rdtype = dns.rdatatype.to_text(qtype)
-        query = dns.message.make_query(name, qtype, use_edns=0, payload=1232)
+        rdtype = wire.TYPE_NAMES[qtype]
+        try:
+            wire.encode_name(name)
+        except (wire.WireError, UnicodeError) as exc:
+            return Answer(name, rdtype, Outcome.ERROR, detail=f"not a valid DNS name ({exc})")
         async with self._semaphore:
             if self._limiter is not None:
                 await self._limiter.acquire()
@@ -264,58 +264,70 @@ class DnsClient:
                     if wait <= 0:
                         break
                 channel = await self._channel(server)
-                query.id = channel.free_id()
+                qid = channel.free_id()
                 future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
-                channel.pending[query.id] = future
+                channel.pending[qid] = future
                 self.stats["queries"] += 1
                 assert channel.transport is not None
-                channel.transport.sendto(query.to_wire())
+                channel.transport.sendto(wire.build_query(qid, name, qtype))
                 try:
                     async with asyncio.timeout(wait):
-                        wire = await future
+                        data = await future
                 except TimeoutError:
-                    channel.pending.pop(query.id, None)
+                    channel.pending.pop(qid, None)
                     continue
                 try:
-                    response = dns.message.from_wire(wire)
-                    if response.flags & dns.flags.TC:
+                    response = wire.parse_response(data)
+                    if response.truncated:
                         self.stats["tcp"] += 1
-                        response = await dns.asyncquery.tcp(query, server[0], timeout=wait, port=server[1])
-                except Exception as exc:  # malformed answer, TCP refused, ...
+                        response = await _tcp_query(server, wire.build_query(qid, name, qtype), wait)
+                except (wire.WireError, OSError, TimeoutError, asyncio.IncompleteReadError) as exc:
                     return Answer(name, rdtype, Outcome.ERROR, detail=f"{type(exc).__name__}: {exc}")
-                if not query.is_response(response):
+                if response.qname != name or response.qtype != qtype or response.id != qid:
                     return Answer(name, rdtype, Outcome.ERROR, detail="answer does not match the question")
                 return _to_answer(name, qtype, response)
         self.stats["timeouts"] += 1
         return Answer(name, rdtype, Outcome.TIMEOUT, detail="no answer from the nameserver in time")
 
 
-def _to_answer(name: str, qtype: int, response: dns.message.Message) -> Answer:
-    rdtype = dns.rdatatype.to_text(qtype)
-    rcode = response.rcode()
-    if rcode == dns.rcode.NXDOMAIN:
-        # A CNAME may point into a name that does not exist: still NXDOMAIN for our purpose.
-        return Answer(name, rdtype, Outcome.NXDOMAIN, cnames=_chain(name, response)[0], ttl=NEGATIVE_TTL)
-    if rcode == dns.rcode.SERVFAIL:
-        return Answer(name, rdtype, Outcome.SERVFAIL, detail="SERVFAIL")
-    if rcode != dns.rcode.NOERROR:
-        return Answer(name, rdtype, Outcome.ERROR, detail=dns.rcode.to_text(rcode))
+async def _tcp_query(server: tuple[str, int], query: bytes, timeout: float) -> wire.Response:
+    """RFC 7766: the same question over TCP, two-byte length prefix each way."""
+    async with asyncio.timeout(max(timeout, 0.1)):
+        reader, writer = await asyncio.open_connection(*server)
+        try:
+            writer.write(len(query).to_bytes(2, "big") + query)
+            await writer.drain()
+            size = int.from_bytes(await reader.readexactly(2), "big")
+            return wire.parse_response(await reader.readexactly(size))
+        finally:
+            writer.close()
+
+
+def _to_answer(name: str, qtype: int, response: wire.Response) -> Answer:
+    rdtype = wire.TYPE_NAMES[qtype]
+    rcode = response.rcode
     cnames, owner = _chain(name, response)
-    if qtype == dns.rdatatype.CNAME and cnames:
-        rrset = response.find_rrset(response.answer, dns.name.from_text(name), 1, qtype)
-        return Answer(name, rdtype, Outcome.OK, list(rrset), cnames, rrset.ttl)
-    for rrset in response.answer:
-        if rrset.rdtype == qtype and rrset.name == owner:
-            return Answer(name, rdtype, Outcome.OK, list(rrset), cnames, rrset.ttl)
-    return Answer(name, rdtype, Outcome.NODATA, cnames=cnames, ttl=NEGATIVE_TTL)
+    if rcode == wire.NXDOMAIN:
+        # A CNAME may point into a name that does not exist: still NXDOMAIN for our purpose.
+        return Answer(name, rdtype, Outcome.NXDOMAIN, cnames=cnames, ttl=NEGATIVE_TTL)
+    if rcode == wire.SERVFAIL:
+        return Answer(name, rdtype, Outcome.SERVFAIL, detail="SERVFAIL")
+    if rcode != wire.NOERROR:
+        return Answer(name, rdtype, Outcome.ERROR, detail=wire.RCODE_NAMES.get(rcode, f"rcode {rcode}"))
+    if qtype == wire.CNAME:
+        owner = name
+    records = [r for r in response.answers if r.rdtype == qtype and r.owner == owner]
+    if not records:
+        return Answer(name, rdtype, Outcome.NODATA, cnames=cnames, ttl=NEGATIVE_TTL)
+    return Answer(name, rdtype, Outcome.OK, [r.value for r in records], cnames, min(r.ttl for r in records))
 
 
-def _chain(name: str, response: dns.message.Message) -> tuple[list[str], dns.name.Name]:
+def _chain(name: str, response: wire.Response) -> tuple[list[str], str]:
     """Follow CNAMEs in the answer section from ``name``; return the targets and final owner."""
-    owner = dns.name.from_text(name)
+    by_owner = {r.owner: r.value for r in response.answers if r.rdtype == wire.CNAME}
+    owner = name
     targets: list[str] = []
-    by_owner = {rr.name: rr for rr in response.answer if rr.rdtype == dns.rdatatype.CNAME}
     while owner in by_owner and len(targets) < MAX_CNAME_HOPS:
-        owner = by_owner[owner][0].target
-        targets.append(owner.to_text(omit_final_dot=True).lower())
+        owner = str(by_owner[owner])
+        targets.append(owner)
     return targets, owner

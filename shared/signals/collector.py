@@ -101,7 +101,7 @@ class Collector:
             dkim=[sel for sel in map(_dkim, self.dkim_selectors, dkim_answers) if sel is not None],
             txt_verifications=verifications,
             cnames=cnames,
-            ns=sorted(r.target.to_text(omit_final_dot=True).lower() for r in ns_answer.records),
+            ns=sorted(ns_answer.records),
             whois=whois,
             scanned_at=datetime.now(UTC),
             duration_ms=round((time.monotonic() - started) * 1000, 1),
@@ -114,10 +114,7 @@ class Collector:
             detail = answer.detail if answer.outcome.is_failure else None
             return status, detail, []
         hosts = sorted(
-            (
-                MxHost(preference=r.preference, host=r.exchange.to_text(omit_final_dot=True).lower())
-                for r in answer.records
-            ),
+            (MxHost(preference=r.preference, host=r.exchange) for r in answer.records),
             key=lambda h: (h.preference, h.host),
         )
         if len(hosts) == 1 and hosts[0].host in ("", "."):  # RFC 7505 null MX
@@ -131,7 +128,7 @@ class Collector:
         results = await asyncio.gather(*lookups)
         for index, host in enumerate(hosts[:MAX_MX_HOSTS]):
             for answer in results[2 * index : 2 * index + 2]:
-                host.addresses.extend(r.address for r in answer.records)
+                host.addresses.extend(answer.records)
         return ScanStatus.OK, None, hosts
 
     async def _apex_txt(self, name: str, deadline: float) -> tuple[SpfInfo | None, list[str]]:

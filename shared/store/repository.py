@@ -86,9 +86,10 @@ class Repository:
                 if before is None or record.status not in TRANSIENT:
                     leads.append(_lead_values(domain_id, result, changed=bool(result.events)))
                 previous[domain_id] = record  # the same domain twice in one batch
-            session.execute(self._insert(SnapshotRow), snapshots)
+            # Core (table-level) inserts: executemany without the ORM's per-row bookkeeping.
+            session.execute(self._insert(SnapshotRow.__table__), snapshots)
             if events:
-                session.execute(self._insert(ChangeEventRow), events)
+                session.execute(self._insert(ChangeEventRow.__table__), events)
             if leads:
                 self._upsert_leads(session, leads)
 
@@ -104,7 +105,7 @@ class Repository:
                     "first_seen_at": now,
                 },
             )
-        stmt = self._insert(DomainRow).on_conflict_do_nothing(index_elements=["name"])
+        stmt = self._insert(DomainRow.__table__).on_conflict_do_nothing(index_elements=["name"])
         session.execute(stmt, list(rows.values()))
         found = session.execute(select(DomainRow.name, DomainRow.id).where(DomainRow.name.in_(rows)))
         return {name: domain_id for name, domain_id in found}
@@ -120,10 +121,11 @@ class Repository:
         return {domain_id: ScanRecord.model_validate(record) for domain_id, record in rows}
 
     def _upsert_leads(self, session: Session, leads: list[dict[str, Any]]) -> None:
-        stmt = self._insert(LeadRow)
+        table = LeadRow.__table__
+        stmt = self._insert(table)
         updates = {c: stmt.excluded[c] for c in leads[0] if c not in ("domain_id", "scan_count", "changed_at")}
-        updates["scan_count"] = LeadRow.scan_count + 1
-        updates["changed_at"] = func.coalesce(stmt.excluded.changed_at, LeadRow.changed_at)
+        updates["scan_count"] = table.c.scan_count + 1
+        updates["changed_at"] = func.coalesce(stmt.excluded.changed_at, table.c.changed_at)
         # One statement per distinct domain: a batch may hold the same domain twice.
         by_domain = {lead["domain_id"]: lead for lead in leads}
         session.execute(

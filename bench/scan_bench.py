@@ -1,0 +1,118 @@
+"""Scan benchmark: N synthetic domains through the real CLI pipeline into SQLite.
+
+The DNS server (``bench/synthetic_dns.py``) runs as its own process on 127.0.0.1 and holds
+every answer back ``--delay-ms`` (20 ms by default, like a recursive resolver). The scanner
+is ``python -m shared scan --input FILE --json`` exactly as a user runs it. Reported: domains/s
+from start to exit, p50/p95 per-domain latency (in ms and in round trips), DNS queries per
+domain, and the scanner's peak RSS.
+
+    python bench/scan_bench.py --domains 10000
+    python bench/scan_bench.py --domains 100000    # the memory check
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def start_dns(delay_ms: float) -> tuple[subprocess.Popen, int]:
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "bench" / "synthetic_dns.py"), "--port", "0", "--delay-ms", str(delay_ms)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    line = proc.stdout.readline().split()
+    if not line or line[0] != "READY":
+        raise SystemExit(f"DNS server did not start: {proc.stderr.read()}")
+    return proc, int(line[2])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--domains", type=int, default=10_000)
+    parser.add_argument("--delay-ms", type=float, default=20.0)
+    parser.add_argument("--concurrency", type=int, default=None, help="HUNTER_SCAN_CONCURRENCY for the run")
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="hunter-bench-"))
+    inputs = workdir / "domains.txt"
+    inputs.write_text("".join(f"co{i}.com.tr\n" for i in range(args.domains)))
+    dns_proc, port = start_dns(args.delay_ms)
+    env = dict(
+        os.environ,
+        HUNTER_DATABASE_URL=f"sqlite:///{workdir / 'bench.db'}",
+        HUNTER_WHOIS_ENABLED="false",
+        HUNTER_DNS_NAMESERVERS=f"127.0.0.1:{port}",
+    )
+    if args.concurrency:
+        env["HUNTER_SCAN_CONCURRENCY"] = str(args.concurrency)
+    # Create the schema first so the timed run measures scanning, not the one-off migration.
+    subprocess.run([sys.executable, "-m", "shared", "migrate"], env=env, check=True, capture_output=True)
+
+    started = time.monotonic()
+    scanner = subprocess.Popen(
+        [sys.executable, "-m", "shared", "scan", "--input", str(inputs), "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=workdir,
+    )
+    peak = 0
+    proc = psutil.Process(scanner.pid)
+
+    def watch() -> None:
+        nonlocal peak
+        while scanner.poll() is None:
+            try:
+                peak = max(peak, proc.memory_info().rss)
+            except psutil.Error:
+                break
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    latencies: list[float] = []
+    statuses: dict[str, int] = {}
+    for line in scanner.stdout:
+        row = json.loads(line)
+        statuses[row["status"]] = statuses.get(row["status"], 0) + 1
+        if row["duration_ms"] is not None:
+            latencies.append(row["duration_ms"])
+    scanner.wait()
+    elapsed = time.monotonic() - started
+    watcher.join()
+    dns_proc.terminate()
+    _, server_err = dns_proc.communicate(timeout=10)
+    queries = int(server_err.split("queries")[-1].split()[0]) if "queries" in server_err else 0
+    if scanner.returncode != 0:
+        raise SystemExit(f"scan failed: {scanner.stderr.read()}")
+
+    latencies.sort()
+    p50 = statistics.median(latencies)
+    p95 = latencies[int(len(latencies) * 0.95) - 1]
+    print(f"domains            {len(latencies)} of {args.domains}  {statuses}")
+    print(f"delay per query    {args.delay_ms:g} ms")
+    print(f"throughput         {len(latencies) / elapsed:,.0f} domains/s  ({elapsed:.1f} s wall)")
+    print(f"latency p50        {p50:.0f} ms = {p50 / args.delay_ms:.1f} round trips")
+    print(f"latency p95        {p95:.0f} ms = {p95 / args.delay_ms:.1f} round trips")
+    print(f"queries on server  {queries:,} ({queries / max(1, len(latencies)):.1f} per domain)")
+    print(f"peak RSS (scanner) {peak / 2**20:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,134 @@
+"""Synthetic DNS data for the benchmark: N company domains with a realistic record mix.
+
+Domain ``coN.com.tr`` gets a profile from N: Microsoft 365 (with DKIM CNAMEs into the tenant,
+autodiscover, DMARC), Google Workspace, a self-hosted server at a local host, GoDaddy shared
+hosting, Yandex, Mimecast in front of M365, a domain without MX, and a few that do not exist.
+Answers are generated from the name, so 100,000 domains cost no memory; the server adds the
+per-query delay of a real recursive resolver.
+
+Run: ``python bench/synthetic_dns.py --port 0 --delay-ms 20`` (prints ``READY host port``).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from shared.devtools.dnsserver import Responder, main
+from shared.dns import wire
+
+PROFILES = [  # (profile, weight out of 100)
+    ("m365", 40),
+    ("google", 18),
+    ("local", 14),
+    ("hosting", 10),
+    ("yandex", 5),
+    ("gateway", 5),
+    ("nomx", 5),
+    ("nxdomain", 3),
+]
+_TABLE = [name for name, weight in PROFILES for _ in range(weight)]
+_CO = re.compile(r"(?:^|\.)co(\d+)\.com\.tr$")
+SHARED = {
+    "spf.protection.outlook.com": "v=spf1 ip4:40.92.0.0/15 ip4:40.107.0.0/16 include:spfd.protection.outlook.com -all",
+    "spfd.protection.outlook.com": "v=spf1 ip4:51.4.72.0/24 -all",
+    "_spf.google.com": "v=spf1 include:_netblocks.google.com ~all",
+    "_netblocks.google.com": "v=spf1 ip4:35.190.247.0/24 ~all",
+    "_spf.yandex.net": "v=spf1 ip4:77.88.0.0/18 ~all",
+    "spf.natrohost.com": "v=spf1 ip4:94.73.144.0/20 ~all",
+    "secureserver.net": "v=spf1 ip4:68.178.252.0/24 -all",
+    "_netblocks.mimecast.com": "v=spf1 ip4:185.58.84.0/22 ~all",
+}
+
+
+def profile_of(number: int) -> str:
+    return _TABLE[(number * 7919) % len(_TABLE)]
+
+
+def _rr(name: str, rdtype: str, *values: object) -> list[tuple[str, int, int, bytes]]:
+    code = wire.TYPES[rdtype]
+    return [(name, code, 300, wire.encode_rdata(code, v)) for v in values]
+
+
+def records(d: str, profile: str, qname: str, qtype: str) -> tuple[int, list]:
+    """The answer for (qname, qtype) under domain ``d`` with the given profile."""
+    if profile == "nxdomain":
+        return wire.NXDOMAIN, []
+    dashed = d.replace(".", "-")
+    tenant = d.split(".")[0]
+    data: dict[tuple[str, str], list] = {}
+    cnames: dict[str, str] = {}
+    apex_txt: list[str] = []
+    if profile in ("m365", "gateway"):
+        if profile == "m365":
+            data[(d, "MX")] = [wire.Mx(10, f"{dashed}.mail.protection.outlook.com")]
+            apex_txt = ["v=spf1 include:spf.protection.outlook.com -all", f"MS=ms{len(d) * 7919}"]
+        else:
+            data[(d, "MX")] = [
+                wire.Mx(10, "eu-smtp-inbound-1.mimecast.com"),
+                wire.Mx(10, "eu-smtp-inbound-2.mimecast.com"),
+            ]
+            apex_txt = ["v=spf1 include:_netblocks.mimecast.com include:spf.protection.outlook.com -all"]
+        data[(f"_dmarc.{d}", "TXT")] = [f"v=DMARC1; p=quarantine; pct=100; rua=mailto:dmarc@{d}"]
+        for sel in ("selector1", "selector2"):
+            cnames[f"{sel}._domainkey.{d}"] = f"{sel}-{dashed}._domainkey.{tenant}.onmicrosoft.com"
+        cnames[f"autodiscover.{d}"] = "autodiscover.outlook.com"
+    elif profile == "google":
+        data[(d, "MX")] = [
+            wire.Mx(1, "aspmx.l.google.com"),
+            wire.Mx(5, "alt1.aspmx.l.google.com"),
+            wire.Mx(10, "alt2.aspmx.l.google.com"),
+        ]
+        apex_txt = ["v=spf1 include:_spf.google.com ~all", "google-site-verification=abc123"]
+        data[(f"google._domainkey.{d}", "TXT")] = ["v=DKIM1; k=rsa; p=MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA"]
+        data[(f"_dmarc.{d}", "TXT")] = ["v=DMARC1; p=none"]
+    elif profile == "local":
+        data[(d, "MX")] = [wire.Mx(10, f"mail.{d}")]
+        data[(f"mail.{d}", "A")] = ["94.73.150.10"]
+        data[(d, "NS")] = ["ns1.natrohost.com", "ns2.natrohost.com"]
+        apex_txt = ["v=spf1 a mx include:spf.natrohost.com ~all"]
+        data[(f"default._domainkey.{d}", "TXT")] = ["v=DKIM1; k=rsa; p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQC"]
+    elif profile == "hosting":
+        data[(d, "MX")] = [wire.Mx(0, "smtp.secureserver.net"), wire.Mx(10, "mailstore1.secureserver.net")]
+        apex_txt = ["v=spf1 include:secureserver.net -all"]
+    elif profile == "yandex":
+        data[(d, "MX")] = [wire.Mx(10, "mx.yandex.net")]
+        apex_txt = ["v=spf1 redirect=_spf.yandex.net", "yandex-verification: 1234abcd"]
+    elif profile == "nomx":
+        data[(d, "A")] = ["203.0.113.5"]
+    if apex_txt:
+        data[(d, "TXT")] = apex_txt
+    data.setdefault((d, "NS"), ["ns1.example-dns.net", "ns2.example-dns.net"])
+
+    found = data.get((qname, qtype))
+    if found is not None:
+        return wire.NOERROR, _rr(qname, qtype, *found)
+    target = cnames.get(qname)
+    if target is not None:
+        answer = _rr(qname, "CNAME", target)
+        if qtype == "TXT" and target.endswith("onmicrosoft.com"):
+            answer += _rr(target, "TXT", "v=DKIM1; k=rsa; p=MIIBIjANBgkqhkiG9w0BAQEFAAOC")
+        return wire.NOERROR, answer
+    exists = qname == d or any(key[0] == qname for key in data) or qname in cnames
+    return (wire.NOERROR if exists else wire.NXDOMAIN), []
+
+
+def lookup(qname: str, qtype: int) -> tuple[int, list]:
+    type_text = wire.TYPE_NAMES.get(qtype, "")
+    if qname in SHARED:
+        return wire.NOERROR, (_rr(qname, "TXT", SHARED[qname]) if type_text == "TXT" else [])
+    if qname.endswith(
+        (".mail.protection.outlook.com", ".google.com", ".secureserver.net", ".mimecast.com", ".yandex.net")
+    ):
+        return wire.NOERROR, (_rr(qname, "A", "52.101.68.10") if type_text == "A" else [])
+    match = _CO.search(qname)
+    if not match:
+        return wire.NXDOMAIN, []
+    number = int(match.group(1))
+    return records(f"co{number}.com.tr", profile_of(number), qname, type_text)
+
+
+if __name__ == "__main__":
+    main(lookup_factory=lambda: Responder(lookup))
