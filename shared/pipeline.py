@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from shared.config import Settings
 from shared.dns.client import DnsClient
-from shared.domains import parse_many
+from shared.domains import Domain, parse, parse_many
 from shared.inputs import InputRow
 from shared.models import ScanRecord, ScanStatus
 from shared.providers import classify
@@ -69,11 +69,16 @@ class Scanner:
     async def close(self) -> None:
         await self.client.close()
 
-    async def scan_row(self, row: InputRow, parsed_domain: object | None, error: str | None) -> ScanResult:
+    async def scan_row_text(self, text: str, company: str | None = None) -> ScanResult:
+        """Normalise and scan one input (a domain, URL or e-mail address)."""
+        parsed = parse(text)
+        return await self.scan_row(InputRow(text, company), parsed.domain, parsed.error)
+
+    async def scan_row(self, row: InputRow, parsed_domain: Domain | None, error: str | None) -> ScanResult:
         if parsed_domain is None:
             record = ScanRecord(input=row.value, domain=None, status=ScanStatus.INVALID, error=error)
             return ScanResult(record, None, row.company)
-        record = classify(await self.collector.collect(parsed_domain, row.value))  # type: ignore[arg-type]
+        record = classify(await self.collector.collect(parsed_domain, row.value))
         return ScanResult(record, score_record(record), row.company)
 
 

@@ -272,22 +272,37 @@ class DnsClient:
                 channel.transport.sendto(wire.build_query(qid, name, qtype))
                 try:
                     async with asyncio.timeout(wait):
-                        data = await future
+                        response = await self._matching_answer(channel, qid, future, name, qtype)
                 except TimeoutError:
                     channel.pending.pop(qid, None)
                     continue
-                try:
-                    response = wire.parse_response(data)
-                    if response.truncated:
-                        self.stats["tcp"] += 1
+                except wire.WireError as exc:
+                    return Answer(name, rdtype, Outcome.ERROR, detail=f"malformed answer: {exc}")
+                if response.truncated:
+                    self.stats["tcp"] += 1
+                    try:
                         response = await _tcp_query(server, wire.build_query(qid, name, qtype), wait)
-                except (wire.WireError, OSError, TimeoutError, asyncio.IncompleteReadError) as exc:
-                    return Answer(name, rdtype, Outcome.ERROR, detail=f"{type(exc).__name__}: {exc}")
-                if response.qname != name or response.qtype != qtype or response.id != qid:
-                    return Answer(name, rdtype, Outcome.ERROR, detail="answer does not match the question")
+                    except (wire.WireError, OSError, TimeoutError, asyncio.IncompleteReadError) as exc:
+                        return Answer(name, rdtype, Outcome.ERROR, detail=f"TCP retry failed: {type(exc).__name__}")
                 return _to_answer(name, qtype, response)
         self.stats["timeouts"] += 1
         return Answer(name, rdtype, Outcome.TIMEOUT, detail="no answer from the nameserver in time")
+
+    @staticmethod
+    async def _matching_answer(
+        channel: _UdpChannel, qid: int, future: asyncio.Future[bytes], name: str, qtype: int
+    ) -> wire.Response:
+        """Wait for the answer to *this* question.
+
+        A late answer to an earlier, timed-out question that used the same ID can arrive first;
+        like any stub resolver we ignore it and keep waiting rather than report a mismatch.
+        """
+        while True:
+            response = wire.parse_response(await future)
+            if response.qname == name and response.qtype == qtype and response.flags & wire.FLAG_QR:
+                return response
+            future = asyncio.get_running_loop().create_future()
+            channel.pending[qid] = future
 
 
 async def _tcp_query(server: tuple[str, int], query: bytes, timeout: float) -> wire.Response:

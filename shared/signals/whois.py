@@ -9,6 +9,7 @@ reported in ``WhoisInfo.error``; a WHOIS problem never fails a scan.
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import UTC, datetime
 
 from shared.dns.client import parse_nameserver
@@ -28,11 +29,17 @@ def _as_datetime(value: object) -> datetime | None:
     return None
 
 
+# .tr answers (TRABIS) name the registrar in a section python-whois does not read.
+_TR_REGISTRAR = re.compile(r"\*\* Registrar:.*?Organization Name\s*:\s*(.+)", re.DOTALL)
+
+
 def parse_whois_text(domain: str, text: str) -> WhoisInfo:
     from whois.parser import WhoisEntry  # heavy import, only when WHOIS is used
 
     entry = WhoisEntry.load(domain, text)
     registrar = _first(entry.get("registrar"))
+    if not registrar and (match := _TR_REGISTRAR.search(text)):
+        registrar = match.group(1).splitlines()[0]
     info = WhoisInfo(
         registrar=str(registrar).strip() if registrar else None,
         created=_as_datetime(entry.get("creation_date")),

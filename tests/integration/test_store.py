@@ -1,0 +1,123 @@
+"""Persistence on SQLite and on the real PostgreSQL server (every test runs on both)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from shared import aio
+from shared.config import Settings
+from shared.inputs import from_values
+from shared.models import MxHost, ScanRecord, ScanStatus
+from shared.pipeline import run_pipeline
+from shared.providers import classify
+from shared.scoring import score_record
+from shared.store.db import engine_for
+from shared.store.repository import Repository, ScanResult
+from tests.integration.zones import RECORDS
+
+T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+
+
+def record(domain: str, mx: str | None, *, status: ScanStatus = ScanStatus.OK, at: datetime = T0) -> ScanRecord:
+    raw = ScanRecord(input=domain, domain=domain, domain_unicode=domain, status=status,
+                     mx=[MxHost(preference=10, host=mx)] if mx else [], scanned_at=at)
+    return classify(raw)
+
+
+def result(rec: ScanRecord) -> ScanResult:
+    return ScanResult(rec, score_record(rec))
+
+
+@pytest.fixture
+def repo(database_url: str) -> Repository:
+    return Repository(engine_for(database_url))
+
+
+def count(repo: Repository, table: str) -> int:
+    with repo.engine.connect() as conn:
+        return conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one()  # noqa: S608 - fixed names
+
+
+def test_schema_is_migrated_to_head(repo: Repository):
+    with repo.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == "0001"
+    assert set(sa.inspect(repo.engine).get_table_names()) >= {"domains", "leads", "snapshots", "change_events"}
+
+
+def test_rescan_updates_the_lead_and_appends_a_snapshot(repo: Repository):
+    repo.save([result(record("acme.com.tr", "aspmx.l.google.com"))])
+    repo.save([result(record("acme.com.tr", "aspmx.l.google.com", at=T0 + timedelta(days=1)))])
+    assert (count(repo, "domains"), count(repo, "leads"), count(repo, "snapshots")) == (1, 1, 2)
+    lead = repo.lead("acme.com.tr")
+    assert lead.scan_count == 2 and lead.provider == "Google"
+    assert lead.scanned_at == T0 + timedelta(days=1)
+    assert lead.score is not None and lead.rules_version and lead.breakdown
+    assert repo.snapshot_count("acme.com.tr") == 2
+
+
+def test_provider_change_is_stored_as_an_event(repo: Repository):
+    repo.save([result(record("acme.com.tr", "aspmx.l.google.com"))])
+    later = result(record("acme.com.tr", "acme-com-tr.mail.protection.outlook.com", at=T0 + timedelta(days=7)))
+    repo.save([later])
+    assert [e.kind.value for e in later.events] == ["provider_changed"]
+    events = repo.events("acme.com.tr")
+    assert [(e.kind, e.before, e.after) for e in events] == [("provider_changed", "Google", "M365")]
+    assert repo.lead("acme.com.tr").changed_at == T0 + timedelta(days=7)
+    assert repo.events(since=T0 + timedelta(days=8)) == []
+    assert len(repo.events(since=T0 + timedelta(days=6))) == 1
+
+
+def test_transient_failure_does_not_wipe_a_good_lead(repo: Repository):
+    repo.save([result(record("acme.com.tr", "aspmx.l.google.com"))])
+    flaky = result(record("acme.com.tr", None, status=ScanStatus.TIMEOUT, at=T0 + timedelta(days=1)))
+    repo.save([flaky])
+    lead = repo.lead("acme.com.tr")
+    assert lead.provider == "Google" and lead.status == "ok"
+    assert flaky.events == []
+    assert repo.snapshot_count("acme.com.tr") == 2  # the attempt is still on record
+    assert repo.latest_record("acme.com.tr").status is ScanStatus.TIMEOUT
+
+
+def test_same_domain_twice_in_one_batch(repo: Repository):
+    repo.save([result(record("acme.com.tr", "aspmx.l.google.com")),
+               result(record("acme.com.tr", "mx.yandex.net", at=T0 + timedelta(hours=1)))])
+    assert (count(repo, "domains"), count(repo, "leads"), count(repo, "snapshots")) == (1, 1, 2)
+    assert repo.lead("acme.com.tr").provider == "Yandex"
+
+
+def test_invalid_inputs_are_not_persisted(repo: Repository):
+    bad = ScanResult(ScanRecord(input="nan", domain=None, status=ScanStatus.INVALID, error="placeholder"))
+    repo.save([bad])
+    assert count(repo, "domains") == 0
+
+
+def test_turkish_text_round_trips(repo: Repository):
+    rec = record("xn--irketim-8pb.com.tr", "mx1.natrohost.com")
+    rec.domain_unicode = "şirketim.com.tr"
+    repo.save([ScanResult(rec, score_record(rec), company_name="Şirketim Yazılım A.Ş.")])
+    with repo.engine.connect() as conn:
+        row = conn.execute(sa.text("SELECT unicode_name, company_name FROM domains")).one()
+    assert tuple(row) == ("şirketim.com.tr", "Şirketim Yazılım A.Ş.")
+    assert repo.lead("xn--irketim-8pb.com.tr").local_provider == "Natro"
+
+
+def test_pipeline_scans_into_the_database(dns_server_factory, database_url: str):
+    dns = dns_server_factory(RECORDS)
+    settings = Settings(dns_nameservers=[dns.address], dns_timeout=0.3, whois_enabled=False,
+                        database_url=database_url, write_batch_size=3)
+    repository = Repository(engine_for(database_url))
+    inputs = ["m365.com.tr", "www.google.com.tr", "info@gw.com.tr", "nan", "M365.COM.TR", "godaddy.com.tr",
+              "nomx.com", "doesnotexist.com"]
+    seen: list[ScanResult] = []
+    summary = aio.run(run_pipeline(from_values(inputs), settings, repository, seen.append))
+    assert (summary.total, summary.scanned, summary.invalid, summary.duplicates) == (8, 6, 1, 1)
+    assert len(seen) == 7
+    assert count(repository, "leads") == 6
+    assert repository.lead("gw.com.tr").gateway == "Mimecast"
+    assert repository.lead("doesnotexist.com").status == "nxdomain"
+    # a second run over the same input: no new domain or lead, one more snapshot each
+    aio.run(run_pipeline(from_values(inputs), settings, repository))
+    assert (count(repository, "domains"), count(repository, "leads"), count(repository, "snapshots")) == (6, 6, 12)
