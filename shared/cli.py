@@ -202,3 +202,233 @@ def migrate(database_url: str | None) -> None:
     settings = _settings(database_url=database_url)
     run_migrations(make_engine(settings.database_url))
     err.print(f"schema is up to date in {settings.database_url}")
+
+
+@main.command()
+@click.argument("domain")
+@click.option(
+    "--lang", type=click.Choice(["tr", "en"]), help="Language of the sales summary (default HUNTER_DEFAULT_LANG)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the lead as one JSON object.")
+@click.option("--db", "database_url", help="Database URL (default HUNTER_DATABASE_URL).")
+def lead(domain: str, lang: str | None, as_json: bool, database_url: str | None) -> None:
+    """Show a stored lead: score breakdown, priority, sales summary and change history."""
+    from shared.domains import InvalidDomainError
+    from shared.leads import LeadNotFoundError, lead_detail
+
+    settings = _settings(database_url=database_url)
+    try:
+        detail = lead_detail(_repository(settings), domain, lang=lang or settings.default_lang)
+    except InvalidDomainError as exc:
+        raise click.BadParameter(exc.reason, param_hint="DOMAIN") from None
+    except LeadNotFoundError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        out.file.write(
+            json.dumps(
+                {
+                    "domain": detail.record.domain,
+                    "domain_unicode": detail.record.domain_unicode,
+                    "provider": detail.record.provider,
+                    "score": detail.score.model_dump(mode="json"),
+                    "sales_summary": detail.summary.model_dump(mode="json"),
+                    "changes": [
+                        {
+                            "kind": e.kind,
+                            "before": e.before,
+                            "after": e.after,
+                            "summary": e.summary,
+                            "at": e.at.isoformat(),
+                        }
+                        for e in detail.events
+                    ],
+                },
+                ensure_ascii=False,
+            )
+            + "\n"
+        )
+        return
+    _print_lead(detail)
+
+
+def _print_lead(detail) -> None:
+    record, score, summary = detail.record, detail.score, detail.summary
+    out.print(
+        f"[bold]{record.domain_unicode or record.domain}[/]  {record.provider or record.status.value}"
+        + (f" via {record.gateway}" if record.gateway else "")
+        + (f" ({record.local_provider})" if record.local_provider else "")
+    )
+    out.print(
+        f"[bold]{score.priority_category} {summary.priority_label}[/] · score {score.score} · "
+        f"{score.segment.value} · {score.commercial_segment.value} · rules {score.rules_version}"
+    )
+    table = Table("Rule", "Points", "Why", header_style="bold")
+    for item in score.breakdown:
+        table.add_row(item.rule, f"{item.points:+d}", item.reason)
+    table.add_row("[bold]total[/]", f"[bold]{score.score}[/]", "")
+    out.print(table)
+    out.print(f"\n[bold]{summary.one_liner}[/]")
+    for line in summary.call_script:
+        out.print(f"  » {line}")
+    out.print("\n[bold]?[/] " + "\n[bold]?[/] ".join(summary.discovery_questions))
+    if summary.offer_tier is not None:
+        out.print(f"\n[bold]Offer:[/] {summary.offer_tier.name} — {summary.offer_tier.reason}")
+    out.print(f"[bold]Urgency:[/] {summary.urgency.level} — {summary.urgency.reason}")
+    for finding in summary.security_findings:
+        out.print(f"  ! {finding}")
+    out.print(f"[bold]Next:[/] {summary.next_action}")
+    if detail.events:
+        out.print("\n[bold]History[/]")
+        for event in detail.events:
+            out.print(f"  {event.at:%Y-%m-%d %H:%M}  {event.summary}")
+
+
+@main.command()
+@click.option("--segment", multiple=True, help="Existing, Migration, Cold or Skip; repeatable.")
+@click.option("--priority", multiple=True, help="P1..P6; repeatable.")
+@click.option("--provider", multiple=True, help="M365, Google, Local, ...; repeatable.")
+@click.option("--commercial-segment", multiple=True, help="GREENFIELD, COMPETITIVE, ...; repeatable.")
+@click.option("--min-score", type=click.IntRange(0, 100))
+@click.option("--max-score", type=click.IntRange(0, 100))
+@click.option("-q", "--search", help="Substring of the domain or company name.")
+@click.option(
+    "--sort",
+    default="-priority",
+    show_default=True,
+    help="score, priority, domain, scanned_at, changed_at or provider; prefix - for descending.",
+)
+@click.option("--limit", type=click.IntRange(1, 500), default=50, show_default=True)
+@click.option("--offset", type=click.IntRange(0), default=0)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per lead.")
+@click.option("--db", "database_url", help="Database URL (default HUNTER_DATABASE_URL).")
+def leads(
+    segment,
+    priority,
+    provider,
+    commercial_segment,
+    min_score,
+    max_score,
+    search,
+    sort,
+    limit,
+    offset,
+    as_json,
+    database_url,
+) -> None:
+    """List stored leads, best first, with filters."""
+    from pydantic import ValidationError
+
+    from shared.store.queries import LeadFilter
+
+    try:
+        lead_filter = LeadFilter(
+            segment=list(segment),
+            priority=list(priority),
+            provider=list(provider),
+            commercial_segment=list(commercial_segment),
+            min_score=min_score,
+            max_score=max_score,
+            q=search,
+            sort=sort,
+            limit=limit,
+            offset=offset,
+        )
+    except ValidationError as exc:
+        raise click.UsageError("; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())) from None
+    rows, total = _repository(_settings(database_url=database_url)).leads(lead_filter)
+    if as_json:
+        for row in rows:
+            out.file.write(
+                json.dumps(
+                    {
+                        "domain": row.domain,
+                        "status": row.status,
+                        "provider": row.provider,
+                        "local_provider": row.local_provider,
+                        "gateway": row.gateway,
+                        "score": row.score,
+                        "segment": row.segment,
+                        "commercial_segment": row.commercial_segment,
+                        "priority_category": row.priority_category,
+                        "priority_score": row.priority_score,
+                        "dmarc_policy": row.dmarc_policy,
+                        "dmarc_pct": row.dmarc_pct,
+                        "tenant_domain": row.tenant_domain,
+                        "scanned_at": row.scanned_at.isoformat(),
+                    },
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
+    else:
+        table = Table(
+            "Domain",
+            "Priority",
+            "Score",
+            "Segment",
+            "Commercial",
+            "Provider",
+            "Host / gateway",
+            "DMARC",
+            "Scanned",
+            header_style="bold",
+        )
+        for row in rows:
+            table.add_row(
+                row.domain,
+                row.priority_category or "",
+                str(row.score if row.score is not None else ""),
+                row.segment or "",
+                row.commercial_segment or "",
+                row.provider or row.status,
+                " / ".join(filter(None, [row.local_provider, row.gateway])),
+                f"{row.dmarc_policy} {row.dmarc_pct}%" if row.dmarc_policy else "—",
+                f"{row.scanned_at:%Y-%m-%d}",
+            )
+        out.print(table)
+    err.print(f"{len(rows)} of {total} leads" + (f" (from {offset + 1})" if offset else ""))
+
+
+@main.command()
+@click.option("--db", "database_url", help="Database URL (default HUNTER_DATABASE_URL or sqlite:///hunter.db).")
+@click.option("--lang", type=click.Choice(["tr", "en"]), help="Language of the sample sales summary.")
+def demo(database_url: str | None, lang: str | None) -> None:
+    """Scan the bundled sample companies against a bundled DNS server: works offline.
+
+    The sample data (shared/devtools/demo) holds fictional Turkish companies on Microsoft 365,
+    Google, Yandex, Zoho, GoDaddy, a Mimecast gateway and their own servers. Results go to
+    the database like any scan; then try `hunter leads` and `hunter lead DOMAIN`.
+    """
+    from importlib import resources
+
+    from shared.devtools.dnsserver import RecordSet, Responder, serve
+    from shared.inputs import read_file
+    from shared.leads import lead_detail
+    from shared.pipeline import run_pipeline
+
+    demo_dir = resources.files("shared.devtools") / "demo"
+    records = RecordSet((demo_dir / "records.txt").read_text(encoding="utf-8"))
+    settings = _settings(database_url=database_url, whois_enabled=False)
+    repository = _repository(settings)
+    collected: list = []
+
+    async def run():
+        host, port = await serve(Responder(records.lookup, records.special), "127.0.0.1", 0, 0.0)
+        demo_settings = settings.model_copy(update={"dns_nameservers": [f"{host}:{port}"], "dns_timeout": 1.0})
+        return await run_pipeline(
+            read_file(str(demo_dir / "companies.csv")), demo_settings, repository, collected.append
+        )
+
+    summary = aio.run(run())
+    _print_table(sorted(collected, key=lambda r: -(r.score.priority_score if r.score else -1)))
+    err.print(
+        f"{summary.scanned} scanned, {summary.invalid} invalid, {summary.duplicates} duplicates collapsed; "
+        f"saved to {settings.database_url}"
+    )
+    detail = lead_detail(repository, "anadolu-tekstil.com.tr", lang=lang or settings.default_lang)
+    out.print()
+    _print_lead(detail)
+    out.print(
+        "\n[dim]Next: hunter leads --priority P1 --priority P2 · hunter lead bogazici-yazilim.com --lang en · "
+        "hunter scan --input your-list.xlsx[/]"
+    )

@@ -21,6 +21,7 @@ from shared.models import ScanRecord, ScanStatus
 from shared.scoring import ChangeEvent, ScoreResult, diff_records
 from shared.store.db import session_factory
 from shared.store.models import ChangeEventRow, DomainRow, LeadRow, SnapshotRow, utcnow
+from shared.store.queries import LeadFilter, count_query, list_query
 
 TRANSIENT = {ScanStatus.TIMEOUT, ScanStatus.SERVFAIL, ScanStatus.ERROR}
 
@@ -138,16 +139,27 @@ class Repository:
         with self.sessions() as session:
             return session.scalar(select(LeadRow).where(LeadRow.domain == domain))
 
-    def latest_record(self, domain: str) -> ScanRecord | None:
+    def latest_record(self, domain: str, *, usable: bool = False) -> ScanRecord | None:
+        """The newest snapshot's record; with ``usable`` the newest that was not a transient failure."""
+        query = (
+            select(SnapshotRow.record)
+            .join(DomainRow, DomainRow.id == SnapshotRow.domain_id)
+            .where(DomainRow.name == domain)
+            .order_by(SnapshotRow.id.desc())
+            .limit(1)
+        )
+        if usable:
+            query = query.where(SnapshotRow.status.not_in([s.value for s in TRANSIENT]))
         with self.sessions() as session:
-            row = session.scalar(
-                select(SnapshotRow.record)
-                .join(DomainRow, DomainRow.id == SnapshotRow.domain_id)
-                .where(DomainRow.name == domain)
-                .order_by(SnapshotRow.id.desc())
-                .limit(1)
-            )
+            row = session.scalar(query)
             return ScanRecord.model_validate(row) if row is not None else None
+
+    def leads(self, lead_filter: LeadFilter) -> tuple[list[LeadRow], int]:
+        """One page of leads and the total matching the filter."""
+        with self.sessions() as session:
+            rows = list(session.scalars(list_query(lead_filter)))
+            total = session.scalar(count_query(lead_filter)) or 0
+        return rows, total
 
     def snapshot_count(self, domain: str) -> int:
         with self.sessions() as session:

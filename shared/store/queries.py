@@ -1,0 +1,91 @@
+"""Lead listing: filters as bound parameters, sorting only by whitelisted keys.
+
+Shared by ``hunter leads`` and (later) the HTTP API, so both accept exactly the same
+filters and sort keys.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field, field_validator
+from sqlalchemy import Select, func, or_, select
+
+from shared.store.models import DomainRow, LeadRow
+
+# Public sort key -> column; "-" prefix sorts descending. Ties break on the domain name.
+SORT_KEYS = {
+    "score": LeadRow.score,
+    "priority": LeadRow.priority_score,
+    "domain": LeadRow.domain,
+    "scanned_at": LeadRow.scanned_at,
+    "changed_at": LeadRow.changed_at,
+    "provider": LeadRow.provider,
+}
+DEFAULT_SORT = "-priority"
+
+
+class LeadFilter(BaseModel):
+    segment: list[str] = Field(default_factory=list)
+    provider: list[str] = Field(default_factory=list)
+    priority: list[str] = Field(default_factory=list)  # P1..P6
+    commercial_segment: list[str] = Field(default_factory=list)
+    status: list[str] = Field(default_factory=list)
+    min_score: int | None = Field(None, ge=0, le=100)
+    max_score: int | None = Field(None, ge=0, le=100)
+    q: str | None = Field(None, max_length=253, description="substring of the domain or company name")
+    changed_since: datetime | None = None
+    sort: str = DEFAULT_SORT
+    limit: int = Field(50, ge=1, le=500)
+    offset: int = Field(0, ge=0)
+
+    @field_validator("sort")
+    @classmethod
+    def _known_sort(cls, value: str) -> str:
+        if value.lstrip("-") not in SORT_KEYS:
+            raise ValueError(
+                f"unknown sort key {value!r}; use one of {', '.join(sorted(SORT_KEYS))} (prefix - to reverse)"
+            )
+        return value
+
+    @field_validator("priority")
+    @classmethod
+    def _priorities(cls, value: list[str]) -> list[str]:
+        bad = [p for p in value if p.upper() not in {f"P{i}" for i in range(1, 7)}]
+        if bad:
+            raise ValueError(f"priority must be P1..P6, got {', '.join(bad)}")
+        return [p.upper() for p in value]
+
+
+def _filtered(f: LeadFilter) -> Select:
+    query = select(LeadRow)
+    for column, values in (
+        (LeadRow.segment, f.segment),
+        (LeadRow.provider, f.provider),
+        (LeadRow.priority_category, f.priority),
+        (LeadRow.commercial_segment, f.commercial_segment),
+        (LeadRow.status, f.status),
+    ):
+        if values:
+            query = query.where(column.in_(values))
+    if f.min_score is not None:
+        query = query.where(LeadRow.score >= f.min_score)
+    if f.max_score is not None:
+        query = query.where(LeadRow.score <= f.max_score)
+    if f.changed_since is not None:
+        query = query.where(LeadRow.changed_at >= f.changed_since)
+    if f.q:
+        pattern = f"%{f.q.lower()}%"
+        companies = select(DomainRow.id).where(func.lower(DomainRow.company_name).like(pattern))
+        query = query.where(or_(LeadRow.domain.like(pattern), LeadRow.domain_id.in_(companies)))
+    return query
+
+
+def list_query(f: LeadFilter) -> Select:
+    column = SORT_KEYS[f.sort.lstrip("-")]
+    order = column.desc().nulls_last() if f.sort.startswith("-") else column.asc().nulls_last()
+    return _filtered(f).order_by(order, LeadRow.domain.asc()).limit(f.limit).offset(f.offset)
+
+
+def count_query(f: LeadFilter) -> Select:
+    return select(func.count()).select_from(_filtered(f).subquery())
