@@ -55,6 +55,14 @@ def _psl() -> PublicSuffixList:
     return PublicSuffixList(only_icann=True, accept_unknown=False)
 
 
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _extract_host(text: str) -> str:
     """Pull the host out of a URL, an e-mail address or a bare host[:port]/path."""
     if text.lower().startswith("mailto:"):
@@ -83,14 +91,13 @@ def normalize(raw: str) -> Domain:
         raise InvalidDomainError(raw, "empty or placeholder value, not a domain")
     if any(ch.isspace() for ch in text):
         raise InvalidDomainError(raw, "contains spaces; a domain has none")
+    if _is_ip(text):  # before URL parsing: a bare IPv6 address looks like host:port to urlsplit
+        raise InvalidDomainError(raw, "is an IP address, not a domain")
+    text = text.removeprefix("//")  # protocol-relative URL
     host = _extract_host(text).rstrip(".")
     if not host:
         raise InvalidDomainError(raw, "no host name found")
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        pass
-    else:
+    if _is_ip(host.strip("[]")):
         raise InvalidDomainError(raw, "is an IP address, not a domain")
     try:
         ascii_host = idna.encode(host, uts46=True).decode("ascii").lower()

@@ -102,7 +102,8 @@ def _rows_to_inputs(rows: Iterator[list[str]], column: str | None) -> Iterator[I
         names = [_norm_header(h) for h in header]
         if _norm_header(column) not in names:
             raise InputFileError(f"column {column!r} not found; the header has {', '.join(map(str, header))}")
-        domain_col, company_col, has_header = names.index(_norm_header(column)), None, True
+        domain_col, has_header = names.index(_norm_header(column)), True
+        company_col = next((names.index(h) for h in COMPANY_HEADERS if h in names), None)
     else:
         domain_col, company_col, has_header = _pick_columns(header, sample)
     if domain_col is None:

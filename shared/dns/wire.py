@@ -121,6 +121,13 @@ def build_query(qid: int, name: str, qtype: int, *, payload: int = 1232, rd: boo
 
 def parse_query(wire: bytes) -> tuple[int, int, str, int, int | None]:
     """(id, flags, qname, qtype, EDNS payload or None) of a query."""
+    try:
+        return _parse_query(wire)
+    except struct.error as exc:
+        raise WireError(f"truncated query ({exc})") from None
+
+
+def _parse_query(wire: bytes) -> tuple[int, int, str, int, int | None]:
     if len(wire) < 12:
         raise WireError("shorter than a DNS header")
     qid, flags, qdcount, _, _, arcount = _HEADER.unpack_from(wire)
@@ -218,6 +225,8 @@ def parse_response(wire: bytes) -> Response:
                 pos = offset
                 while pos < end:
                     length = wire[pos]
+                    if pos + 1 + length > end:
+                        raise WireError("TXT string runs past its record")
                     parts.append(wire[pos + 1 : pos + 1 + length])
                     pos += 1 + length
                 value = b"".join(parts).decode("utf-8", "replace")

@@ -7,9 +7,12 @@ tolerated, as receivers do; everything else is strict. An invalid record is retu
 
 from __future__ import annotations
 
+import re
+
 from shared.models import DmarcInfo
 
 _POLICIES = {"none", "quarantine", "reject"}
+_PCT = re.compile(r"[0-9]{1,3}", re.ASCII)
 
 
 def is_dmarc(text: str) -> bool:
@@ -51,24 +54,25 @@ def parse(record: str, *, error: str | None = None) -> DmarcInfo:
         problems.append(f"p={tags['p']} is not none, quarantine or reject")
         policy = None
     sp = tags.get("sp", "").lower() or None
+    subdomain_policy = sp or policy  # RFC 7489 §6.3: sp defaults to p
     if sp is not None and sp not in _POLICIES:
         problems.append(f"sp={tags['sp']} is not none, quarantine or reject")
-        sp = None
+        subdomain_policy = None
     pct = 100
     if "pct" in tags:
-        try:
+        if _PCT.fullmatch(tags["pct"]) and int(tags["pct"]) <= 100:
             pct = int(tags["pct"])
-            if not 0 <= pct <= 100:
-                raise ValueError
-        except ValueError:
+        else:
             problems.append(f"pct={tags['pct']} is not a whole number from 0 to 100")
-            pct = 100
+    for tag in ("adkim", "aspf"):
+        if tag in tags and tags[tag].lower() not in ("r", "s"):
+            problems.append(f"{tag}={tags[tag]} is not r (relaxed) or s (strict)")
     return DmarcInfo(
         record=record,
         valid=not problems,
         error="; ".join(problems) or None,
         policy=policy,
-        subdomain_policy=sp or policy,  # RFC 7489 §6.3: sp defaults to p
+        subdomain_policy=subdomain_policy,
         pct=pct,
         rua=_uris(tags.get("rua")),
         ruf=_uris(tags.get("ruf")),

@@ -59,6 +59,8 @@ def parse(record: str) -> ParsedSpf:
             if qualifier:
                 raise SpfSyntaxError(f"modifier with a qualifier {term!r}")
             if name == "redirect":
+                if not value:
+                    raise SpfSyntaxError("redirect= needs a domain")
                 if parsed.redirect is not None:
                     raise SpfSyntaxError("more than one redirect= modifier")
                 parsed.redirect = value.lower().rstrip(".")
@@ -105,7 +107,7 @@ async def analyse(record: str, fetch: Fetch, *, error: str | None = None) -> Spf
         return SpfInfo(record=record, valid=False, error=f"permerror: {exc}")
     state.lookups = top.lookups
     if error is None:
-        error = await state.walk(top, path=())
+        error = await state.walk(top, path=(), on_redirect_chain=True)
     over = state.lookups > MAX_LOOKUPS
     if error is None and over:
         error = f"permerror: {state.lookups} DNS-querying terms, the limit is {MAX_LOOKUPS}"
@@ -137,7 +139,8 @@ class _Walk:
         self.reached: list[str] = []
         self.redirect_all: str | None = None
 
-    async def walk(self, parsed: ParsedSpf, path: tuple[str, ...]) -> str | None:
+    async def walk(self, parsed: ParsedSpf, path: tuple[str, ...], on_redirect_chain: bool = False) -> str | None:
+        """Follow includes and the redirect; ``on_redirect_chain`` marks records whose ``all`` is the top's."""
         targets = [(t, False) for t in parsed.includes]
         if parsed.redirect is not None and parsed.all is None:  # redirect is ignored when all exists
             targets.append((parsed.redirect, True))
@@ -150,7 +153,8 @@ class _Walk:
                 self.reached.append(target)
             txts, outcome = await self.fetch(target)
             if outcome.startswith("error"):
-                return f"temperror: could not fetch SPF of {target} ({outcome[7:]})"
+                reason = outcome.removeprefix("error").strip(" :") or "lookup failed"
+                return f"temperror: could not fetch SPF of {target} ({reason})"
             record, multi = select_record(txts)
             if outcome == "void":
                 self.voids += 1
@@ -163,9 +167,10 @@ class _Walk:
             except SpfSyntaxError as exc:
                 return f"permerror: in {target}: {exc}"
             self.lookups += child.lookups
-            if is_redirect:
+            child_on_chain = on_redirect_chain and is_redirect
+            if child_on_chain:
                 self.redirect_all = child.all
-            error = await self.walk(child, path + (target,))
+            error = await self.walk(child, path + (target,), child_on_chain)
             if error:
                 return error
         return None

@@ -1,0 +1,107 @@
+"""The DNS client against the loopback server: caching, de-duplication, limits, CNAMEs."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from shared import aio
+from shared.dns import DnsClient, Outcome
+from tests.integration.zones import RECORDS
+
+
+@pytest.fixture(scope="module")
+def dns(dns_server_factory):
+    return dns_server_factory(RECORDS)
+
+
+def run(coro_factory, **client_args):
+    async def main():
+        client = DnsClient(**client_args)
+        try:
+            return await coro_factory(client), client.stats
+        finally:
+            await client.close()
+
+    return aio.run(main())
+
+
+def test_identical_questions_in_flight_are_asked_once(dns):
+    async def ask(client):
+        return await asyncio.gather(*(client.query("spf.protection.outlook.com", "TXT") for _ in range(50)))
+
+    answers, stats = run(ask, nameservers=[dns.address])
+    assert all(a.ok and a.texts()[0].startswith("v=spf1") for a in answers)
+    assert stats["queries"] == 1 and stats["cache_hits"] == 49
+
+
+def test_answers_are_cached_by_ttl_and_failures_are_not(dns):
+    async def ask(client):
+        await client.query("m365.com.tr", "MX")
+        await client.query("m365.com.tr", "MX")
+        await client.query("x.slow.com", "A")
+        await client.query("x.slow.com", "A")
+
+    _, stats = run(ask, nameservers=[dns.address], timeout=0.1, attempts=1)
+    assert stats["queries"] == 3  # MX once, the timed-out name twice
+    assert stats["cache_hits"] == 1
+
+
+def test_cname_chain_is_reported_and_followed(dns):
+    async def ask(client):
+        return await client.query("selector1._domainkey.m365.com.tr", "TXT")
+
+    answer, _ = run(ask, nameservers=[dns.address])
+    assert answer.cnames == ["selector1-m365-com-tr._domainkey.m365tr.onmicrosoft.com"]
+    assert answer.texts() == ["v=DKIM1; k=rsa; p=MIGfMA0GCSqGSIb3DQEB"]
+
+
+def test_nodata_nxdomain_servfail_timeout(dns):
+    async def ask(client):
+        return await asyncio.gather(
+            client.query("nomx.com", "MX"), client.query("nothing.example.com", "MX"),
+            client.query("broken.com", "MX"), client.query("slow.com", "MX"),
+        )
+
+    answers, _ = run(ask, nameservers=[dns.address], timeout=0.2, attempts=1)
+    assert [a.outcome for a in answers] == [Outcome.NODATA, Outcome.NXDOMAIN, Outcome.SERVFAIL, Outcome.TIMEOUT]
+
+
+def test_queries_per_second_limit(dns):
+    names = [f"q{i}.nothing.example.com" for i in range(30)]
+
+    async def ask(client):
+        started = time.monotonic()
+        await asyncio.gather(*(client.query(n, "A") for n in names))
+        return time.monotonic() - started
+
+    elapsed, stats = run(ask, nameservers=[dns.address], qps=40)
+    assert stats["queries"] == 30
+    # a one-second burst allowance of 40 would let all 30 through at once; so use a lower limit
+    elapsed_low, _ = run(ask, nameservers=[dns.address], qps=10, cache_size=0)
+    assert elapsed_low >= 1.5, elapsed_low  # 30 queries at 10/s with a 10-query burst take ≥ 2 s
+    assert elapsed < elapsed_low
+
+
+def test_concurrency_cap(dns_server_factory):
+    slow = dns_server_factory(RECORDS, delay_ms=100)
+
+    async def ask(client):
+        started = time.monotonic()
+        await asyncio.gather(*(client.query(f"c{i}.nothing.example.com", "A") for i in range(6)))
+        return time.monotonic() - started
+
+    capped, _ = run(ask, nameservers=[slow.address], concurrency=2)
+    free, _ = run(ask, nameservers=[slow.address], concurrency=100)
+    assert capped >= 0.28, capped  # three waves of 100 ms
+    assert free < 0.25, free
+
+
+def test_invalid_name_is_an_error_answer_not_an_exception(dns):
+    async def ask(client):
+        return await client.query("a" * 70 + ".com", "MX")
+
+    answer, stats = run(ask, nameservers=[dns.address])
+    assert answer.outcome is Outcome.ERROR and stats["queries"] == 0
