@@ -46,6 +46,7 @@ def main() -> None:
     parser.add_argument("--domains", type=int, default=10_000)
     parser.add_argument("--delay-ms", type=float, default=20.0)
     parser.add_argument("--concurrency", type=int, default=None, help="HUNTER_SCAN_CONCURRENCY for the run")
+    parser.add_argument("--workers", type=int, default=1, help="scanner processes (hunter scan --workers)")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="hunter-bench-"))
@@ -65,23 +66,24 @@ def main() -> None:
 
     started = time.monotonic()
     scanner = subprocess.Popen(
-        [sys.executable, "-m", "shared", "scan", "--input", str(inputs), "--json"],
+        [sys.executable, "-m", "shared", "scan", "--input", str(inputs), "--json", "--workers", str(args.workers)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=env,
         cwd=workdir,
     )
-    peak = 0
+    peak = 0  # the largest single process (parent or worker)
     proc = psutil.Process(scanner.pid)
 
     def watch() -> None:
         nonlocal peak
         while scanner.poll() is None:
             try:
-                peak = max(peak, proc.memory_info().rss)
+                for p in [proc, *proc.children(recursive=True)]:
+                    peak = max(peak, p.memory_info().rss)
             except psutil.Error:
-                break
+                pass
             time.sleep(0.05)
 
     watcher = threading.Thread(target=watch, daemon=True)
@@ -111,7 +113,8 @@ def main() -> None:
     print(f"latency p50        {p50:.0f} ms = {p50 / args.delay_ms:.1f} round trips")
     print(f"latency p95        {p95:.0f} ms = {p95 / args.delay_ms:.1f} round trips")
     print(f"queries on server  {queries:,} ({queries / max(1, len(latencies)):.1f} per domain)")
-    print(f"peak RSS (scanner) {peak / 2**20:.0f} MB")
+    print(f"workers            {args.workers}")
+    print(f"peak RSS           {peak / 2**20:.0f} MB (largest scanner process)")
 
 
 if __name__ == "__main__":

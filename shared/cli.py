@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 from collections.abc import Iterator
@@ -52,7 +53,8 @@ def main() -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line on stdout.")
 @click.option("--save/--no-save", default=True, show_default=True, help="Store results in the database.")
 @click.option("--nameserver", "nameservers", multiple=True, help="DNS server host[:port]; repeatable.")
-@click.option("--concurrency", type=click.IntRange(1, 5000), help="Domains scanned at once.")
+@click.option("--concurrency", type=click.IntRange(1, 5000), help="Domains scanned at once (per worker).")
+@click.option("--workers", type=click.IntRange(1, 32), help="Worker processes for --input FILE (default 1).")
 @click.option("--whois/--no-whois", default=None, help="Look up registration data (slow; default from settings).")
 @click.option("--db", "database_url", help="Database URL (default HUNTER_DATABASE_URL or sqlite:///hunter.db).")
 def scan(
@@ -63,6 +65,7 @@ def scan(
     save: bool,
     nameservers: tuple[str, ...],
     concurrency: int | None,
+    workers: int | None,
     whois: bool | None,
     database_url: str | None,
 ) -> None:
@@ -77,52 +80,53 @@ def scan(
     """
     from shared.inputs import InputFileError, from_values, read_file
     from shared.pipeline import run_pipeline
+    from shared.report import result_line
 
     if not domains and input_file is None:
         raise click.UsageError("give one or more DOMAINS or --input FILE")
     settings = _settings(
         dns_nameservers=list(nameservers) or None,
         scan_concurrency=concurrency,
+        scan_workers=workers,
         whois_enabled=whois,
         database_url=database_url,
     )
-    repository = _repository(settings) if save else None
-
+    reading_file = input_file is not None and str(input_file) != "-"
+    if input_file is not None and reading_file and not input_file.exists():
+        raise click.ClickException(f"{input_file} does not exist")
     rows: Iterator = from_values(domains)
     total: int | None = len(domains)
     if input_file is not None:
-        if str(input_file) == "-":
-            rows, total = from_values(line.strip() for line in sys.stdin if line.strip()), None
-        else:
+        if reading_file:
             rows, total = read_file(input_file, column), _count_lines(input_file)
-    show_progress = input_file is not None and err.is_terminal or (input_file is not None and total and total > 1)
-    collected = []
+        else:
+            rows, total = from_values(line.strip() for line in sys.stdin if line.strip()), None
+    collected: list[dict] = []
 
-    def on_result(result) -> None:
+    def on_line(line: str) -> None:
         if as_json:
-            from shared.report import result_json
-
-            out.file.write(json.dumps(result_json(result), ensure_ascii=False, default=str) + "\n")
+            out.file.write(line + "\n")
         elif len(collected) < TABLE_LIMIT:
-            collected.append(result)
+            collected.append(json.loads(line))
         if progress is not None:
             progress.advance(task)
 
     progress = task = None
     try:
-        if show_progress:
+        if input_file is not None:
             progress = Progress(
-                TextColumn("[bold]scanning"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[rate]}"),
-                TimeElapsedColumn(),
-                console=err,
-                transient=False,
+                TextColumn("[bold]scanning"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err
             )
-            task = progress.add_task("scan", total=total, rate="")
+            task = progress.add_task("scan", total=total)
             progress.start()
-        summary = aio.run(run_pipeline(rows, settings, repository, on_result))
+        if reading_file and settings.scan_workers > 1:
+            from shared.parallel import scan_file_in_workers
+
+            list(itertools.islice(read_file(input_file, column), 1))  # a bad file fails here, not in a worker
+            summary = scan_file_in_workers(input_file, column, settings, settings.scan_workers, save, on_line)
+        else:
+            repository = _repository(settings) if save else None
+            summary = aio.run(run_pipeline(rows, settings, repository, lambda r: on_line(result_line(r))))
     except InputFileError as exc:
         raise click.ClickException(str(exc)) from None
     finally:
@@ -151,8 +155,9 @@ def _repository(settings: Settings):
     return Repository(engine_for(settings.database_url))
 
 
-def _print_table(results: list) -> None:
-    if not results:
+def _print_table(rows: list[dict]) -> None:
+    """Render result dicts (the ``--json`` shape) as a table."""
+    if not rows:
         return
     table = Table(show_lines=False, header_style="bold")
     for name in (
@@ -168,27 +173,25 @@ def _print_table(results: list) -> None:
         "Priority",
     ):
         table.add_column(name, overflow="fold")
-    for result in results:
-        record, score = result.record, result.score
-        host = " / ".join(filter(None, [record.local_provider, record.gateway]))
-        spf = "—" if record.spf is None else (record.spf.all or "ok") if record.spf.valid else "invalid"
-        dmarc = "—"
-        if record.dmarc is not None:
-            dmarc = f"{record.dmarc.policy} {record.dmarc.pct}%" if record.dmarc.valid else "invalid"
+    for row in rows:
+        spf, dmarc = row["spf"], row["dmarc"]
+        spf_text = "—" if spf is None else (spf["all"] or "ok") if spf["valid"] else "invalid"
+        dmarc_text = "—" if dmarc is None else f"{dmarc['policy']} {dmarc['pct']}%" if dmarc["valid"] else "invalid"
+        status = row["status"] if not row["error"] else f"{row['status']}: {row['error']}"
         table.add_row(
-            record.domain_unicode or record.input,
-            record.status.value if not record.error else f"{record.status.value}: {record.error}",
-            record.provider or "—",
-            host or "",
-            spf,
-            dmarc,
-            ",".join(record.dkim_found) or "—",
-            record.m365.tenant_domain or "",
-            str(score.score) if score else "",
-            f"{score.priority_category} {score.priority_label}" if score else "",
+            row["domain_unicode"] or row["input"],
+            status,
+            row["provider"] or "—",
+            " / ".join(filter(None, [row["local_provider"], row["gateway"]])),
+            spf_text,
+            dmarc_text,
+            ",".join(row["dkim"]) or "—",
+            row["m365"]["tenant_domain"] or "",
+            "" if row["score"] is None else str(row["score"]),
+            f"{row['priority_category']} {row['priority_label']}" if row["priority_category"] else "",
         )
-        for event in result.events:
-            table.add_row("", f"[yellow]changed[/]: {event.summary}", "", "", "", "", "", "", "", "")
+        for change in row["changes"]:
+            table.add_row("", f"[yellow]changed[/]: {change['summary']}", "", "", "", "", "", "", "", "")
     out.print(table)
 
 
@@ -405,6 +408,7 @@ def demo(database_url: str | None, lang: str | None) -> None:
     from shared.inputs import read_file
     from shared.leads import lead_detail
     from shared.pipeline import run_pipeline
+    from shared.report import result_json
 
     demo_dir = resources.files("shared.devtools") / "demo"
     records = RecordSet((demo_dir / "records.txt").read_text(encoding="utf-8"))
@@ -416,11 +420,14 @@ def demo(database_url: str | None, lang: str | None) -> None:
         host, port = await serve(Responder(records.lookup, records.special), "127.0.0.1", 0, 0.0)
         demo_settings = settings.model_copy(update={"dns_nameservers": [f"{host}:{port}"], "dns_timeout": 1.0})
         return await run_pipeline(
-            read_file(str(demo_dir / "companies.csv")), demo_settings, repository, collected.append
+            read_file(str(demo_dir / "companies.csv")),
+            demo_settings,
+            repository,
+            lambda r: collected.append(result_json(r)),
         )
 
     summary = aio.run(run())
-    _print_table(sorted(collected, key=lambda r: -(r.score.priority_score if r.score else -1)))
+    _print_table(sorted(collected, key=lambda r: -(r["priority_score"] if r["priority_score"] is not None else -1)))
     err.print(
         f"{summary.scanned} scanned, {summary.invalid} invalid, {summary.duplicates} duplicates collapsed; "
         f"saved to {settings.database_url}"

@@ -56,7 +56,8 @@ class Settings(BaseSettings):
     dkim_selectors: CommaList = Field(default_factory=lambda: list(DEFAULT_DKIM_SELECTORS))
 
     # Pipeline
-    scan_concurrency: int = Field(256, ge=1, description="domains scanned at once")
+    scan_concurrency: int = Field(256, ge=1, description="domains scanned at once (per process)")
+    scan_workers: int = Field(1, ge=1, le=32, description="processes for a file scan (one per core is the most)")
     write_batch_size: int = Field(200, ge=1, description="results written per database transaction")
 
     # WHOIS (python-whois parses; a stand-in server can be named for tests)

@@ -21,6 +21,7 @@ from shared.inputs import InputRow
 from shared.models import ScanRecord, ScanStatus
 from shared.providers import classify
 from shared.scoring import score_record
+from shared.sharding import shard_of
 from shared.signals.collector import Collector
 from shared.store.repository import Repository, ScanResult
 
@@ -89,8 +90,13 @@ async def run_pipeline(
     on_result: Callable[[ScanResult], None] | None = None,
     *,
     scanner: Scanner | None = None,
+    shard: tuple[int, int] | None = None,
 ) -> RunSummary:
-    """Scan every row; call ``on_result`` for each (after it is saved) in completion order."""
+    """Scan every row; call ``on_result`` for each (after it is saved) in completion order.
+
+    With ``shard=(k, n)`` only the rows whose domain (or, for invalid rows, text) hashes to
+    ``k`` of ``n`` are taken: n processes given the same input split it exactly.
+    """
     summary = RunSummary()
     own_scanner = scanner is None
     scanner = scanner or Scanner(settings)
@@ -100,6 +106,8 @@ async def run_pipeline(
 
     async def produce() -> None:
         for row, parsed in parse_many(rows, lambda r: r.value):
+            if shard is not None and shard_of(parsed.domain.name if parsed.domain else row.value, shard[1]) != shard[0]:
+                continue
             summary.total += 1
             if parsed.duplicate_of is not None:
                 summary.duplicates += 1

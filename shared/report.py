@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from shared.store.repository import ScanResult
@@ -53,3 +54,8 @@ def result_json(result: ScanResult) -> dict[str, Any]:
         changes=[event.model_dump(mode="json") for event in result.events],
     )
     return out
+
+
+def result_line(result: ScanResult) -> str:
+    """One result as a JSON line (UTF-8 text kept readable)."""
+    return json.dumps(result_json(result), ensure_ascii=False, default=str)

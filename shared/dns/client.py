@@ -105,6 +105,35 @@ class _UdpChannel(asyncio.DatagramProtocol):
     def error_received(self, exc: Exception) -> None:  # ICMP unreachable and the like
         pass
 
+    async def answer(self, qid: int, name: str, qtype: int, wait: float) -> wire.Response:
+        """Wait up to ``wait`` seconds for the answer to the question sent with ``qid``.
+
+        A late answer to an earlier, timed-out question that used the same ID can arrive first;
+        like any stub resolver we ignore it and keep waiting rather than report a mismatch.
+        The ID is released only while it is still ours: once an answer has popped it, another
+        question may already have taken the same ID.
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[bytes] = loop.create_future()
+        self.pending[qid] = future
+        timer = loop.call_later(wait, self._expire, qid)
+        try:
+            while True:
+                response = wire.parse_response(await future)
+                if response.qname == name and response.qtype == qtype and response.flags & wire.FLAG_QR:
+                    return response
+                future = loop.create_future()
+                self.pending[qid] = future
+        finally:
+            timer.cancel()
+            if self.pending.get(qid) is future:
+                del self.pending[qid]
+
+    def _expire(self, qid: int) -> None:
+        future = self.pending.pop(qid, None)
+        if future is not None and not future.done():
+            future.set_exception(TimeoutError())
+
     def free_id(self) -> int:
         while True:
             qid = random.getrandbits(16)
@@ -253,56 +282,43 @@ class DnsClient:
             wire.encode_name(name)
         except (wire.WireError, UnicodeError) as exc:
             return Answer(name, rdtype, Outcome.ERROR, detail=f"not a valid DNS name ({exc})")
-        async with self._semaphore:
+        await self._semaphore.acquire()
+        try:
             if self._limiter is not None:
                 await self._limiter.acquire()
-            for attempt in range(self.attempts):
-                server = self.servers[attempt % len(self.servers)]
-                wait = self.timeout
-                if deadline is not None:
-                    wait = min(wait, deadline - time.monotonic())
-                    if wait <= 0:
-                        break
-                channel = await self._channel(server)
-                qid = channel.free_id()
-                future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
-                channel.pending[qid] = future
-                self.stats["queries"] += 1
-                assert channel.transport is not None
-                channel.transport.sendto(wire.build_query(qid, name, qtype))
+            return await self._ask(name, qtype, rdtype, deadline)
+        finally:
+            self._semaphore.release()
+
+    async def _ask(self, name: str, qtype: int, rdtype: str, deadline: float | None) -> Answer:
+        for attempt in range(self.attempts):
+            server = self.servers[attempt % len(self.servers)]
+            wait = self.timeout
+            if deadline is not None:
+                wait = min(wait, deadline - time.monotonic())
+                if wait <= 0:
+                    break
+            channel = self._channels.get(server)
+            channel = random.choice(channel) if channel else await self._channel(server)
+            qid = channel.free_id()
+            self.stats["queries"] += 1
+            assert channel.transport is not None
+            channel.transport.sendto(wire.build_query(qid, name, qtype))
+            try:
+                response = await channel.answer(qid, name, qtype, wait)
+            except TimeoutError:
+                continue
+            except wire.WireError as exc:
+                return Answer(name, rdtype, Outcome.ERROR, detail=f"malformed answer: {exc}")
+            if response.truncated:
+                self.stats["tcp"] += 1
                 try:
-                    async with asyncio.timeout(wait):
-                        response = await self._matching_answer(channel, qid, future, name, qtype)
-                except TimeoutError:
-                    channel.pending.pop(qid, None)
-                    continue
-                except wire.WireError as exc:
-                    return Answer(name, rdtype, Outcome.ERROR, detail=f"malformed answer: {exc}")
-                if response.truncated:
-                    self.stats["tcp"] += 1
-                    try:
-                        response = await _tcp_query(server, wire.build_query(qid, name, qtype), wait)
-                    except (wire.WireError, OSError, TimeoutError, asyncio.IncompleteReadError) as exc:
-                        return Answer(name, rdtype, Outcome.ERROR, detail=f"TCP retry failed: {type(exc).__name__}")
-                return _to_answer(name, qtype, response)
+                    response = await _tcp_query(server, wire.build_query(qid, name, qtype), wait)
+                except (wire.WireError, OSError, TimeoutError, asyncio.IncompleteReadError) as exc:
+                    return Answer(name, rdtype, Outcome.ERROR, detail=f"TCP retry failed: {type(exc).__name__}")
+            return _to_answer(name, qtype, response)
         self.stats["timeouts"] += 1
         return Answer(name, rdtype, Outcome.TIMEOUT, detail="no answer from the nameserver in time")
-
-    @staticmethod
-    async def _matching_answer(
-        channel: _UdpChannel, qid: int, future: asyncio.Future[bytes], name: str, qtype: int
-    ) -> wire.Response:
-        """Wait for the answer to *this* question.
-
-        A late answer to an earlier, timed-out question that used the same ID can arrive first;
-        like any stub resolver we ignore it and keep waiting rather than report a mismatch.
-        """
-        while True:
-            response = wire.parse_response(await future)
-            if response.qname == name and response.qtype == qtype and response.flags & wire.FLAG_QR:
-                return response
-            future = asyncio.get_running_loop().create_future()
-            channel.pending[qid] = future
 
 
 async def _tcp_query(server: tuple[str, int], query: bytes, timeout: float) -> wire.Response:

@@ -395,12 +395,8 @@ def load_texts(lang: str) -> Texts:
         except ValueError as exc:
             raise SalesDataError(f"texts_{lang}.yaml {path}: malformed template: {exc}") from None
         if unknown:
-            raise SalesDataError(
-                f"texts_{lang}.yaml {path}: unknown placeholder(s) {', '.join(sorted(unknown))}"
-            )
-    missing = [
-        r.id for r in load_offers().selection if r.plan is not None and r.id not in texts.offer_reasons
-    ]
+            raise SalesDataError(f"texts_{lang}.yaml {path}: unknown placeholder(s) {', '.join(sorted(unknown))}")
+    missing = [r.id for r in load_offers().selection if r.plan is not None and r.id not in texts.offer_reasons]
     if missing:
         raise SalesDataError(f"texts_{lang}.yaml offer_reasons lacks: {', '.join(missing)}")
     return texts

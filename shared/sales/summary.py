@@ -205,9 +205,7 @@ def _urgency_triggers(
         return triggers
     if facts.dmarc in (DmarcState.MISSING, DmarcState.INVALID):
         triggers.append(
-            UrgencyTrigger.COMPETITOR_NO_DMARC
-            if facts.provider in CLOUD_COMPETITORS
-            else UrgencyTrigger.NO_DMARC
+            UrgencyTrigger.COMPETITOR_NO_DMARC if facts.provider in CLOUD_COMPETITORS else UrgencyTrigger.NO_DMARC
         )
     elif facts.dmarc is DmarcState.NONE:
         triggers.append(UrgencyTrigger.DMARC_MONITOR_ONLY)
@@ -306,10 +304,7 @@ def _base_context(record: ScanRecord, facts: Facts, score: ScoreResult, texts: T
 def _situation(facts: Facts, texts: Texts, ctx: dict[str, str]) -> str:
     key = _situation_key(facts)
     text = _render(getattr(texts.situation, key), ctx, f"situation.{key}")
-    if (
-        key in ("mail_service", "Hosting", "Hosting_named", "Local", "Local_named", "Unknown")
-        and "mx_host" in ctx
-    ):
+    if key in ("mail_service", "Hosting", "Hosting_named", "Local", "Local_named", "Unknown") and "mx_host" in ctx:
         text += f" ({ctx['mx_host']})"
     if key != "no_mail" and facts.gateway:
         text += _render(texts.situation.gateway_suffix, ctx, "situation.gateway_suffix")
@@ -350,9 +345,7 @@ def _questions(
     return [_render(t, ctx, where) for where, t in chosen[:MAX_QUESTIONS]]
 
 
-def _call_script(
-    facts: Facts, score: ScoreResult, texts: Texts, ctx: dict[str, str], findings: list[str]
-) -> list[str]:
+def _call_script(facts: Facts, score: ScoreResult, texts: Texts, ctx: dict[str, str], findings: list[str]) -> list[str]:
     cs = texts.call_script
     if not facts.can_receive_mail:
         return [_render(t, ctx, f"call_script.no_mail[{i}]") for i, t in enumerate(cs.no_mail)]
@@ -366,9 +359,7 @@ def _call_script(
         hook = "M365" if facts.provider == "M365" else "other"
         lines.append(_render(getattr(cs.gateway_hook, hook), ctx, f"call_script.gateway_hook.{hook}"))
     if findings:
-        lines.append(
-            _render(cs.finding_hook, {**ctx, "top_finding": findings[0]}, "call_script.finding_hook")
-        )
+        lines.append(_render(cs.finding_hook, {**ctx, "top_finding": findings[0]}, "call_script.finding_hook"))
     category = score.priority_category
     lines.append(_render(cs.close[category], ctx, f"call_script.close.{category}"))
     return lines
@@ -430,9 +421,7 @@ def build_sales_summary(
         key = "no_mail_transient" if facts.status in TRANSIENT_STATUSES else "no_mail"
         next_action = _render(getattr(texts.next_action, key), ctx, f"next_action.{key}")
     if urgency.level == "high" and facts.can_receive_mail:
-        urgent = _render(
-            texts.next_action.urgent, {**ctx, "urgency_reason": urgency.reason}, "next_action.urgent"
-        )
+        urgent = _render(texts.next_action.urgent, {**ctx, "urgency_reason": urgency.reason}, "next_action.urgent")
         next_action = f"{urgent} {next_action}"
 
     return SalesSummary(

@@ -194,8 +194,6 @@ def diff_records(before: ScanRecord | None, after: ScanRecord) -> list[ChangeEve
             else f"{domain} revealed its Microsoft 365 tenant {new_tenant}."
         )
         events.append(
-            ChangeEvent(
-                kind=ChangeKind.TENANT_DOMAIN_CHANGED, before=old_tenant, after=new_tenant, summary=summary
-            )
+            ChangeEvent(kind=ChangeKind.TENANT_DOMAIN_CHANGED, before=old_tenant, after=new_tenant, summary=summary)
         )
     return events

@@ -112,9 +112,7 @@ def _result(
     )
 
 
-def score_record(
-    record: ScanRecord, *, extra: LeadContext | None = None, rules: Rules | None = None
-) -> ScoreResult:
+def score_record(record: ScanRecord, *, extra: LeadContext | None = None, rules: Rules | None = None) -> ScoreResult:
     """Score ``record`` (plus optional non-DNS evidence) under ``rules`` (default: bundled)."""
     rules = rules or load_rules()
     facts = extract_facts(record, extra)

@@ -35,9 +35,7 @@ class Priority(BaseModel):
     priority_score: int = Field(description="sort DESC: category first (P1 highest), then score")
 
 
-def prioritise(
-    segment: Segment | str, provider: str | None, score: int, *, rules: Rules | None = None
-) -> Priority:
+def prioritise(segment: Segment | str, provider: str | None, score: int, *, rules: Rules | None = None) -> Priority:
     """Classify a scored lead. Pure; every input combination yields exactly one category.
 
     Exposed on its own (not only through ``score_record``) so the whole table can be
@@ -52,12 +50,8 @@ def prioritise(
     commercial = next(
         r.commercial_segment for r in prio.commercial_segments if r.when.matches(segment, provider, score)
     )
-    technical = next(
-        r.heat for r in prio.technical_heat if r.when.matches(segment, provider, score, commercial)
-    )
-    commercial_heat = next(
-        r.heat for r in prio.commercial_heat if r.when.matches(segment, provider, score, commercial)
-    )
+    technical = next(r.heat for r in prio.technical_heat if r.when.matches(segment, provider, score, commercial))
+    commercial_heat = next(r.heat for r in prio.commercial_heat if r.when.matches(segment, provider, score, commercial))
     category = rules.category_for(commercial)
     return Priority(
         commercial_segment=commercial,

@@ -295,9 +295,7 @@ def _check_template(where: str, template: str, allowed: set[str] | frozenset[str
 def _check_providers(where: str, names: list[str] | None, known: set[str]) -> None:
     for name in names or []:
         if name not in known:
-            raise RulesError(
-                f"{where}: unknown provider {name!r}; known providers: {', '.join(sorted(known))}"
-            )
+            raise RulesError(f"{where}: unknown provider {name!r}; known providers: {', '.join(sorted(known))}")
 
 
 def _check_ids_unique(section: str, ids: list[str]) -> None:
@@ -333,9 +331,7 @@ def _check_semantics(rules: Rules) -> None:
         _check_template(where, seg_rule.reason, _FACT_FIELDS | {"score"})
     _check_catch_all("segments", rules.segments)
 
-    _check_template(
-        f"hard_fail: rule {rules.hard_fail.id!r}", rules.hard_fail.reason, {"status", "status_text"}
-    )
+    _check_template(f"hard_fail: rule {rules.hard_fail.id!r}", rules.hard_fail.reason, {"status", "status_text"})
     _check_template(f"clamp: rule {rules.clamp.id!r}", rules.clamp.reason, {"raw", "limit", "bound"})
 
     prio = rules.priority
@@ -356,9 +352,7 @@ def _check_semantics(rules: Rules) -> None:
     ):
         _check_ids_unique(section, [r.id for r in section_rules])
         for prio_rule in section_rules:
-            _check_providers(
-                f"{section}: rule {prio_rule.id!r} field when.provider", prio_rule.when.provider, known
-            )
+            _check_providers(f"{section}: rule {prio_rule.id!r} field when.provider", prio_rule.when.provider, known)
         _check_catch_all(section, section_rules)
     for prio_rule in prio.commercial_segments:
         if prio_rule.when.commercial_segment is not None:
@@ -397,9 +391,7 @@ def _format_validation_error(exc: ValidationError, raw: Any, source: str) -> str
     lines = [f"invalid scoring rules ({source}):"]
     for error in exc.errors():
         # pydantic adds the enum/union branch name to some locs; keep only real keys.
-        loc = tuple(
-            p for p in error["loc"] if isinstance(p, int) or not p.startswith(("function-", "literal["))
-        )
+        loc = tuple(p for p in error["loc"] if isinstance(p, int) or not p.startswith(("function-", "literal[")))
         lines.append(f"  - {_describe_location(raw, loc)}: {error['msg']}")
     return "\n".join(lines)
 

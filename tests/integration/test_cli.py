@@ -130,3 +130,23 @@ def test_python_dash_m_shared_and_console_script_agree(tmp_path, dns):
         pytest.skip("console script not installed in this interpreter's environment")
     done = subprocess.run([str(script), "--version"], capture_output=True, text=True)
     assert done.returncode == 0 and "version" in done.stdout
+
+
+def test_worker_processes_split_a_file_exactly(tmp_path, dns):
+    """Every domain once, duplicates collapsed across the whole file, same results as one process."""
+    lines = [f"firma{i}.com.tr" for i in range(400)] + ["m365.com.tr", "gw.com.tr", "www.m365.com.tr", "nan", "-"]
+    lines += [f"https://firma{i}.com.tr/" for i in range(0, 400, 10)]  # 40 duplicates of earlier lines
+    path = tmp_path / "list.csv"
+    path.write_text("website\n" + "\n".join(lines) + "\n")
+    one = hunter(["scan", "--input", str(path), "--json", "--no-save"], tmp_path, dns)
+    three = hunter(["scan", "--input", str(path), "--json", "--workers", "3"], tmp_path, dns)
+    assert one.returncode == 0 and three.returncode == 0, three.stderr
+
+    def key(done):
+        return sorted((r["input"], r["status"], r["provider"]) for r in map(json.loads, done.stdout.splitlines()))
+
+    assert key(one) == key(three)
+    assert len(key(three)) == 400 + 2 + 2
+    assert "41 duplicates collapsed" in three.stderr
+    leads = hunter(["leads", "--json", "--limit", "500"], tmp_path, dns)
+    assert len(leads.stdout.splitlines()) == 402  # saved once each by the workers
