@@ -6,6 +6,7 @@ import itertools
 import json
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -439,3 +440,55 @@ def demo(database_url: str | None, lang: str | None) -> None:
         "\n[dim]Next: hunter leads --priority P1 --priority P2 · hunter lead bogazici-yazilim.com --lang en · "
         "hunter scan --input your-list.xlsx[/]"
     )
+
+
+def _parse_since(value: str) -> datetime:
+    """``7d``, ``12h``, ``30m`` ago, or an ISO date/time (UTC when no zone is given)."""
+    units = {"d": "days", "h": "hours", "m": "minutes"}
+    if value[:-1].isdigit() and value[-1:] in units:
+        return datetime.now(UTC) - timedelta(**{units[value[-1]]: int(value[:-1])})
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter("use a duration such as 7d, 12h, 30m or an ISO date such as 2026-11-01") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@main.command()
+@click.option("--since", default="7d", show_default=True, help="Duration (7d, 12h) or ISO date.")
+@click.option("--domain", help="Only this domain.")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=200, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per change.")
+@click.option("--db", "database_url", help="Database URL (default HUNTER_DATABASE_URL).")
+def changes(since: str, domain: str | None, limit: int, as_json: bool, database_url: str | None) -> None:
+    """Changes found by rescans across all leads: provider moves, gateways, DMARC, MX."""
+    from shared.domains import InvalidDomainError, normalize
+
+    try:
+        name = normalize(domain).name if domain else None
+    except InvalidDomainError as exc:
+        raise click.BadParameter(exc.reason, param_hint="--domain") from None
+    events = _repository(_settings(database_url=database_url)).events(name, _parse_since(since), limit)
+    if as_json:
+        for e in events:
+            out.file.write(
+                json.dumps(
+                    {
+                        "domain": e.domain,
+                        "kind": e.kind,
+                        "before": e.before,
+                        "after": e.after,
+                        "summary": e.summary,
+                        "meaning": e.meaning,
+                        "at": e.at.isoformat(),
+                    },
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
+        return
+    table = Table("When", "Domain", "Change", "Meaning", header_style="bold")
+    for e in events:
+        table.add_row(f"{e.at:%Y-%m-%d %H:%M}", e.domain, e.summary, e.meaning or "")
+    out.print(table)
+    err.print(f"{len(events)} changes since {_parse_since(since):%Y-%m-%d %H:%M} UTC")

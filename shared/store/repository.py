@@ -86,7 +86,8 @@ class Repository:
                 # A flaky lookup must not wipe what a good earlier scan found.
                 if before is None or record.status not in TRANSIENT:
                     leads.append(_lead_values(domain_id, result, changed=bool(result.events)))
-                previous[domain_id] = record  # the same domain twice in one batch
+                if record.status not in TRANSIENT:
+                    previous[domain_id] = record  # the same domain twice in one batch
             # Core (table-level) inserts: executemany without the ORM's per-row bookkeeping.
             session.execute(self._insert(SnapshotRow.__table__), snapshots)
             if events:
@@ -113,9 +114,10 @@ class Repository:
 
     @staticmethod
     def _latest_records(session: Session, domain_ids: list[int]) -> dict[int, ScanRecord]:
+        # The newest *usable* snapshot: a timeout in between must not hide a real change.
         latest = (
             select(func.max(SnapshotRow.id))
-            .where(SnapshotRow.domain_id.in_(domain_ids))
+            .where(SnapshotRow.domain_id.in_(domain_ids), SnapshotRow.status.not_in([s.value for s in TRANSIENT]))
             .group_by(SnapshotRow.domain_id)
         )
         rows = session.execute(select(SnapshotRow.domain_id, SnapshotRow.record).where(SnapshotRow.id.in_(latest)))

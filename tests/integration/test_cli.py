@@ -150,3 +150,45 @@ def test_worker_processes_split_a_file_exactly(tmp_path, dns):
     assert "41 duplicates collapsed" in three.stderr
     leads = hunter(["leads", "--json", "--limit", "500"], tmp_path, dns)
     assert len(leads.stdout.splitlines()) == 402  # saved once each by the workers
+
+
+def test_lead_leads_and_changes_commands(tmp_path, dns, dns_server_factory):
+    assert hunter(["scan", "m365.com.tr", "google.com.tr", "godaddy.com.tr", "own.com.tr", "nomx.com"],
+                  tmp_path, dns).returncode == 0
+    turkish = hunter(["lead", "https://www.google.com.tr/"], tmp_path, dns)
+    assert turkish.returncode == 0, turkish.stderr
+    assert "google.com.tr" in turkish.stdout and "P2" in turkish.stdout and "toplam" not in turkish.stdout
+    assert "Google Workspace" in turkish.stdout or "Google" in turkish.stdout
+    english = hunter(["lead", "google.com.tr", "--lang", "en", "--json"], tmp_path, dns)
+    detail = json.loads(english.stdout)
+    assert detail["sales_summary"]["metadata"]["lang"] == "en"
+    assert sum(i["points"] for i in detail["score"]["breakdown"]) == detail["score"]["score"]
+    assert 3 <= len(detail["sales_summary"]["discovery_questions"]) <= 6
+
+    missing = hunter(["lead", "never-scanned.com.tr"], tmp_path, dns)
+    assert missing.returncode == 1 and "has not been scanned yet" in missing.stderr
+    invalid = hunter(["lead", "web sitesi"], tmp_path, dns)
+    assert invalid.returncode == 2 and "spaces" in invalid.stderr
+
+    rows = [json.loads(line) for line in hunter(["leads", "--json"], tmp_path, dns).stdout.splitlines()]
+    assert len(rows) == 5
+    priorities = [r["priority_score"] for r in rows]
+    assert priorities == sorted(priorities, reverse=True)  # best first by default
+    google_only = hunter(["leads", "--provider", "Google", "--json"], tmp_path, dns).stdout.splitlines()
+    assert [json.loads(line)["domain"] for line in google_only] == ["google.com.tr"]
+    by_domain = hunter(["leads", "--sort", "domain", "--min-score", "1", "--json"], tmp_path, dns).stdout
+    names = [json.loads(line)["domain"] for line in by_domain.splitlines()]
+    assert names == sorted(names) and "nomx.com" not in names
+    table = hunter(["leads", "--priority", "p2"], tmp_path, dns)
+    assert "google.com.tr" in table.stdout and "1 of 1 leads" in table.stderr
+    bad_sort = hunter(["leads", "--sort", "password"], tmp_path, dns)
+    assert bad_sort.returncode == 2 and "unknown sort key" in bad_sort.stderr
+
+    moved = dns_server_factory(RECORDS.replace("google.com.tr. MX 1 aspmx.l.google.com.",
+                                               "google.com.tr. MX 1 google-com-tr.mail.protection.outlook.com."))
+    hunter(["scan", "google.com.tr"], tmp_path, moved)
+    changed = [json.loads(line) for line in hunter(["changes", "--json"], tmp_path, dns).stdout.splitlines()]
+    assert [(c["domain"], c["kind"], c["before"], c["after"]) for c in changed] == [
+        ("google.com.tr", "provider_changed", "Google", "M365")]
+    assert hunter(["changes", "--since", "2999-01-01", "--json"], tmp_path, dns).stdout == ""
+    assert hunter(["changes", "--since", "yesterday"], tmp_path, dns).returncode == 2

@@ -81,6 +81,14 @@ def test_transient_failure_does_not_wipe_a_good_lead(repo: Repository):
     assert repo.latest_record("acme.com.tr").status is ScanStatus.TIMEOUT
 
 
+def test_change_across_a_failed_scan_is_still_detected(repo: Repository):
+    repo.save([result(record("acme.com.tr", "aspmx.l.google.com"))])
+    repo.save([result(record("acme.com.tr", None, status=ScanStatus.SERVFAIL, at=T0 + timedelta(days=1)))])
+    moved = result(record("acme.com.tr", "acme-com-tr.mail.protection.outlook.com", at=T0 + timedelta(days=2)))
+    repo.save([moved])
+    assert [(e.kind.value, e.before, e.after) for e in moved.events] == [("provider_changed", "Google", "M365")]
+
+
 def test_same_domain_twice_in_one_batch(repo: Repository):
     repo.save([result(record("acme.com.tr", "aspmx.l.google.com")),
                result(record("acme.com.tr", "mx.yandex.net", at=T0 + timedelta(hours=1)))])
