@@ -339,7 +339,8 @@ def leads(
         )
     except ValidationError as exc:
         raise click.UsageError("; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())) from None
-    rows, total = _repository(_settings(database_url=database_url)).leads(lead_filter)
+    pairs, total = _repository(_settings(database_url=database_url)).leads(lead_filter)
+    rows = [lead for lead, _ in pairs]
     if as_json:
         for row in rows:
             out.file.write(
@@ -492,3 +493,93 @@ def changes(since: str, domain: str | None, limit: int, as_json: bool, database_
         table.add_row(f"{e.at:%Y-%m-%d %H:%M}", e.domain, e.summary, e.meaning or "")
     out.print(table)
     err.print(f"{len(events)} changes since {_parse_since(since):%Y-%m-%d %H:%M} UTC")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=7071, show_default=True)
+@click.option("--threads", type=click.IntRange(1, 256), default=8, show_default=True)
+@click.option("--db", "database_url", help="Database URL (default HUNTER_DATABASE_URL or sqlite:///hunter.db).")
+@click.option("--bootstrap-key", is_flag=True, help="Create and print an admin key when the database has none.")
+def serve(host: str, port: int, threads: int, database_url: str | None, bootstrap_key: bool) -> None:
+    """Run every HTTP function locally on one port (functions-framework), as on Azure: /api/v1/..."""
+    import os
+
+    from shared.http.auth import ApiKeyStore
+    from shared.local.server import serve as run_server
+
+    settings = _settings(database_url=database_url)
+    if database_url:
+        os.environ["HUNTER_DATABASE_URL"] = database_url  # the server process reads its settings from the env
+    from shared.store.db import engine_for
+
+    store = ApiKeyStore(engine_for(settings.database_url))
+    if bootstrap_key and not store.list():
+        key, _ = store.create("local-admin", ["admin"])
+        err.print(f"Created API key 'local-admin' (admin). It is shown once, keep it:\n  [bold]{key}[/]")
+    base = f"http://{host}:{port}/api"
+    err.print(f"Hunter API on [bold]{base}/v1/leads[/] (OpenAPI: {base}/v1/openapi.json, health: {base}/healthz/ready)")
+    err.print('Send your key as X-API-Key, e.g. curl -H "X-API-Key: $KEY" ' + f"{base}/v1/dashboard")
+    run_server(host, port, threads=threads)
+
+
+@main.group()
+def apikey() -> None:
+    """Create, list and revoke API keys (only a hash is stored)."""
+
+
+def _key_store(database_url: str | None):
+    from shared.http.auth import ApiKeyStore
+    from shared.store.db import engine_for
+
+    return ApiKeyStore(engine_for(_settings(database_url=database_url).database_url))
+
+
+@apikey.command("create")
+@click.option("--name", required=True, help="Who or what uses the key, e.g. power-automate.")
+@click.option("--scopes", default="read", show_default=True, help="Comma list of read, scan, admin.")
+@click.option(
+    "--rate-limit", type=click.IntRange(1, 100_000), default=600, show_default=True, help="Requests per minute."
+)
+@click.option("--db", "database_url", help="Database URL (default HUNTER_DATABASE_URL).")
+def apikey_create(name: str, scopes: str, rate_limit: int, database_url: str | None) -> None:
+    """Create a key and print it once."""
+    from shared.http.auth import ApiKeyError, parse_scopes
+
+    try:
+        key, row = _key_store(database_url).create(name, parse_scopes(scopes), rate_limit)
+    except ApiKeyError as exc:
+        raise click.ClickException(str(exc)) from None
+    err.print(f"Key {row.name!r} ({row.scopes}, {row.rate_limit_per_minute}/min). Shown once, store it now:")
+    out.file.write(key + "\n")
+
+
+@apikey.command("list")
+@click.option("--db", "database_url", help="Database URL (default HUNTER_DATABASE_URL).")
+def apikey_list(database_url: str | None) -> None:
+    """List keys (never their secrets)."""
+    table = Table("Name", "Id", "Scopes", "Limit/min", "Created", "Revoked", header_style="bold")
+    for row in _key_store(database_url).list():
+        table.add_row(
+            row.name,
+            row.id,
+            row.scopes,
+            str(row.rate_limit_per_minute),
+            f"{row.created_at:%Y-%m-%d %H:%M}",
+            f"{row.revoked_at:%Y-%m-%d %H:%M}" if row.revoked_at else "",
+        )
+    out.print(table)
+
+
+@apikey.command("revoke")
+@click.argument("name")
+@click.option("--db", "database_url", help="Database URL (default HUNTER_DATABASE_URL).")
+def apikey_revoke(name: str, database_url: str | None) -> None:
+    """Revoke a key by name or id."""
+    from shared.http.auth import ApiKeyError
+
+    try:
+        row = _key_store(database_url).revoke(name)
+    except ApiKeyError as exc:
+        raise click.ClickException(str(exc)) from None
+    err.print(f"Revoked {row.name!r}.")

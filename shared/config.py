@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///hunter.db"
     default_lang: str = "tr"
     log_level: str = "INFO"
+    cors_origins: CommaList = Field(default_factory=list, description="browser origins allowed to call the API")
 
     # DNS: where and how fast we ask.
     dns_nameservers: CommaList = Field(
@@ -65,7 +66,7 @@ class Settings(BaseSettings):
     whois_server: str | None = Field(None, description="host[:port] to ask instead of the registry's server")
     whois_timeout: float = Field(5.0, gt=0)
 
-    @field_validator("dns_nameservers", "dkim_selectors", mode="before")
+    @field_validator("dns_nameservers", "dkim_selectors", "cors_origins", mode="before")
     @classmethod
     def _comma_list(cls, value: object) -> object:
         return _split_commas(value)

@@ -46,6 +46,7 @@ class DomainRow(Base):
     name: Mapped[str] = mapped_column(String(253), unique=True)  # A-label, the key
     unicode_name: Mapped[str] = mapped_column(String(253))
     company_name: Mapped[str | None] = mapped_column(String(300))
+    search_text: Mapped[str | None] = mapped_column(String(900))  # shared.text.fold of names, for q=
     first_seen_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
@@ -105,3 +106,17 @@ class ChangeEventRow(Base):
     summary: Mapped[str] = mapped_column(Text)
     meaning: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+
+
+class ApiKeyRow(Base):
+    """An API key: only the Argon2 hash of the secret is stored, never the key itself."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)  # the public key id inside the key
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(200))
+    scopes: Mapped[str] = mapped_column(String(100))  # comma list: read, scan, admin
+    rate_limit_per_minute: Mapped[int] = mapped_column(Integer, default=600)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import Select, func, or_, select
 
 from shared.store.models import DomainRow, LeadRow
+from shared.text import fold
 
 # Public sort key -> column; "-" prefix sorts descending. Ties break on the domain name.
 SORT_KEYS = {
@@ -39,6 +40,16 @@ class LeadFilter(BaseModel):
     limit: int = Field(50, ge=1, le=500)
     offset: int = Field(0, ge=0)
 
+    @field_validator("segment", "provider", "priority", "commercial_segment", "status", mode="before")
+    @classmethod
+    def _lists(cls, value: object) -> object:
+        """Query strings give one value as text: accept ``P1``, ``P1,P2`` and repeated keys alike."""
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list):
+            return [part.strip() for item in value for part in str(item).split(",") if part.strip()]
+        return value
+
     @field_validator("sort")
     @classmethod
     def _known_sort(cls, value: str) -> str:
@@ -57,8 +68,8 @@ class LeadFilter(BaseModel):
         return [p.upper() for p in value]
 
 
-def _filtered(f: LeadFilter) -> Select:
-    query = select(LeadRow)
+def _filtered(f: LeadFilter, *columns: object) -> Select:
+    query = select(*(columns or (LeadRow,)))
     for column, values in (
         (LeadRow.segment, f.segment),
         (LeadRow.provider, f.provider),
@@ -75,17 +86,21 @@ def _filtered(f: LeadFilter) -> Select:
     if f.changed_since is not None:
         query = query.where(LeadRow.changed_at >= f.changed_since)
     if f.q:
-        pattern = f"%{f.q.lower()}%"
-        companies = select(DomainRow.id).where(func.lower(DomainRow.company_name).like(pattern))
-        query = query.where(or_(LeadRow.domain.like(pattern), LeadRow.domain_id.in_(companies)))
+        # Folded text on both sides (case, accents, Turkish dotted/dotless i); LIKE wildcards escaped.
+        needle = fold(f.q).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{needle}%"
+        matching = select(DomainRow.id).where(DomainRow.search_text.like(pattern, escape="\\"))
+        query = query.where(or_(LeadRow.domain.like(pattern, escape="\\"), LeadRow.domain_id.in_(matching)))
     return query
 
 
 def list_query(f: LeadFilter) -> Select:
+    """(lead, domain) rows of one page, sorted by a whitelisted key, ties by domain."""
     column = SORT_KEYS[f.sort.lstrip("-")]
     order = column.desc().nulls_last() if f.sort.startswith("-") else column.asc().nulls_last()
-    return _filtered(f).order_by(order, LeadRow.domain.asc()).limit(f.limit).offset(f.offset)
+    query = _filtered(f, LeadRow, DomainRow).join(DomainRow, DomainRow.id == LeadRow.domain_id)
+    return query.order_by(order, LeadRow.domain.asc()).limit(f.limit).offset(f.offset)
 
 
 def count_query(f: LeadFilter) -> Select:
-    return select(func.count()).select_from(_filtered(f).subquery())
+    return _filtered(f, func.count(LeadRow.domain_id))

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, case, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -22,6 +22,7 @@ from shared.scoring import ChangeEvent, ScoreResult, diff_records
 from shared.store.db import session_factory
 from shared.store.models import ChangeEventRow, DomainRow, LeadRow, SnapshotRow, utcnow
 from shared.store.queries import LeadFilter, count_query, list_query
+from shared.text import fold
 
 TRANSIENT = {ScanStatus.TIMEOUT, ScanStatus.SERVFAIL, ScanStatus.ERROR}
 
@@ -96,18 +97,27 @@ class Repository:
                 self._upsert_leads(session, leads)
 
     def _upsert_domains(self, session: Session, results: Sequence[ScanResult], now: datetime) -> dict[str, int]:
-        rows = {}
+        rows: dict[str, dict[str, Any]] = {}
         for r in results:
-            rows.setdefault(
-                r.record.domain,
-                {
-                    "name": r.record.domain,
-                    "unicode_name": r.record.domain_unicode or r.record.domain,
-                    "company_name": r.company_name,
-                    "first_seen_at": now,
-                },
+            name, unicode_name = r.record.domain, r.record.domain_unicode or r.record.domain
+            row = rows.setdefault(
+                name, {"name": name, "unicode_name": unicode_name, "company_name": None, "first_seen_at": now}
             )
-        stmt = self._insert(DomainRow.__table__).on_conflict_do_nothing(index_elements=["name"])
+            row["company_name"] = r.company_name or row["company_name"]
+            row["search_text"] = fold(" ".join(filter(None, [name, unicode_name, row["company_name"]])))
+        stmt = self._insert(DomainRow.__table__)
+        table = DomainRow.__table__
+        # A later import may bring the company name an earlier one lacked; never erase one.
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["name"],
+            set_={
+                "company_name": func.coalesce(stmt.excluded.company_name, table.c.company_name),
+                "search_text": case(
+                    (stmt.excluded.company_name.is_not(None), stmt.excluded.search_text),
+                    else_=func.coalesce(table.c.search_text, stmt.excluded.search_text),
+                ),
+            },
+        )
         session.execute(stmt, list(rows.values()))
         found = session.execute(select(DomainRow.name, DomainRow.id).where(DomainRow.name.in_(rows)))
         return {name: domain_id for name, domain_id in found}
@@ -156,12 +166,21 @@ class Repository:
             row = session.scalar(query)
             return ScanRecord.model_validate(row) if row is not None else None
 
-    def leads(self, lead_filter: LeadFilter) -> tuple[list[LeadRow], int]:
-        """One page of leads and the total matching the filter."""
+    def leads(self, lead_filter: LeadFilter) -> tuple[list[tuple[LeadRow, DomainRow]], int]:
+        """One page of (lead, domain) rows and the total matching the filter (two queries, no N+1)."""
         with self.sessions() as session:
-            rows = list(session.scalars(list_query(lead_filter)))
+            rows = [tuple(r) for r in session.execute(list_query(lead_filter))]
             total = session.scalar(count_query(lead_filter)) or 0
         return rows, total
+
+    def lead_with_domain(self, domain: str) -> tuple[LeadRow, DomainRow] | tuple[None, None]:
+        with self.sessions() as session:
+            row = session.execute(
+                select(LeadRow, DomainRow)
+                .join(DomainRow, DomainRow.id == LeadRow.domain_id)
+                .where(LeadRow.domain == domain)
+            ).first()
+        return (row[0], row[1]) if row else (None, None)
 
     def snapshot_count(self, domain: str) -> int:
         with self.sessions() as session:

@@ -42,9 +42,39 @@ def count(repo: Repository, table: str) -> int:
 
 
 def test_schema_is_migrated_to_head(repo: Repository):
+    from importlib import resources
+
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(resources.files("shared.store") / "migrations"))
+    head = ScriptDirectory.from_config(config).get_current_head()
     with repo.engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == "0001"
-    assert set(sa.inspect(repo.engine).get_table_names()) >= {"domains", "leads", "snapshots", "change_events"}
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == head
+    tables = set(sa.inspect(repo.engine).get_table_names())
+    assert tables >= {"domains", "leads", "snapshots", "change_events", "api_keys"}
+
+
+def test_migrations_go_down_and_up_again(database_url: str):
+    from shared.store.db import make_engine, migrate
+
+    engine = make_engine(database_url)
+    migrate(engine)
+    migrate_down = __import__("alembic.command", fromlist=["downgrade"]).downgrade
+    from importlib import resources
+
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(resources.files("shared.store") / "migrations"))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        migrate_down(config, "base")
+    assert "leads" not in sa.inspect(engine).get_table_names()
+    migrate(engine)
+    assert "api_keys" in sa.inspect(engine).get_table_names()
+    engine.dispose()
 
 
 def test_rescan_updates_the_lead_and_appends_a_snapshot(repo: Repository):

@@ -1,0 +1,10 @@
+"""Azure Functions entry point (Python v2 programming model): one blueprint per function folder."""
+
+import azure.functions as func
+
+from functions.leads_api import bp as leads_api
+from functions.scan import bp as scan
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+app.register_functions(scan)
+app.register_functions(leads_api)

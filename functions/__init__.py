@@ -1,0 +1,1 @@
+"""Azure Functions trigger glue. Each folder only turns a trigger into a call of ``shared``."""

@@ -1,0 +1,1 @@
+"""HTTP handlers: ``handler(request, context) -> HttpResponse``, one module per area."""

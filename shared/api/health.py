@@ -1,0 +1,39 @@
+"""Health probes (no key) and Prometheus metrics (read key)."""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import text
+
+from shared.http.app import AppContext
+from shared.http.types import HttpRequest, HttpResponse
+
+
+def live(request: HttpRequest, context: AppContext) -> HttpResponse:
+    return HttpResponse.json({"status": "ok", "uptime_s": round(time.monotonic() - context.started_at, 1)})
+
+
+def ready(request: HttpRequest, context: AppContext) -> HttpResponse:
+    checks: dict[str, str] = {}
+    try:
+        with context.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:  # the probe reports, it does not crash
+        checks["database"] = f"down: {type(exc).__name__}"
+    status = "ok" if checks["database"] == "ok" else "down"
+    return HttpResponse.json({"status": status, "checks": checks}, 200 if status == "ok" else 503)
+
+
+def startup(request: HttpRequest, context: AppContext) -> HttpResponse:
+    """Touching the engine runs the migrations once; a broken database answers 503."""
+    try:
+        context.engine  # noqa: B018
+    except Exception as exc:
+        return HttpResponse.json({"status": "starting", "error": type(exc).__name__}, 503)
+    return HttpResponse.json({"status": "ok"})
+
+
+def metrics(request: HttpRequest, context: AppContext) -> HttpResponse:
+    return HttpResponse(200, context.metrics.render(), {"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})

@@ -1,0 +1,183 @@
+"""Pydantic models at the HTTP edge. The OpenAPI documents are generated from these."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.models import ScanRecord, TenantSize, WhoisInfo
+from shared.sales import SalesSummary
+from shared.store.queries import LeadFilter
+
+Lang = Literal["tr", "en"]
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ScanRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    domain: str = Field(
+        min_length=1,
+        max_length=2048,
+        description="a domain, URL or e-mail address",
+        examples=["https://www.acme.com.tr/iletisim"],
+    )
+    lang: Lang | None = Field(None, description="language of the sales summary (default HUNTER_DEFAULT_LANG)")
+
+
+class SpfOut(_Out):
+    record: str
+    valid: bool
+    error: str | None
+    all: str | None
+    includes: list[str]
+    lookups: int
+    void_lookups: int
+    over_lookup_limit: bool
+
+
+class DmarcOut(_Out):
+    record: str
+    valid: bool
+    error: str | None
+    policy: str | None
+    subdomain_policy: str | None
+    pct: int
+    rua: list[str]
+    ruf: list[str]
+
+
+class M365Out(_Out):
+    evidence: list[str]
+    tenant_domain: str | None
+
+
+class BreakdownOut(_Out):
+    rule: str
+    points: int
+    reason: str
+
+
+class ChangeOut(_Out):
+    kind: str
+    before: str | None
+    after: str | None
+    summary: str
+    meaning: str | None = None
+    at: datetime | None = None
+
+
+class LeadResult(_Out):
+    """One scanned domain: the same shape as a ``hunter scan --json`` line."""
+
+    input: str
+    domain: str | None
+    domain_unicode: str | None
+    status: str
+    error: str | None
+    provider: str | None
+    local_provider: str | None
+    gateway: str | None
+    provider_evidence: list[str]
+    mx: list[str]
+    spf: SpfOut | None
+    dmarc: DmarcOut | None
+    dkim: list[str]
+    m365: M365Out
+    tenant_size: TenantSize | None
+    whois: WhoisInfo | None
+    scanned_at: datetime | None
+    duration_ms: float | None
+    score: int | None
+    segment: str | None
+    commercial_segment: str | None
+    priority_category: str | None
+    priority_label: str | None
+    priority_score: int | None
+    breakdown: list[BreakdownOut] | None
+    rules_version: str | None
+    changes: list[ChangeOut]
+
+
+class ScanResponse(LeadResult):
+    sales_summary: SalesSummary | None = Field(None, description="present when the domain is valid")
+
+
+class LeadQuery(LeadFilter):
+    model_config = ConfigDict(extra="forbid")
+
+    cursor: str | None = Field(None, max_length=200, description="opaque; the `next` value of the previous page")
+
+
+class LeadItem(_Out):
+    domain: str
+    domain_unicode: str | None = None
+    company_name: str | None = None
+    status: str
+    provider: str | None
+    local_provider: str | None
+    gateway: str | None
+    score: int | None
+    segment: str | None
+    commercial_segment: str | None
+    priority_category: str | None
+    priority_score: int | None
+    dmarc_policy: str | None
+    dmarc_pct: int | None
+    spf_valid: bool | None
+    dkim_found: int
+    tenant_domain: str | None
+    tenant_size: str | None
+    scan_count: int
+    scanned_at: datetime
+    changed_at: datetime | None
+
+
+class LeadPage(_Out):
+    items: list[LeadItem]
+    total: int
+    limit: int
+    next: str | None = Field(description="cursor of the next page; null on the last page")
+
+
+class LeadDetailOut(_Out):
+    lead: LeadItem
+    breakdown: list[BreakdownOut]
+    rules_version: str | None
+    evidence: list[str]
+    snapshot: ScanRecord = Field(description="the newest usable scan, every signal")
+    changes: list[ChangeOut]
+
+
+class LangQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    lang: Lang | None = None
+
+
+class ExportQuery(LeadFilter):
+    model_config = ConfigDict(extra="forbid")
+
+    format: Literal["csv", "xlsx"] = "csv"
+    delimiter: Literal[",", ";"] = Field(",", description="';' suits Excel in Turkish and most EU locales")
+    limit: int = Field(100_000, ge=1, le=1_000_000)
+
+
+class Count(_Out):
+    key: str | None
+    count: int
+
+
+class Dashboard(_Out):
+    total: int
+    average_score: float | None
+    by_segment: list[Count]
+    by_provider: list[Count]
+    by_priority: list[Count]
+    by_commercial_segment: list[Count]
+    recent_changes: list[ChangeOut]

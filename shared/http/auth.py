@@ -1,0 +1,145 @@
+"""API keys: created once, stored as an Argon2 hash, checked on every non-health request.
+
+A key reads ``hunter_<id>_<secret>``. The id finds the row without hashing, so an unknown
+key costs nothing; the secret is verified with Argon2 (deliberately slow, ~50 ms). A verified
+key is remembered in memory for a minute under the SHA-256 of the presented key, so the hash
+is paid once per key per minute, not per request; a revoked key stops working within that
+minute on other processes and at once on the one that revoked it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, select
+
+from shared.store.db import session_factory
+from shared.store.models import ApiKeyRow, utcnow
+
+SCOPES = ("read", "scan", "admin")
+_IMPLIES = {"admin": {"read", "scan", "admin"}, "scan": {"read", "scan"}, "read": {"read"}}
+CACHE_SECONDS = 60.0
+
+
+class ApiKeyError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    id: str
+    name: str
+    scopes: frozenset[str]  # expanded: admin includes scan and read
+    rate_limit_per_minute: int
+
+    def allows(self, scope: str) -> bool:
+        return scope in self.scopes
+
+
+def parse_scopes(text: str) -> list[str]:
+    scopes = [s.strip().lower() for s in text.split(",") if s.strip()]
+    unknown = [s for s in scopes if s not in SCOPES]
+    if unknown or not scopes:
+        raise ApiKeyError(f"scopes must be a comma list of {', '.join(SCOPES)}; got {text!r}")
+    return scopes
+
+
+class ApiKeyStore:
+    def __init__(self, engine: Engine) -> None:
+        from argon2 import PasswordHasher
+
+        self.sessions = session_factory(engine)
+        self.hasher = PasswordHasher()
+        self._cache: dict[str, tuple[float, ApiKey | None]] = {}
+        self._lock = threading.Lock()
+
+    def create(self, name: str, scopes: list[str], rate_limit_per_minute: int = 600) -> tuple[str, ApiKeyRow]:
+        """Store a new key; return the plaintext key (shown once) and its row."""
+        if not name.strip():
+            raise ApiKeyError("a key needs a name")
+        key_id = secrets.token_hex(6)
+        secret = secrets.token_urlsafe(32)
+        row = ApiKeyRow(
+            id=key_id,
+            name=name.strip(),
+            secret_hash=self.hasher.hash(secret),
+            scopes=",".join(scopes),
+            rate_limit_per_minute=rate_limit_per_minute,
+            created_at=utcnow(),
+        )
+        with self.sessions.begin() as session:
+            if session.scalar(select(ApiKeyRow.id).where(ApiKeyRow.name == row.name)):
+                raise ApiKeyError(f"a key named {row.name!r} already exists")
+            session.add(row)
+        return f"hunter_{key_id}_{secret}", row
+
+    def list(self) -> list[ApiKeyRow]:
+        with self.sessions() as session:
+            return list(session.scalars(select(ApiKeyRow).order_by(ApiKeyRow.created_at)))
+
+    def revoke(self, name_or_id: str) -> ApiKeyRow:
+        with self.sessions.begin() as session:
+            row = session.scalar(select(ApiKeyRow).where((ApiKeyRow.name == name_or_id) | (ApiKeyRow.id == name_or_id)))
+            if row is None:
+                raise ApiKeyError(f"no key named {name_or_id!r}")
+            row.revoked_at = row.revoked_at or utcnow()
+        with self._lock:
+            self._cache.clear()
+        return row
+
+    def authenticate(self, presented: str) -> ApiKey | None:
+        digest = hashlib.sha256(presented.encode("utf-8", "replace")).hexdigest()
+        now = time.monotonic()
+        with self._lock:
+            hit = self._cache.get(digest)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        key = self._verify(presented)
+        with self._lock:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[digest] = (now + CACHE_SECONDS, key)
+        return key
+
+    def _verify(self, presented: str) -> ApiKey | None:
+        from argon2.exceptions import InvalidHashError, VerificationError
+
+        parts = presented.split("_", 2)
+        if len(parts) != 3 or parts[0] != "hunter":
+            return None
+        with self.sessions() as session:
+            row = session.get(ApiKeyRow, parts[1])
+        if row is None or row.revoked_at is not None:
+            return None
+        try:
+            self.hasher.verify(row.secret_hash, parts[2])
+        except (VerificationError, InvalidHashError):
+            return None
+        scopes = frozenset().union(*(_IMPLIES[s] for s in row.scopes.split(",") if s in _IMPLIES))
+        return ApiKey(row.id, row.name, scopes, row.rate_limit_per_minute)
+
+
+class RateLimiter:
+    """Token bucket per key, in process (Redis-backed limits arrive with the queue issue)."""
+
+    def __init__(self) -> None:
+        self._buckets: dict[str, tuple[float, float]] = {}  # key id -> (tokens, last refill)
+        self._lock = threading.Lock()
+
+    def take(self, key: ApiKey) -> float:
+        """0 when allowed, else the seconds until a token is free."""
+        capacity = float(max(1, key.rate_limit_per_minute))
+        rate = capacity / 60.0
+        now = time.monotonic()
+        with self._lock:
+            tokens, last = self._buckets.get(key.id, (capacity, now))
+            tokens = min(capacity, tokens + (now - last) * rate)
+            if tokens >= 1:
+                self._buckets[key.id] = (tokens - 1, now)
+                return 0.0
+            self._buckets[key.id] = (tokens, now)
+            return (1 - tokens) / rate

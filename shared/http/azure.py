@@ -1,0 +1,72 @@
+"""Azure Functions (Python v2 model) glue: one function per route of the routing table.
+
+Auth level is ANONYMOUS on purpose: Hunter checks its own hashed, scoped, rate-limited API
+keys in :func:`shared.http.app.dispatch` on every host; Azure's function keys would be a
+second, unscoped secret that the local runner and the tests could not reproduce.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from urllib.parse import parse_qs, urlsplit
+
+import azure.functions as func
+
+from shared.http.routes import ROUTES, Route
+from shared.http.types import HttpRequest, HttpResponse
+
+ROUTE_PREFIX = "/api"  # host.json extensions.http.routePrefix
+
+
+def to_request(req: func.HttpRequest) -> HttpRequest:
+    url = urlsplit(req.url)
+    path = url.path
+    if path.startswith(ROUTE_PREFIX + "/"):
+        path = path[len(ROUTE_PREFIX) :]
+    return HttpRequest(
+        method=req.method.upper(),
+        path=path,
+        query=parse_qs(url.query, keep_blank_values=True),
+        headers={k.lower(): v for k, v in req.headers.items()},
+        body=req.get_body() or b"",
+    )
+
+
+def to_response(resp: HttpResponse) -> func.HttpResponse:
+    headers = dict(resp.headers)
+    mimetype = headers.get("Content-Type", "application/octet-stream")
+    return func.HttpResponse(
+        body=resp.body_bytes(),
+        status_code=resp.status,
+        headers=headers,
+        mimetype=mimetype.split(";")[0],
+        charset="utf-8",
+    )
+
+
+def _function_for(route: Route) -> Callable[[func.HttpRequest], func.HttpResponse]:
+    def handle(req: func.HttpRequest) -> func.HttpResponse:
+        from shared.http.app import dispatch  # resolved on first call: keeps cold start light
+
+        return to_response(dispatch(to_request(req)))
+
+    handle.__name__ = route.name
+    handle.__qualname__ = route.name
+    handle.__doc__ = route.summary
+    return handle
+
+
+def blueprint(names: Iterable[str]) -> func.Blueprint:
+    """A blueprint with one HTTP function per named route."""
+    wanted = set(names)
+    bp = func.Blueprint()
+    for route in ROUTES:
+        if route.name in wanted:
+            wanted.discard(route.name)
+            function = _function_for(route)
+            bp.function_name(name=route.name)(
+                bp.route(route=route.azure_route, methods=[route.method], auth_level=func.AuthLevel.ANONYMOUS)(function)
+            )
+    if wanted:
+        raise ValueError(f"no such routes: {', '.join(sorted(wanted))}")
+    return bp

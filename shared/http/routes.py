@@ -1,0 +1,178 @@
+"""The one routing table. Light on purpose: importing it loads no handler, model or database
+code, because Azure indexes it at cold start (handlers are resolved on first call)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from importlib import import_module
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str  # function name on Azure and operationId in OpenAPI
+    method: str
+    path: str  # "/v1/leads/{domain}" (below the /api prefix)
+    handler: str  # "module:function", imported on first use
+    scope: str | None  # required API key scope; None = public (health)
+    summary: str
+    tag: str
+    query_model: str | None = None  # "module:Model" of the query string
+    body_model: str | None = None
+    response_model: str | None = None
+    response_type: str = "application/json"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def azure_route(self) -> str:
+        return self.path.lstrip("/")
+
+    def resolve(self, ref: str | None = None) -> Any:
+        module, _, attr = (ref or self.handler).partition(":")
+        return getattr(import_module(module), attr)
+
+
+_A = "shared.api"
+ROUTES: tuple[Route, ...] = (
+    Route(
+        "scan_domain",
+        "POST",
+        "/v1/scan",
+        f"{_A}.scan:scan_domain",
+        "scan",
+        "Scan one domain now and return the scored lead",
+        "Scan",
+        body_model=f"{_A}.models:ScanRequest",
+        response_model=f"{_A}.models:ScanResponse",
+    ),
+    Route(
+        "list_leads",
+        "GET",
+        "/v1/leads",
+        f"{_A}.leads:list_leads",
+        "read",
+        "List leads with filters, sorting and pagination",
+        "Leads",
+        query_model=f"{_A}.models:LeadQuery",
+        response_model=f"{_A}.models:LeadPage",
+    ),
+    Route(
+        "export_leads",
+        "GET",
+        "/v1/leads/export",
+        f"{_A}.exports:export_leads",
+        "read",
+        "Export the filtered leads as CSV or XLSX",
+        "Leads",
+        query_model=f"{_A}.models:ExportQuery",
+        response_type="text/csv",
+    ),
+    Route(
+        "get_lead",
+        "GET",
+        "/v1/leads/{domain}",
+        f"{_A}.leads:get_lead",
+        "read",
+        "A lead with its score breakdown, evidence, latest snapshot and changes",
+        "Leads",
+        response_model=f"{_A}.models:LeadDetailOut",
+    ),
+    Route(
+        "get_sales_summary",
+        "GET",
+        "/v1/leads/{domain}/sales-summary",
+        f"{_A}.leads:get_sales_summary",
+        "read",
+        "Call-prep sales summary in Turkish or English",
+        "Leads",
+        query_model=f"{_A}.models:LangQuery",
+        response_model="shared.sales:SalesSummary",
+    ),
+    Route(
+        "rescan_lead",
+        "POST",
+        "/v1/leads/{domain}/rescan",
+        f"{_A}.scan:rescan_lead",
+        "scan",
+        "Scan a known lead again and return it with what changed",
+        "Scan",
+        response_model=f"{_A}.models:ScanResponse",
+    ),
+    Route(
+        "get_dashboard",
+        "GET",
+        "/v1/dashboard",
+        f"{_A}.leads:dashboard",
+        "read",
+        "Counts by segment, provider, priority and commercial segment; recent changes",
+        "Leads",
+        response_model=f"{_A}.models:Dashboard",
+    ),
+    Route(
+        "get_openapi", "GET", "/v1/openapi.json", f"{_A}.docs:openapi_json", "read", "This API as OpenAPI 3.1", "Meta"
+    ),
+    Route(
+        "get_swagger",
+        "GET",
+        "/v1/swagger.json",
+        f"{_A}.docs:swagger_json",
+        "read",
+        "This API as OpenAPI 2.0 (Swagger) for Power Automate custom connectors",
+        "Meta",
+    ),
+    Route("health_live", "GET", "/healthz/live", f"{_A}.health:live", None, "The process is up", "Health"),
+    Route(
+        "health_ready",
+        "GET",
+        "/healthz/ready",
+        f"{_A}.health:ready",
+        None,
+        "The database answers (Redis reported when configured)",
+        "Health",
+    ),
+    Route(
+        "health_startup",
+        "GET",
+        "/healthz/startup",
+        f"{_A}.health:startup",
+        None,
+        "Start-up finished (schema migrated)",
+        "Health",
+    ),
+    Route(
+        "health_metrics",
+        "GET",
+        "/healthz/metrics",
+        f"{_A}.health:metrics",
+        "read",
+        "Prometheus metrics",
+        "Health",
+        response_type="text/plain",
+    ),
+)
+
+_PARAM = re.compile(r"\{(\w+)\}")
+
+
+def _compile(path: str) -> re.Pattern[str]:
+    return re.compile("^" + _PARAM.sub(r"(?P<\1>[^/]+)", re.escape(path).replace(r"\{", "{").replace(r"\}", "}")) + "$")
+
+
+_COMPILED = [(route, _compile(route.path)) for route in ROUTES]
+
+
+def match(method: str, path: str) -> tuple[Route | None, dict[str, str], list[str]]:
+    """(route, params, allowed methods). A literal segment beats a parameter, as on Azure."""
+    allowed: list[str] = []
+    candidates = []
+    for route, pattern in _COMPILED:
+        found = pattern.match(path)
+        if found:
+            allowed.append(route.method)
+            if route.method == method.upper():
+                candidates.append((route.path.count("{"), route, found.groupdict()))
+    if not candidates:
+        return None, {}, allowed
+    _, route, params = min(candidates, key=lambda c: c[0])
+    return route, params, allowed

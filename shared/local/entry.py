@@ -1,0 +1,26 @@
+"""functions-framework target: one catch-all HTTP function that hands every request to the
+same dispatcher Azure uses. Loaded by path by functions-framework (see ``shared.local.server``)."""
+
+import flask
+
+from shared.http.app import dispatch
+from shared.http.types import HttpRequest, ProblemError
+
+ROUTE_PREFIX = "/api"
+
+
+def http_entry(request: flask.Request) -> flask.Response:
+    path = request.path
+    if path != ROUTE_PREFIX and not path.startswith(ROUTE_PREFIX + "/"):
+        response = ProblemError(404, "Not found", f"the API lives under {ROUTE_PREFIX}/").response(path)
+    else:
+        response = dispatch(
+            HttpRequest(
+                method=request.method,
+                path=path[len(ROUTE_PREFIX) :] or "/",
+                query=request.args.to_dict(flat=False),
+                headers={k.lower(): v for k, v in request.headers.items()},
+                body=request.get_data(cache=False),
+            )
+        )
+    return flask.Response(response.body, status=response.status, headers=response.headers)

@@ -1,0 +1,332 @@
+"""One contract suite for both hosts: the Azure functions and the local runner over HTTP."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from shared import aio
+from shared.config import Settings
+from shared.http.app import AppContext, set_context
+from shared.http.auth import ApiKeyStore
+from shared.http.routes import ROUTES
+from shared.inputs import InputRow
+from shared.pipeline import run_pipeline
+from shared.store.db import engine_for
+from shared.store.repository import Repository
+from tests.integration.api_clients import AzureClient, LocalClient, indexed_functions
+from tests.integration.zones import RECORDS
+
+ROOT = Path(__file__).resolve().parents[2]
+SEED = [("m365.com.tr", "M365 Bilişim A.Ş."), ("google.com.tr", "Gökyüzü Yazılım"), ("gw.com.tr", None),
+        ("godaddy.com.tr", "Şişli İnşaat"), ("own.com.tr", "Öztürk Gıda"), ("nomx.com", None)]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory, dns_server_factory):
+    """A seeded database, keys, the Azure context in-process and a local runner subprocess."""
+    dns = dns_server_factory(RECORDS)
+    db_url = f"sqlite:///{tmp_path_factory.mktemp('api') / 'hunter.db'}"
+    env = {"HUNTER_DATABASE_URL": db_url, "HUNTER_DNS_NAMESERVERS": dns.address, "HUNTER_DNS_TIMEOUT": "0.3",
+           "HUNTER_WHOIS_ENABLED": "false", "HUNTER_CORS_ORIGINS": "https://app.example.com"}
+    settings = Settings(**{k.removeprefix("HUNTER_").lower(): v for k, v in env.items()})
+    repository = Repository(engine_for(db_url))
+    aio.run(run_pipeline((InputRow(d, c) for d, c in SEED), settings, repository))
+    store = ApiKeyStore(engine_for(db_url))
+    keys = {
+        "admin": store.create("admin", ["admin"])[0],
+        "read": store.create("reader", ["read"])[0],
+        "scan": store.create("scanner", ["scan"])[0],
+        "slow": store.create("slow", ["read"], rate_limit_per_minute=2)[0],
+        "revoked": store.create("gone", ["admin"])[0],
+    }
+    store.revoke("gone")
+    set_context(AppContext(settings, time.monotonic()))
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "-m", "shared", "serve", "--port", str(port)], cwd=ROOT,
+                              env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}/api"
+    for _ in range(100):
+        try:
+            if httpx.get(f"{base}/healthz/live", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    else:
+        server.kill()
+        raise RuntimeError(server.stderr.read().decode())
+    yield {"keys": keys, "clients": {"azure": AzureClient(), "local": LocalClient(base.removesuffix("/api"))},
+           "settings": settings}
+    server.terminate()
+    server.wait(timeout=10)
+    set_context(None)
+
+
+@pytest.fixture(params=["azure", "local"])
+def client(request, api):
+    return api["clients"][request.param]
+
+
+def auth(api, key: str = "admin") -> dict[str, str]:
+    return {"X-API-Key": api["keys"][key]}
+
+
+def assert_problem(reply, status: int, field: str | None = None) -> dict:
+    assert reply.status == status, reply.body
+    assert reply.content_type.startswith("application/problem+json")
+    body = reply.json()
+    assert body["status"] == status and body["title"]
+    assert "Traceback" not in reply.body.decode()
+    if field is not None:
+        assert field in {e["field"] for e in body.get("errors", [])}, body
+    return body
+
+
+# -- metadata the Functions host indexes ----------------------------------------------------
+
+
+def test_function_metadata_matches_the_routing_table():
+    """What the Functions host indexes: names, routes, methods, auth levels and bindings."""
+    import json
+
+    indexed = {}
+    for function in indexed_functions():
+        meta = json.loads(function.get_function_json())
+        trigger, output = meta["bindings"]
+        assert (trigger["type"], trigger["direction"], output["type"], output["direction"]) == (
+            "httpTrigger", "IN", "http", "OUT")
+        indexed[function.get_function_name()] = (trigger["route"], trigger["methods"], trigger["authLevel"])
+    expected = {r.name: (r.path.lstrip("/"), [r.method], "ANONYMOUS") for r in ROUTES}
+    assert indexed == expected
+
+
+def test_host_json_keeps_the_api_prefix():
+    import json
+
+    assert json.loads((ROOT / "host.json").read_text())["extensions"]["http"]["routePrefix"] == "api"
+
+
+def test_importing_function_app_stays_light():
+    code = ("import sys, time; t=time.perf_counter(); import function_app; "
+            "heavy=[m for m in ('openpyxl','sqlalchemy','msal','boto3','shared.api.leads') if m in sys.modules]; "
+            "print(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+# -- health ---------------------------------------------------------------------------------
+
+
+def test_health_probes_need_no_key(client):
+    for probe in ("live", "ready", "startup"):
+        reply = client.request("GET", f"/api/healthz/{probe}")
+        assert reply.status == 200 and reply.json()["status"] == "ok"
+    assert client.request("GET", "/api/healthz/ready").json()["checks"]["database"] == "ok"
+
+
+def test_metrics_need_a_key_and_speak_prometheus(client, api):
+    assert_problem(client.request("GET", "/api/healthz/metrics"), 401)
+    client.request("GET", "/api/v1/dashboard", headers=auth(api, "read"))
+    reply = client.request("GET", "/api/healthz/metrics", headers=auth(api, "read"))
+    assert reply.status == 200 and reply.content_type.startswith("text/plain")
+    assert 'hunter_http_requests_total{method="GET",route="get_dashboard",status="200"}' in reply.body.decode()
+
+
+# -- auth, scopes, limits -------------------------------------------------------------------
+
+
+def test_missing_invalid_and_revoked_keys_are_401(client, api):
+    body = assert_problem(client.request("GET", "/api/v1/leads"), 401)
+    assert "X-API-Key" in body["detail"]
+    assert "www-authenticate" in client.request("GET", "/api/v1/leads").headers
+    assert_problem(client.request("GET", "/api/v1/leads", headers={"X-API-Key": "hunter_nope_nope"}), 401)
+    assert_problem(client.request("GET", "/api/v1/leads", headers=auth(api, "revoked")), 401)
+
+
+def test_bearer_token_works_too(client, api):
+    reply = client.request("GET", "/api/v1/dashboard", headers={"Authorization": f"Bearer {api['keys']['read']}"})
+    assert reply.status == 200
+
+
+def test_wrong_scope_is_403(client, api):
+    assert_problem(client.request("POST", "/api/v1/scan", headers=auth(api, "read"), json={"domain": "x.com"}), 403)
+    assert client.request("GET", "/api/v1/dashboard", headers=auth(api, "scan")).status == 200  # scan implies read
+
+
+def test_rate_limit_answers_429_with_retry_after(api):
+    client = api["clients"]["local"]  # one process, one bucket: the local runner
+    statuses = [client.request("GET", "/api/v1/dashboard", headers=auth(api, "slow")).status for _ in range(3)]
+    assert statuses[:2] == [200, 200]
+    reply = client.request("GET", "/api/v1/dashboard", headers=auth(api, "slow"))
+    assert_problem(reply, 429)
+    assert int(reply.headers["retry-after"]) >= 1
+
+
+# -- leads ----------------------------------------------------------------------------------
+
+
+def test_list_leads_sorted_and_filtered(client, api):
+    page = client.request("GET", "/api/v1/leads", headers=auth(api)).json()
+    assert page["total"] == 6 and page["limit"] == 50 and page["next"] is None
+    scores = [item["priority_score"] for item in page["items"]]
+    assert scores == sorted(scores, reverse=True)
+    google = client.request("GET", "/api/v1/leads", headers=auth(api), params={"provider": "Google"}).json()
+    assert [i["domain"] for i in google["items"]] == ["google.com.tr"]
+    assert google["items"][0]["company_name"] == "Gökyüzü Yazılım"
+    both = client.request("GET", "/api/v1/leads", headers=auth(api),
+                          params={"priority": ["P2", "P6"], "sort": "domain"}).json()
+    assert {i["priority_category"] for i in both["items"]} <= {"P2", "P6"}
+    assert [i["domain"] for i in both["items"]] == sorted(i["domain"] for i in both["items"])
+    comma = client.request("GET", "/api/v1/leads", headers=auth(api), params={"priority": "P2,P6"}).json()
+    assert comma["total"] == both["total"]
+    search = client.request("GET", "/api/v1/leads", headers=auth(api), params={"q": "şişli"}).json()
+    assert [i["domain"] for i in search["items"]] == ["godaddy.com.tr"]
+    for typed in ("SISLI", "Şişli İnş", "ozturk"):  # case, accents and Turkish i folded away
+        found = client.request("GET", "/api/v1/leads", headers=auth(api), params={"q": typed}).json()
+        assert found["total"] == 1, typed
+    wildcard = client.request("GET", "/api/v1/leads", headers=auth(api), params={"q": "%"}).json()
+    assert wildcard["total"] == 0  # LIKE wildcards are escaped
+    scored = client.request("GET", "/api/v1/leads", headers=auth(api), params={"min_score": 50, "max_score": 100})
+    assert all(50 <= i["score"] <= 100 for i in scored.json()["items"])
+
+
+def test_cursor_pagination_walks_every_lead_once(client, api):
+    seen, cursor = [], None
+    while True:
+        params = {"limit": 2, "sort": "domain", **({"cursor": cursor} if cursor else {})}
+        page = client.request("GET", "/api/v1/leads", headers=auth(api), params=params).json()
+        seen += [i["domain"] for i in page["items"]]
+        cursor = page["next"]
+        if cursor is None:
+            break
+    assert seen == sorted(seen) and len(seen) == len(set(seen)) == 6
+
+
+@pytest.mark.parametrize(("params", "field"), [
+    ({"sort": "password"}, "sort"), ({"limit": 501}, "limit"), ({"limit": 0}, "limit"),
+    ({"min_score": "lots"}, "min_score"), ({"priority": "P9"}, "priority"), ({"colour": "red"}, "colour"),
+    ({"cursor": "bm9wZQ"}, "cursor"), ({"changed_since": "yesterday"}, "changed_since"),
+])
+def test_bad_list_parameters_are_422_naming_the_field(client, api, params, field):
+    assert_problem(client.request("GET", "/api/v1/leads", headers=auth(api), params=params), 422, field)
+
+
+def test_lead_detail(client, api):
+    detail = client.request("GET", "/api/v1/leads/M365.COM.TR", headers=auth(api)).json()
+    assert detail["lead"]["domain"] == "m365.com.tr" and detail["lead"]["provider"] == "M365"
+    assert sum(item["points"] for item in detail["breakdown"]) == detail["lead"]["score"]
+    assert detail["snapshot"]["m365"]["tenant_domain"] == "m365tr.onmicrosoft.com"
+    assert detail["evidence"] and isinstance(detail["changes"], list)
+    assert_problem(client.request("GET", "/api/v1/leads/unknown-firm.com.tr", headers=auth(api)), 404)
+    assert_problem(client.request("GET", "/api/v1/leads/not a domain", headers=auth(api)), 422, "domain")
+
+
+def test_sales_summary_in_both_languages(client, api):
+    tr = client.request("GET", "/api/v1/leads/google.com.tr/sales-summary", headers=auth(api)).json()
+    en = client.request("GET", "/api/v1/leads/google.com.tr/sales-summary", headers=auth(api),
+                        params={"lang": "en"}).json()
+    assert tr["metadata"]["lang"] == "tr" and en["metadata"]["lang"] == "en"
+    assert "google.com.tr" in tr["one_liner"] and tr["one_liner"] != en["one_liner"]
+    assert_problem(client.request("GET", "/api/v1/leads/google.com.tr/sales-summary", headers=auth(api),
+                                  params={"lang": "de"}), 422, "lang")
+
+
+def test_dashboard(client, api):
+    body = client.request("GET", "/api/v1/dashboard", headers=auth(api)).json()
+    assert body["total"] == 6
+    assert sum(c["count"] for c in body["by_priority"]) == 6
+    assert {c["key"] for c in body["by_provider"]} >= {"M365", "Google", "Hosting", "Local"}
+
+
+# -- exports --------------------------------------------------------------------------------
+
+
+def test_csv_export_is_excel_friendly(client, api):
+    reply = client.request("GET", "/api/v1/leads/export", headers=auth(api), params={"delimiter": ";"})
+    assert reply.status == 200 and reply.content_type.startswith("text/csv")
+    assert reply.body.startswith("\ufeff".encode())
+    rows = list(csv.reader(io.StringIO(reply.body.decode("utf-8-sig")), delimiter=";"))
+    assert rows[0][:3] == ["domain", "domain_unicode", "company_name"]
+    assert len(rows) == 7
+    assert "Şişli İnşaat" in {r[2] for r in rows}
+
+
+def test_xlsx_export_opens_in_openpyxl(client, api):
+    from openpyxl import load_workbook
+
+    reply = client.request("GET", "/api/v1/leads/export", headers=auth(api),
+                           params={"format": "xlsx", "provider": "M365"})
+    assert reply.status == 200
+    sheet = load_workbook(io.BytesIO(reply.body), read_only=True).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][0] == "domain" and [r[0] for r in rows[1:]] == ["m365.com.tr", "gw.com.tr"] or \
+        sorted(r[0] for r in rows[1:]) == ["gw.com.tr", "m365.com.tr"]
+    assert_problem(client.request("GET", "/api/v1/leads/export", headers=auth(api), params={"format": "pdf"}),
+                   422, "format")
+
+
+# -- scans ----------------------------------------------------------------------------------
+
+
+def test_scan_now(client, api):
+    reply = client.request("POST", "/api/v1/scan", headers=auth(api, "scan"),
+                           json={"domain": "https://www.newmx.com/contact", "lang": "en"})
+    assert reply.status == 200, reply.body
+    body = reply.json()
+    assert (body["domain"], body["provider"], body["status"]) == ("newmx.com", "M365", "ok")
+    assert body["sales_summary"]["metadata"]["lang"] == "en"
+    assert sum(i["points"] for i in body["breakdown"]) == body["score"]
+    listed = client.request("GET", "/api/v1/leads/newmx.com", headers=auth(api))
+    assert listed.status == 200
+
+
+@pytest.mark.parametrize(("body", "status", "field"), [
+    (b"{bad json", 400, None), (b"", 400, None), (b'{"domain": "web sitesi"}', 422, "domain"),
+    (b'{"domain": "acme.com", "colour": 1}', 422, "colour"), (b'{"domain": 5}', 422, "domain"),
+    (b'{"domain": "acme.com", "lang": "de"}', 422, "lang"), (b"[1, 2]", 422, None),
+])
+def test_bad_scan_requests(client, api, body, status, field):
+    reply = client.request("POST", "/api/v1/scan", headers={**auth(api), "Content-Type": "application/json"},
+                           body=body)
+    assert_problem(reply, status, field)
+
+
+def test_rescan_reports_changes(client, api):
+    reply = client.request("POST", "/api/v1/leads/gw.com.tr/rescan", headers=auth(api))
+    assert reply.status == 200 and reply.json()["changes"] == []
+    assert_problem(client.request("POST", "/api/v1/leads/never-seen.com.tr/rescan", headers=auth(api)), 404)
+
+
+# -- the rest of HTTP -----------------------------------------------------------------------
+
+
+def test_unknown_route_and_wrong_method(client, api):
+    assert_problem(client.request("GET", "/api/v2/nothing", headers=auth(api)), 404)
+    if client.name == "local":  # on Azure the host itself answers 405 for a route without that method
+        reply = client.request("DELETE", "/api/v1/leads", headers=auth(api))
+        assert_problem(reply, 405)
+        assert reply.headers["allow"] == "GET"
+
+
+def test_cors_for_the_configured_origin(api):
+    client = api["clients"]["local"]
+    pre = client.request("OPTIONS", "/api/v1/leads", headers={"Origin": "https://app.example.com",
+                                                              "Access-Control-Request-Method": "GET"})
+    assert pre.status == 204 and pre.headers["access-control-allow-origin"] == "https://app.example.com"
+    other = client.request("GET", "/api/v1/dashboard", headers={**auth(api), "Origin": "https://evil.example"})
+    assert "access-control-allow-origin" not in other.headers
