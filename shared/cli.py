@@ -583,3 +583,31 @@ def apikey_revoke(name: str, database_url: str | None) -> None:
     except ApiKeyError as exc:
         raise click.ClickException(str(exc)) from None
     err.print(f"Revoked {row.name!r}.")
+
+
+@main.group()
+def connector() -> None:
+    """The Power Automate custom connector (OpenAPI 2.0 definition and properties)."""
+
+
+@connector.command("export")
+@click.option(
+    "--out",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("connector"),
+    show_default=True,
+    help="Folder for apiDefinition.swagger.json and apiProperties.json.",
+)
+@click.option(
+    "--host",
+    default="localhost:7071",
+    show_default=True,
+    help="The API host as Power Automate will call it, e.g. hunter-func.azurewebsites.net.",
+)
+def connector_export(directory: Path, host: str) -> None:
+    """Write the connector files generated from the routing table (import them in Power Automate)."""
+    from shared.api.docs import export_connector
+
+    for path in export_connector(directory, host=host):
+        err.print(f"wrote {path}")

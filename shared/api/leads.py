@@ -7,7 +7,7 @@ import json
 
 from sqlalchemy import func, select
 
-from shared.api.models import LangQuery, LeadQuery
+from shared.api.models import LangQuery, LeadQuery, NoQuery
 from shared.domains import parse
 from shared.http.app import AppContext
 from shared.http.types import HttpRequest, HttpResponse, ProblemError
@@ -126,13 +126,7 @@ def get_sales_summary(request: HttpRequest, context: AppContext) -> HttpResponse
 
 
 def dashboard(request: HttpRequest, context: AppContext) -> HttpResponse:
-    if request.query:
-        raise ProblemError(
-            422,
-            "Invalid request",
-            "this endpoint takes no query parameters",
-            errors=[{"field": k, "message": "unknown parameter"} for k in request.query],
-        )
+    NoQuery.model_validate(request.query_params())
     with context.repository.sessions() as session:
 
         def counts(column) -> list[dict]:

@@ -154,6 +154,12 @@ class LeadDetailOut(_Out):
     changes: list[ChangeOut]
 
 
+class NoQuery(BaseModel):
+    """Endpoints without parameters still refuse unknown ones (a typo should not pass silently)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
 class LangQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

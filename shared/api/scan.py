@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from shared import aio
-from shared.api.models import ScanRequest
+from shared.api.models import LangQuery, ScanRequest
 from shared.domains import Domain, parse
 from shared.http.app import AppContext
 from shared.http.types import HttpRequest, HttpResponse, ProblemError
@@ -57,9 +57,5 @@ def rescan_lead(request: HttpRequest, context: AppContext) -> HttpResponse:
     domain = _domain(request.route_params["domain"], "domain")
     if context.repository.lead(domain.name) is None:
         raise ProblemError(404, "Lead not found", f"{domain.name} has not been scanned yet; POST /api/v1/scan first")
-    lang = (request.query.get("lang") or [context.settings.default_lang])[0]
-    if lang not in ("tr", "en"):
-        raise ProblemError(
-            422, "Invalid request", "lang must be tr or en", errors=[{"field": "lang", "message": "tr or en"}]
-        )
+    lang = LangQuery.model_validate(request.query_params()).lang or context.settings.default_lang
     return _answer(_scan(context, domain, domain.name), lang)

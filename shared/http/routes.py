@@ -97,6 +97,7 @@ ROUTES: tuple[Route, ...] = (
         "scan",
         "Scan a known lead again and return it with what changed",
         "Scan",
+        query_model=f"{_A}.models:LangQuery",
         response_model=f"{_A}.models:ScanResponse",
     ),
     Route(
@@ -107,6 +108,7 @@ ROUTES: tuple[Route, ...] = (
         "read",
         "Counts by segment, provider, priority and commercial segment; recent changes",
         "Leads",
+        query_model=f"{_A}.models:NoQuery",
         response_model=f"{_A}.models:Dashboard",
     ),
     Route(

@@ -50,14 +50,25 @@ class DomainRow(Base):
     first_seen_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
+# Each sort key has a (key, domain) index: a page comes straight off the index, ties included.
+# Each filter column has a (filter, priority_score, domain) index: "P1 leads, best first" and the
+# like (a filter with the default sort) read only the matching rows, already in order.
+SORT_INDEXES = ("score", "priority_score", "scanned_at", "changed_at", "provider")
+FILTER_INDEXES = ("segment", "commercial_segment", "priority_category", "provider", "status")
+
+
 class LeadRow(Base):
     __tablename__ = "leads"
+    __table_args__ = (
+        *(Index(f"ix_leads_{column}_domain", column, "domain") for column in SORT_INDEXES),
+        *(Index(f"ix_leads_{column}_priority", column, "priority_score", "domain") for column in FILTER_INDEXES),
+    )
 
     domain_id: Mapped[int] = mapped_column(ForeignKey("domains.id", ondelete="CASCADE"), primary_key=True)
     domain: Mapped[str] = mapped_column(String(253), unique=True)
-    status: Mapped[str] = mapped_column(String(16), index=True)
+    status: Mapped[str] = mapped_column(String(16))
     error: Mapped[str | None] = mapped_column(Text)
-    provider: Mapped[str | None] = mapped_column(String(32), index=True)
+    provider: Mapped[str | None] = mapped_column(String(32))
     local_provider: Mapped[str | None] = mapped_column(String(100))
     gateway: Mapped[str | None] = mapped_column(String(100))
     mx_primary: Mapped[str | None] = mapped_column(String(253))
@@ -69,16 +80,16 @@ class LeadRow(Base):
     tenant_size: Mapped[str | None] = mapped_column(String(16))
     whois_expires: Mapped[datetime | None] = mapped_column(UtcDateTime())
     # Scoring (rules file driven)
-    score: Mapped[int | None] = mapped_column(Integer, index=True)
-    segment: Mapped[str | None] = mapped_column(String(16), index=True)
-    commercial_segment: Mapped[str | None] = mapped_column(String(16), index=True)
-    priority_category: Mapped[str | None] = mapped_column(String(2), index=True)
-    priority_score: Mapped[int | None] = mapped_column(Integer, index=True)
+    score: Mapped[int | None] = mapped_column(Integer)
+    segment: Mapped[str | None] = mapped_column(String(16))
+    commercial_segment: Mapped[str | None] = mapped_column(String(16))
+    priority_category: Mapped[str | None] = mapped_column(String(2))
+    priority_score: Mapped[int | None] = mapped_column(Integer)
     rules_version: Mapped[str | None] = mapped_column(String(32))
     breakdown: Mapped[list[dict[str, Any]] | None] = mapped_column(JsonType)
     scan_count: Mapped[int] = mapped_column(Integer, default=1)
-    scanned_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
-    changed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
+    scanned_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    changed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class SnapshotRow(Base):

@@ -24,6 +24,7 @@ SORT_KEYS = {
     "provider": LeadRow.provider,
 }
 DEFAULT_SORT = "-priority"
+NULLABLE_SORT_KEYS = {"changed_at", "provider"}
 
 
 class LeadFilter(BaseModel):
@@ -95,11 +96,20 @@ def _filtered(f: LeadFilter, *columns: object) -> Select:
 
 
 def list_query(f: LeadFilter) -> Select:
-    """(lead, domain) rows of one page, sorted by a whitelisted key, ties by domain."""
-    column = SORT_KEYS[f.sort.lstrip("-")]
-    order = column.desc().nulls_last() if f.sort.startswith("-") else column.asc().nulls_last()
+    """(lead, domain) rows of one page, sorted by a whitelisted key.
+
+    Ties break on the domain *in the same direction*, so that the (key, domain) index delivers
+    the page in order on SQLite and PostgreSQL alike, without sorting thousands of tied rows.
+    Keys that are never NULL skip NULLS LAST, which would also defeat the index.
+    """
+    key = f.sort.lstrip("-")
+    column = SORT_KEYS[key]
+    descending = f.sort.startswith("-")
+    order = [column.desc() if descending else column.asc(), LeadRow.domain.desc() if descending else LeadRow.domain]
+    if key in NULLABLE_SORT_KEYS:
+        order[0] = order[0].nulls_last()
     query = _filtered(f, LeadRow, DomainRow).join(DomainRow, DomainRow.id == LeadRow.domain_id)
-    return query.order_by(order, LeadRow.domain.asc()).limit(f.limit).offset(f.offset)
+    return query.order_by(*order).limit(f.limit).offset(f.offset)
 
 
 def count_query(f: LeadFilter) -> Select:

@@ -46,22 +46,39 @@ class AzureClient:
         self._match = match
         self.functions = {f.get_function_name(): f.get_user_function() for f in indexed_functions()}
 
-    def request(self, method: str, path: str, *, headers: dict[str, str] | None = None,
-                params: dict[str, Any] | None = None, json: Any = None, body: bytes | None = None) -> Reply:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: dict[str, str] | None = None,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        body: bytes | None = None,
+    ) -> Reply:
         route, params_in_path, _ = self._match(method, path.removeprefix("/api"))
         if route is None:  # the Azure host answers unknown routes itself; mirror our dispatcher's answer
             from shared.http.app import dispatch
             from shared.http.types import HttpRequest
 
-            r = dispatch(HttpRequest(method, path.removeprefix("/api"), headers={k.lower(): v for k, v in
-                                                                                  (headers or {}).items()}))
+            r = dispatch(
+                HttpRequest(
+                    method, path.removeprefix("/api"), headers={k.lower(): v for k, v in (headers or {}).items()}
+                )
+            )
             return Reply(r.status, {k.lower(): v for k, v in r.headers.items()}, r.body_bytes())
         query = urlencode(params or {}, doseq=True)
         if json is not None:
             body = jsonlib.dumps(json).encode()
             headers = {"Content-Type": "application/json", **(headers or {})}
-        req = func.HttpRequest(method=method, url=f"http://localhost{path}" + (f"?{query}" if query else ""),
-                               headers=headers or {}, params={}, route_params=params_in_path, body=body or b"")
+        req = func.HttpRequest(
+            method=method,
+            url=f"http://localhost{path}" + (f"?{query}" if query else ""),
+            headers=headers or {},
+            params={},
+            route_params=params_in_path,
+            body=body or b"",
+        )
         resp = self.functions[route.name](req)
         return Reply(resp.status_code, {k.lower(): v for k, v in resp.headers.items()}, resp.get_body())
 
@@ -72,7 +89,15 @@ class LocalClient:
     def __init__(self, base_url: str) -> None:
         self.http = httpx.Client(base_url=base_url, timeout=30)
 
-    def request(self, method: str, path: str, *, headers: dict[str, str] | None = None,
-                params: dict[str, Any] | None = None, json: Any = None, body: bytes | None = None) -> Reply:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: dict[str, str] | None = None,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        body: bytes | None = None,
+    ) -> Reply:
         resp = self.http.request(method, path, headers=headers, params=params, json=json, content=body)
         return Reply(resp.status_code, {k.lower(): v for k, v in resp.headers.items()}, resp.content)

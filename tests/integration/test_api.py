@@ -27,8 +27,14 @@ from tests.integration.api_clients import AzureClient, LocalClient, indexed_func
 from tests.integration.zones import RECORDS
 
 ROOT = Path(__file__).resolve().parents[2]
-SEED = [("m365.com.tr", "M365 Bilişim A.Ş."), ("google.com.tr", "Gökyüzü Yazılım"), ("gw.com.tr", None),
-        ("godaddy.com.tr", "Şişli İnşaat"), ("own.com.tr", "Öztürk Gıda"), ("nomx.com", None)]
+SEED = [
+    ("m365.com.tr", "M365 Bilişim A.Ş."),
+    ("google.com.tr", "Gökyüzü Yazılım"),
+    ("gw.com.tr", None),
+    ("godaddy.com.tr", "Şişli İnşaat"),
+    ("own.com.tr", "Öztürk Gıda"),
+    ("nomx.com", None),
+]
 
 
 def _free_port() -> int:
@@ -42,8 +48,13 @@ def api(tmp_path_factory, dns_server_factory):
     """A seeded database, keys, the Azure context in-process and a local runner subprocess."""
     dns = dns_server_factory(RECORDS)
     db_url = f"sqlite:///{tmp_path_factory.mktemp('api') / 'hunter.db'}"
-    env = {"HUNTER_DATABASE_URL": db_url, "HUNTER_DNS_NAMESERVERS": dns.address, "HUNTER_DNS_TIMEOUT": "0.3",
-           "HUNTER_WHOIS_ENABLED": "false", "HUNTER_CORS_ORIGINS": "https://app.example.com"}
+    env = {
+        "HUNTER_DATABASE_URL": db_url,
+        "HUNTER_DNS_NAMESERVERS": dns.address,
+        "HUNTER_DNS_TIMEOUT": "0.3",
+        "HUNTER_WHOIS_ENABLED": "false",
+        "HUNTER_CORS_ORIGINS": "https://app.example.com",
+    }
     settings = Settings(**{k.removeprefix("HUNTER_").lower(): v for k, v in env.items()})
     repository = Repository(engine_for(db_url))
     aio.run(run_pipeline((InputRow(d, c) for d, c in SEED), settings, repository))
@@ -58,8 +69,13 @@ def api(tmp_path_factory, dns_server_factory):
     store.revoke("gone")
     set_context(AppContext(settings, time.monotonic()))
     port = _free_port()
-    server = subprocess.Popen([sys.executable, "-m", "shared", "serve", "--port", str(port)], cwd=ROOT,
-                              env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "shared", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     base = f"http://127.0.0.1:{port}/api"
     for _ in range(100):
         try:
@@ -70,8 +86,11 @@ def api(tmp_path_factory, dns_server_factory):
     else:
         server.kill()
         raise RuntimeError(server.stderr.read().decode())
-    yield {"keys": keys, "clients": {"azure": AzureClient(), "local": LocalClient(base.removesuffix("/api"))},
-           "settings": settings}
+    yield {
+        "keys": keys,
+        "clients": {"azure": AzureClient(), "local": LocalClient(base.removesuffix("/api"))},
+        "settings": settings,
+    }
     server.terminate()
     server.wait(timeout=10)
     set_context(None)
@@ -109,7 +128,11 @@ def test_function_metadata_matches_the_routing_table():
         meta = json.loads(function.get_function_json())
         trigger, output = meta["bindings"]
         assert (trigger["type"], trigger["direction"], output["type"], output["direction"]) == (
-            "httpTrigger", "IN", "http", "OUT")
+            "httpTrigger",
+            "IN",
+            "http",
+            "OUT",
+        )
         indexed[function.get_function_name()] = (trigger["route"], trigger["methods"], trigger["authLevel"])
     expected = {r.name: (r.path.lstrip("/"), [r.method], "ANONYMOUS") for r in ROUTES}
     assert indexed == expected
@@ -122,9 +145,11 @@ def test_host_json_keeps_the_api_prefix():
 
 
 def test_importing_function_app_stays_light():
-    code = ("import sys, time; t=time.perf_counter(); import function_app; "
-            "heavy=[m for m in ('openpyxl','sqlalchemy','msal','boto3','shared.api.leads') if m in sys.modules]; "
-            "print(heavy)")
+    code = (
+        "import sys, time; t=time.perf_counter(); import function_app; "
+        "heavy=[m for m in ('openpyxl','sqlalchemy','msal','boto3','shared.api.leads') if m in sys.modules]; "
+        "print(heavy)"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
@@ -188,8 +213,9 @@ def test_list_leads_sorted_and_filtered(client, api):
     google = client.request("GET", "/api/v1/leads", headers=auth(api), params={"provider": "Google"}).json()
     assert [i["domain"] for i in google["items"]] == ["google.com.tr"]
     assert google["items"][0]["company_name"] == "Gökyüzü Yazılım"
-    both = client.request("GET", "/api/v1/leads", headers=auth(api),
-                          params={"priority": ["P2", "P6"], "sort": "domain"}).json()
+    both = client.request(
+        "GET", "/api/v1/leads", headers=auth(api), params={"priority": ["P2", "P6"], "sort": "domain"}
+    ).json()
     assert {i["priority_category"] for i in both["items"]} <= {"P2", "P6"}
     assert [i["domain"] for i in both["items"]] == sorted(i["domain"] for i in both["items"])
     comma = client.request("GET", "/api/v1/leads", headers=auth(api), params={"priority": "P2,P6"}).json()
@@ -217,11 +243,19 @@ def test_cursor_pagination_walks_every_lead_once(client, api):
     assert seen == sorted(seen) and len(seen) == len(set(seen)) == 6
 
 
-@pytest.mark.parametrize(("params", "field"), [
-    ({"sort": "password"}, "sort"), ({"limit": 501}, "limit"), ({"limit": 0}, "limit"),
-    ({"min_score": "lots"}, "min_score"), ({"priority": "P9"}, "priority"), ({"colour": "red"}, "colour"),
-    ({"cursor": "bm9wZQ"}, "cursor"), ({"changed_since": "yesterday"}, "changed_since"),
-])
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"sort": "password"}, "sort"),
+        ({"limit": 501}, "limit"),
+        ({"limit": 0}, "limit"),
+        ({"min_score": "lots"}, "min_score"),
+        ({"priority": "P9"}, "priority"),
+        ({"colour": "red"}, "colour"),
+        ({"cursor": "bm9wZQ"}, "cursor"),
+        ({"changed_since": "yesterday"}, "changed_since"),
+    ],
+)
 def test_bad_list_parameters_are_422_naming_the_field(client, api, params, field):
     assert_problem(client.request("GET", "/api/v1/leads", headers=auth(api), params=params), 422, field)
 
@@ -238,15 +272,20 @@ def test_lead_detail(client, api):
 
 def test_sales_summary_in_both_languages(client, api):
     tr = client.request("GET", "/api/v1/leads/google.com.tr/sales-summary", headers=auth(api)).json()
-    en = client.request("GET", "/api/v1/leads/google.com.tr/sales-summary", headers=auth(api),
-                        params={"lang": "en"}).json()
+    en = client.request(
+        "GET", "/api/v1/leads/google.com.tr/sales-summary", headers=auth(api), params={"lang": "en"}
+    ).json()
     assert tr["metadata"]["lang"] == "tr" and en["metadata"]["lang"] == "en"
     assert "google.com.tr" in tr["one_liner"] and tr["one_liner"] != en["one_liner"]
-    assert_problem(client.request("GET", "/api/v1/leads/google.com.tr/sales-summary", headers=auth(api),
-                                  params={"lang": "de"}), 422, "lang")
+    assert_problem(
+        client.request("GET", "/api/v1/leads/google.com.tr/sales-summary", headers=auth(api), params={"lang": "de"}),
+        422,
+        "lang",
+    )
 
 
 def test_dashboard(client, api):
+    assert_problem(client.request("GET", "/api/v1/dashboard", headers=auth(api), params={"x": 1}), 422, "x")
     body = client.request("GET", "/api/v1/dashboard", headers=auth(api)).json()
     assert body["total"] == 6
     assert sum(c["count"] for c in body["by_priority"]) == 6
@@ -269,23 +308,32 @@ def test_csv_export_is_excel_friendly(client, api):
 def test_xlsx_export_opens_in_openpyxl(client, api):
     from openpyxl import load_workbook
 
-    reply = client.request("GET", "/api/v1/leads/export", headers=auth(api),
-                           params={"format": "xlsx", "provider": "M365"})
+    reply = client.request(
+        "GET", "/api/v1/leads/export", headers=auth(api), params={"format": "xlsx", "provider": "M365"}
+    )
     assert reply.status == 200
     sheet = load_workbook(io.BytesIO(reply.body), read_only=True).active
     rows = list(sheet.iter_rows(values_only=True))
-    assert rows[0][0] == "domain" and [r[0] for r in rows[1:]] == ["m365.com.tr", "gw.com.tr"] or \
-        sorted(r[0] for r in rows[1:]) == ["gw.com.tr", "m365.com.tr"]
-    assert_problem(client.request("GET", "/api/v1/leads/export", headers=auth(api), params={"format": "pdf"}),
-                   422, "format")
+    assert (
+        rows[0][0] == "domain"
+        and [r[0] for r in rows[1:]] == ["m365.com.tr", "gw.com.tr"]
+        or sorted(r[0] for r in rows[1:]) == ["gw.com.tr", "m365.com.tr"]
+    )
+    assert_problem(
+        client.request("GET", "/api/v1/leads/export", headers=auth(api), params={"format": "pdf"}), 422, "format"
+    )
 
 
 # -- scans ----------------------------------------------------------------------------------
 
 
 def test_scan_now(client, api):
-    reply = client.request("POST", "/api/v1/scan", headers=auth(api, "scan"),
-                           json={"domain": "https://www.newmx.com/contact", "lang": "en"})
+    reply = client.request(
+        "POST",
+        "/api/v1/scan",
+        headers=auth(api, "scan"),
+        json={"domain": "https://www.newmx.com/contact", "lang": "en"},
+    )
     assert reply.status == 200, reply.body
     body = reply.json()
     assert (body["domain"], body["provider"], body["status"]) == ("newmx.com", "M365", "ok")
@@ -295,14 +343,20 @@ def test_scan_now(client, api):
     assert listed.status == 200
 
 
-@pytest.mark.parametrize(("body", "status", "field"), [
-    (b"{bad json", 400, None), (b"", 400, None), (b'{"domain": "web sitesi"}', 422, "domain"),
-    (b'{"domain": "acme.com", "colour": 1}', 422, "colour"), (b'{"domain": 5}', 422, "domain"),
-    (b'{"domain": "acme.com", "lang": "de"}', 422, "lang"), (b"[1, 2]", 422, None),
-])
+@pytest.mark.parametrize(
+    ("body", "status", "field"),
+    [
+        (b"{bad json", 400, None),
+        (b"", 400, None),
+        (b'{"domain": "web sitesi"}', 422, "domain"),
+        (b'{"domain": "acme.com", "colour": 1}', 422, "colour"),
+        (b'{"domain": 5}', 422, "domain"),
+        (b'{"domain": "acme.com", "lang": "de"}', 422, "lang"),
+        (b"[1, 2]", 422, None),
+    ],
+)
 def test_bad_scan_requests(client, api, body, status, field):
-    reply = client.request("POST", "/api/v1/scan", headers={**auth(api), "Content-Type": "application/json"},
-                           body=body)
+    reply = client.request("POST", "/api/v1/scan", headers={**auth(api), "Content-Type": "application/json"}, body=body)
     assert_problem(reply, status, field)
 
 
@@ -325,8 +379,56 @@ def test_unknown_route_and_wrong_method(client, api):
 
 def test_cors_for_the_configured_origin(api):
     client = api["clients"]["local"]
-    pre = client.request("OPTIONS", "/api/v1/leads", headers={"Origin": "https://app.example.com",
-                                                              "Access-Control-Request-Method": "GET"})
+    pre = client.request(
+        "OPTIONS",
+        "/api/v1/leads",
+        headers={"Origin": "https://app.example.com", "Access-Control-Request-Method": "GET"},
+    )
     assert pre.status == 204 and pre.headers["access-control-allow-origin"] == "https://app.example.com"
     other = client.request("GET", "/api/v1/dashboard", headers={**auth(api), "Origin": "https://evil.example"})
     assert "access-control-allow-origin" not in other.headers
+
+
+def test_openapi_documents_are_served(client, api):
+    doc = client.request("GET", "/api/v1/openapi.json", headers=auth(api, "read")).json()
+    assert doc["openapi"].startswith("3.1") and "/v1/leads" in doc["paths"]
+    swagger = client.request("GET", "/api/v1/swagger.json", headers=auth(api, "read")).json()
+    assert swagger["swagger"] == "2.0" and swagger["securityDefinitions"]["api_key"]["name"] == "X-API-Key"
+    assert_problem(client.request("GET", "/api/v1/openapi.json"), 401)
+
+
+def test_api_key_cli(tmp_path):
+    env = {**os.environ, "HUNTER_DATABASE_URL": f"sqlite:///{tmp_path / 'k.db'}"}
+
+    def run(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "shared", "apikey", *args], capture_output=True, text=True, env=env, cwd=ROOT
+        )
+
+    created = run("create", "--name", "power-automate", "--scopes", "read,scan")
+    assert created.returncode == 0 and created.stdout.startswith("hunter_")
+    key = created.stdout.strip()
+    listed = run("list")
+    assert "power-automate" in listed.stdout and key.split("_")[2] not in listed.stdout  # the secret is never shown
+    assert run("create", "--name", "x", "--scopes", "root").returncode == 1
+    assert run("create", "--name", "power-automate").returncode == 1  # names are unique
+    assert run("revoke", "power-automate").returncode == 0
+    from shared.store.db import engine_for
+
+    store = ApiKeyStore(engine_for(env["HUNTER_DATABASE_URL"]))
+    assert store.authenticate(key) is None
+    with engine_for(env["HUNTER_DATABASE_URL"]).connect() as conn:
+        stored = conn.exec_driver_sql("SELECT secret_hash FROM api_keys").scalar_one()
+    assert stored.startswith("$argon2") and key.split("_")[2] not in stored
+
+
+def test_connector_export_matches_the_committed_files(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "shared", "connector", "export", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr
+    for name in ("apiDefinition.swagger.json", "apiProperties.json"):
+        assert (tmp_path / name).read_text() == (ROOT / "connector" / name).read_text()

@@ -1,0 +1,304 @@
+"""API benchmark: 100,000 leads, the local runner over HTTP, SQLite and PostgreSQL.
+
+Seeds N leads (domains, lead rows and one snapshot each, with a realistic provider mix) straight
+into a fresh database, starts ``hunter serve`` (functions-framework + gunicorn threads) and
+measures, from an async HTTP client with bounded concurrency on 127.0.0.1:
+
+* ``GET /api/v1/leads`` with a filter + sort + limit 50 (rotating filters and pages),
+* ``GET /api/v1/leads/{domain}`` for random domains,
+
+reporting p50/p95 latency and requests/s. Also measures the cold start of the Azure entry
+point: ``python -X importtime -c "import function_app"`` and the RSS after that import.
+
+    python bench/api_bench.py --backend sqlite --leads 100000
+    python bench/api_bench.py --backend postgresql --leads 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from shared.http.auth import ApiKeyStore  # noqa: E402
+from shared.models import DkimSelector, DmarcInfo, MxHost, ScanRecord, ScanStatus, SpfInfo  # noqa: E402
+from shared.providers import classify  # noqa: E402
+from shared.scoring import score_record  # noqa: E402
+from shared.store.db import engine_for  # noqa: E402
+from shared.store.models import DomainRow, LeadRow, SnapshotRow  # noqa: E402
+from shared.text import fold  # noqa: E402
+
+PROFILES = [
+    ("m365", 40, "{d}-x.mail.protection.outlook.com"),
+    ("google", 20, "aspmx.l.google.com"),
+    ("local", 15, "mail.{d}"),
+    ("hosting", 10, "smtp.secureserver.net"),
+    ("yandex", 5, "mx.yandex.net"),
+    ("zoho", 5, "mx.zoho.eu"),
+    ("nomx", 5, None),
+]
+FILTERS = [
+    {"segment": "Migration"},
+    {"priority": ["P1", "P2"]},
+    {"provider": "Google"},
+    {"min_score": 50},
+    {"commercial_segment": "WEAK_PARTNER"},
+    {"q": "firma12"},
+]
+SORTS = ["-priority", "-score", "domain", "-scanned_at"]
+
+
+SECURITY = [  # (SPF, DKIM, DMARC policy, pct): from nothing published to fully enforced
+    (False, False, None, 100),
+    (True, False, None, 100),
+    (True, True, "none", 100),
+    (True, True, "quarantine", 50),
+    (True, True, "quarantine", 100),
+    (True, True, "reject", 100),
+]
+
+
+def _templates() -> list[tuple[ScanRecord, object]]:
+    """Every provider profile x security posture, classified and scored by the real code."""
+    out = []
+    d = "template.com.tr"
+    for _, weight, mx in PROFILES:
+        for spf, dkim, policy, pct in SECURITY:
+            record = ScanRecord(
+                input=d,
+                domain=d,
+                domain_unicode=d,
+                status=ScanStatus.OK if mx else ScanStatus.NO_MX,
+                mx=[MxHost(preference=10, host=mx.format(d=d.replace(".", "-")))] if mx else [],
+                spf=SpfInfo(record="v=spf1 -all", valid=True, all="-all") if spf else None,
+                dkim=[DkimSelector(selector="selector1", has_key=True)] if dkim else [],
+                dmarc=DmarcInfo(record=f"v=DMARC1; p={policy}", valid=True, policy=policy, pct=pct) if policy else None,
+                scanned_at=datetime(2026, 11, 1, tzinfo=UTC),
+            )
+            record = classify(record)
+            out.extend([(record, score_record(record))] * weight)
+    return out
+
+
+def seed(url: str, count: int) -> None:
+    engine = engine_for(url)
+    templates = _templates()
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        for start in range(0, count, 5000):
+            domains, leads, snapshots = [], [], []
+            for i in range(start, min(count, start + 5000)):
+                name = f"firma{i}.com.tr"
+                record, score = templates[(i * 7919) % len(templates)]
+                domains.append(
+                    {
+                        "id": i + 1,
+                        "name": name,
+                        "unicode_name": name,
+                        "company_name": f"Firma {i} A.Ş.",
+                        "search_text": fold(f"{name} Firma {i} A.Ş."),
+                        "first_seen_at": now,
+                    }
+                )
+                scanned = now - timedelta(minutes=i % 10_000)
+                leads.append(
+                    {
+                        "domain_id": i + 1,
+                        "domain": name,
+                        "status": record.status.value,
+                        "error": None,
+                        "provider": record.provider,
+                        "local_provider": record.local_provider,
+                        "gateway": None,
+                        "mx_primary": record.mx[0].host if record.mx else None,
+                        "spf_valid": None,
+                        "dkim_found": 0,
+                        "dmarc_policy": None,
+                        "dmarc_pct": None,
+                        "tenant_domain": None,
+                        "tenant_size": None,
+                        "whois_expires": None,
+                        "score": score.score,
+                        "segment": score.segment.value,
+                        "commercial_segment": score.commercial_segment.value,
+                        "priority_category": score.priority_category,
+                        "priority_score": score.priority_score,
+                        "rules_version": score.rules_version,
+                        "breakdown": [b.model_dump() for b in score.breakdown],
+                        "scan_count": 1,
+                        "scanned_at": scanned,
+                        "changed_at": None,
+                    }
+                )
+                snap = record.model_dump(mode="json")
+                snap.update(input=name, domain=name, domain_unicode=name)
+                snapshots.append(
+                    {
+                        "domain_id": i + 1,
+                        "scanned_at": scanned,
+                        "collector_version": "1.0.0",
+                        "status": record.status.value,
+                        "record": snap,
+                    }
+                )
+            conn.execute(sa.insert(DomainRow.__table__), domains)
+            conn.execute(sa.insert(LeadRow.__table__), leads)
+            conn.execute(sa.insert(SnapshotRow.__table__), snapshots)
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(sa.text("ANALYZE"))
+    else:
+        with engine.begin() as conn:
+            conn.execute(sa.text("ANALYZE"))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def measure(base: str, key: str, leads: int, requests: int, concurrency: int) -> dict[str, list[float]]:
+    results: dict[str, list[float]] = {"list": [], "detail": []}
+    rng = random.Random(7)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base, headers={"X-API-Key": key}, limits=limits, timeout=30) as client:
+        semaphore = asyncio.Semaphore(concurrency)
+
+        async def one(kind: str) -> None:
+            if kind == "list":
+                params = {
+                    **rng.choice(FILTERS),
+                    "sort": rng.choice(SORTS),
+                    "limit": 50,
+                    "offset": rng.choice([0, 0, 50, 500]),
+                }
+                path = "/v1/leads"
+            else:
+                params, path = {}, f"/v1/leads/firma{rng.randrange(leads)}.com.tr"
+            async with semaphore:
+                started = time.perf_counter()
+                reply = await client.get(path, params=params)
+                elapsed = time.perf_counter() - started
+            if reply.status_code != 200:
+                raise SystemExit(f"{path} {params}: {reply.status_code} {reply.text[:300]}")
+            results[kind].append(elapsed * 1000)
+
+        for kind in ("list", "detail"):  # warm-up: imports, key verification, caches
+            await asyncio.gather(*(one(kind) for _ in range(50)))
+            results[kind].clear()
+        await asyncio.gather(*(one(kind) for kind in ("list", "detail") for _ in range(requests)))
+    return results
+
+
+def cold_start() -> tuple[float, float]:
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import function_app"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    total = 0
+    for line in done.stderr.splitlines():
+        match = re.match(r"import time:\s+\d+ \|\s+(\d+) \| (\s*)(\S+)", line)
+        if match and match.group(3) == "function_app":
+            total = int(match.group(1))
+    rss = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import resource, function_app; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return total / 1000, int(rss) / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--leads", type=int, default=100_000)
+    parser.add_argument("--requests", type=int, default=1000, help="per endpoint")
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--postgres-admin", default="postgresql+pg8000://postgres@127.0.0.1:5432/test")
+    args = parser.parse_args()
+
+    drop = None
+    if args.backend == "sqlite":
+        url = f"sqlite:///{tempfile.mkdtemp(prefix='hunter-api-bench-')}/hunter.db"
+    else:
+        name = f"hunter_bench_{uuid.uuid4().hex[:8]}"
+        admin = sa.create_engine(args.postgres_admin, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        url = args.postgres_admin.rsplit("/", 1)[0] + f"/{name}"
+
+        def drop() -> None:
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+    started = time.monotonic()
+    seed(url, args.leads)
+    seeded = time.monotonic() - started
+    key, _ = ApiKeyStore(engine_for(url)).create("bench", ["read"], rate_limit_per_minute=1_000_000)
+    port = _free_port()
+    env = {**os.environ, "HUNTER_DATABASE_URL": url, "HUNTER_LOG_LEVEL": "WARNING"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "shared", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}/api"
+    try:
+        for _ in range(200):
+            try:
+                if httpx.get(f"{base}/healthz/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        wall = time.monotonic()
+        results = asyncio.run(measure(base, key, args.leads, args.requests, args.concurrency))
+        wall = time.monotonic() - wall
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        if drop:
+            drop()
+    import_ms, rss_mb = cold_start()
+    print(f"backend            {args.backend} ({args.leads:,} leads seeded in {seeded:.0f} s)")
+    print(f"concurrency        {args.concurrency} connections, {args.requests} requests per endpoint")
+    for kind, label in (("list", "GET /v1/leads      "), ("detail", "GET /v1/leads/{d}  ")):
+        values = sorted(results[kind])
+        p95 = values[int(len(values) * 0.95) - 1]
+        print(f"{label} p50 {statistics.median(values):6.1f} ms   p95 {p95:6.1f} ms")
+    print(f"throughput         {2 * args.requests / wall:,.0f} requests/s")
+    print(f"cold start         import function_app {import_ms:.0f} ms, RSS after import {rss_mb:.0f} MB")
+    print(json.dumps({"backend": args.backend, "leads": args.leads}), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
