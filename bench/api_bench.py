@@ -178,6 +178,7 @@ def _free_port() -> int:
 
 async def measure(base: str, key: str, leads: int, requests: int, concurrency: int) -> dict[str, list[float]]:
     results: dict[str, list[float]] = {"list": [], "detail": []}
+    by_filter = results.setdefault("by_filter", {})  # type: ignore[assignment]
     rng = random.Random(7)
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=base, headers={"X-API-Key": key}, limits=limits, timeout=30) as client:
@@ -201,10 +202,13 @@ async def measure(base: str, key: str, leads: int, requests: int, concurrency: i
             if reply.status_code != 200:
                 raise SystemExit(f"{path} {params}: {reply.status_code} {reply.text[:300]}")
             results[kind].append(elapsed * 1000)
+            if kind == "list":
+                by_filter.setdefault(next(iter(params)), []).append(elapsed * 1000)
 
         for kind in ("list", "detail"):  # warm-up: imports, key verification, caches
             await asyncio.gather(*(one(kind) for _ in range(50)))
             results[kind].clear()
+        by_filter.clear()
         await asyncio.gather(*(one(kind) for kind in ("list", "detail") for _ in range(requests)))
     return results
 
@@ -242,6 +246,7 @@ def main() -> None:
     parser.add_argument("--leads", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=1000, help="per endpoint")
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=2, help="hunter serve --workers")
     parser.add_argument("--postgres-admin", default="postgresql+pg8000://postgres@127.0.0.1:5432/test")
     args = parser.parse_args()
 
@@ -266,7 +271,7 @@ def main() -> None:
     port = _free_port()
     env = {**os.environ, "HUNTER_DATABASE_URL": url, "HUNTER_LOG_LEVEL": "WARNING"}
     server = subprocess.Popen(
-        [sys.executable, "-m", "shared", "serve", "--port", str(port)],
+        [sys.executable, "-m", "shared", "serve", "--port", str(port), "--workers", str(args.workers)],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -290,11 +295,16 @@ def main() -> None:
             drop()
     import_ms, rss_mb = cold_start()
     print(f"backend            {args.backend} ({args.leads:,} leads seeded in {seeded:.0f} s)")
-    print(f"concurrency        {args.concurrency} connections, {args.requests} requests per endpoint")
+    print(f"concurrency        {args.concurrency} connections, {args.requests} requests per endpoint, "
+          f"{args.workers} server processes")
     for kind, label in (("list", "GET /v1/leads      "), ("detail", "GET /v1/leads/{d}  ")):
         values = sorted(results[kind])
         p95 = values[int(len(values) * 0.95) - 1]
         print(f"{label} p50 {statistics.median(values):6.1f} ms   p95 {p95:6.1f} ms")
+    for name, values in sorted(results["by_filter"].items()):
+        values = sorted(values)
+        print(f"  list by {name:20s} p50 {statistics.median(values):6.1f} ms   "
+              f"p95 {values[max(0, int(len(values) * 0.95) - 1)]:6.1f} ms")
     print(f"throughput         {2 * args.requests / wall:,.0f} requests/s")
     print(f"cold start         import function_app {import_ms:.0f} ms, RSS after import {rss_mb:.0f} MB")
     print(json.dumps({"backend": args.backend, "leads": args.leads}), file=sys.stderr)

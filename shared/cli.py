@@ -339,32 +339,10 @@ def leads(
         )
     except ValidationError as exc:
         raise click.UsageError("; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())) from None
-    pairs, total = _repository(_settings(database_url=database_url)).leads(lead_filter)
-    rows = [lead for lead, _ in pairs]
+    rows, total = _repository(_settings(database_url=database_url)).leads(lead_filter)
     if as_json:
-        for row in rows:
-            out.file.write(
-                json.dumps(
-                    {
-                        "domain": row.domain,
-                        "status": row.status,
-                        "provider": row.provider,
-                        "local_provider": row.local_provider,
-                        "gateway": row.gateway,
-                        "score": row.score,
-                        "segment": row.segment,
-                        "commercial_segment": row.commercial_segment,
-                        "priority_category": row.priority_category,
-                        "priority_score": row.priority_score,
-                        "dmarc_policy": row.dmarc_policy,
-                        "dmarc_pct": row.dmarc_pct,
-                        "tenant_domain": row.tenant_domain,
-                        "scanned_at": row.scanned_at.isoformat(),
-                    },
-                    ensure_ascii=False,
-                )
-                + "\n"
-            )
+        for row in rows:  # the same fields as an item of GET /api/v1/leads
+            out.file.write(json.dumps(row, ensure_ascii=False, default=lambda v: v.isoformat()) + "\n")
     else:
         table = Table(
             "Domain",
@@ -380,15 +358,15 @@ def leads(
         )
         for row in rows:
             table.add_row(
-                row.domain,
-                row.priority_category or "",
-                str(row.score if row.score is not None else ""),
-                row.segment or "",
-                row.commercial_segment or "",
-                row.provider or row.status,
-                " / ".join(filter(None, [row.local_provider, row.gateway])),
-                f"{row.dmarc_policy} {row.dmarc_pct}%" if row.dmarc_policy else "—",
-                f"{row.scanned_at:%Y-%m-%d}",
+                row["domain_unicode"] or row["domain"],
+                row["priority_category"] or "",
+                "" if row["score"] is None else str(row["score"]),
+                row["segment"] or "",
+                row["commercial_segment"] or "",
+                row["provider"] or row["status"],
+                " / ".join(filter(None, [row["local_provider"], row["gateway"]])),
+                f"{row['dmarc_policy']} {row['dmarc_pct']}%" if row["dmarc_policy"] else "—",
+                f"{row['scanned_at']:%Y-%m-%d}",
             )
         out.print(table)
     err.print(f"{len(rows)} of {total} leads" + (f" (from {offset + 1})" if offset else ""))
@@ -498,10 +476,17 @@ def changes(since: str, domain: str | None, limit: int, as_json: bool, database_
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(1, 65535), default=7071, show_default=True)
-@click.option("--threads", type=click.IntRange(1, 256), default=8, show_default=True)
+@click.option("--threads", type=click.IntRange(1, 256), default=8, show_default=True, help="Threads per process.")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Server processes (one per core uses the whole machine).",
+)
 @click.option("--db", "database_url", help="Database URL (default HUNTER_DATABASE_URL or sqlite:///hunter.db).")
 @click.option("--bootstrap-key", is_flag=True, help="Create and print an admin key when the database has none.")
-def serve(host: str, port: int, threads: int, database_url: str | None, bootstrap_key: bool) -> None:
+def serve(host: str, port: int, threads: int, workers: int, database_url: str | None, bootstrap_key: bool) -> None:
     """Run every HTTP function locally on one port (functions-framework), as on Azure: /api/v1/..."""
     import os
 
@@ -520,7 +505,7 @@ def serve(host: str, port: int, threads: int, database_url: str | None, bootstra
     base = f"http://{host}:{port}/api"
     err.print(f"Hunter API on [bold]{base}/v1/leads[/] (OpenAPI: {base}/v1/openapi.json, health: {base}/healthz/ready)")
     err.print('Send your key as X-API-Key, e.g. curl -H "X-API-Key: $KEY" ' + f"{base}/v1/dashboard")
-    run_server(host, port, threads=threads)
+    run_server(host, port, threads=threads, workers=workers)
 
 
 @main.group()

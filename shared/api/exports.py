@@ -6,23 +6,22 @@ import csv
 import io
 from collections.abc import Iterator
 
-from shared.api.leads import LEAD_FIELDS
 from shared.api.models import ExportQuery
 from shared.http.app import AppContext
 from shared.http.types import HttpRequest, HttpResponse
-from shared.store.queries import list_query
+from shared.store.queries import LIST_FIELDS, list_query
 
-COLUMNS = ("domain", "domain_unicode", "company_name", *LEAD_FIELDS[1:])
+COLUMNS = ("domain", "domain_unicode", "company_name", *LIST_FIELDS[1:])
 BATCH = 1000
 
 
 def _rows(context: AppContext, query: ExportQuery) -> Iterator[list[object]]:
     """Rows straight from a server-side cursor: 100,000 leads never sit in memory at once."""
     with context.repository.sessions() as session:
-        result = session.execute(list_query(query).execution_options(yield_per=BATCH))
-        for lead, domain in result:
-            values = {name: getattr(lead, name) for name in LEAD_FIELDS}
-            values.update(domain_unicode=domain.unicode_name, company_name=domain.company_name)
+        dialect = context.engine.dialect.name
+        result = session.execute(list_query(query, dialect).execution_options(yield_per=BATCH))
+        for row in result:
+            values = row._mapping
             yield [values[c] for c in COLUMNS]
 
 

@@ -14,32 +14,11 @@ from shared.http.types import HttpRequest, HttpResponse, ProblemError
 from shared.sales import build_sales_summary
 from shared.scoring import score_record
 from shared.store.models import ChangeEventRow, DomainRow, LeadRow
-
-LEAD_FIELDS = (
-    "domain",
-    "status",
-    "provider",
-    "local_provider",
-    "gateway",
-    "score",
-    "segment",
-    "commercial_segment",
-    "priority_category",
-    "priority_score",
-    "dmarc_policy",
-    "dmarc_pct",
-    "spf_valid",
-    "dkim_found",
-    "tenant_domain",
-    "tenant_size",
-    "scan_count",
-    "scanned_at",
-    "changed_at",
-)
+from shared.store.queries import LIST_FIELDS
 
 
 def lead_item(row: LeadRow, domain: DomainRow | None = None) -> dict:
-    item = {name: getattr(row, name) for name in LEAD_FIELDS}
+    item = {name: getattr(row, name) for name in LIST_FIELDS}
     item["domain_unicode"] = domain.unicode_name if domain else None
     item["company_name"] = domain.company_name if domain else None
     return item
@@ -83,7 +62,7 @@ def list_leads(request: HttpRequest, context: AppContext) -> HttpResponse:
     next_offset = query.offset + len(rows)
     return HttpResponse.json(
         {
-            "items": [lead_item(row, domain) for row, domain in rows],
+            "items": rows,
             "total": total,
             "limit": query.limit,
             "next": _encode_cursor(next_offset) if next_offset < total and rows else None,

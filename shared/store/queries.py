@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from pydantic import BaseModel, Field, field_validator
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, literal_column, select, table
 
 from shared.store.models import DomainRow, LeadRow
 from shared.text import fold
@@ -69,7 +69,22 @@ class LeadFilter(BaseModel):
         return [p.upper() for p in value]
 
 
-def _filtered(f: LeadFilter, *columns: object) -> Select:
+def _search(needle: str, dialect: str) -> object:
+    """Leads whose folded names (domain, U-label, company) contain ``needle``, via a trigram index."""
+    if dialect == "sqlite":
+        if len(needle) < 3:  # shorter than a trigram: a plain scan, literal (no LIKE wildcards)
+            return LeadRow.domain_id.in_(select(DomainRow.id).where(func.instr(DomainRow.search_text, needle) > 0))
+        # The FTS5 trigram table of migration 0003: a quoted phrase is a literal substring match.
+        phrase = '"' + needle.replace('"', '""') + '"'
+        match = literal_column("domains_search").op("MATCH")(phrase)
+        ids = select(literal_column("rowid")).select_from(table("domains_search")).where(match)
+        return LeadRow.domain_id.in_(ids)
+    escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    ids = select(DomainRow.id).where(DomainRow.search_text.like(f"%{escaped}%", escape="\\"))  # pg_trgm GIN
+    return LeadRow.domain_id.in_(ids)
+
+
+def _filtered(f: LeadFilter, *columns: object, dialect: str = "sqlite") -> Select:
     query = select(*(columns or (LeadRow,)))
     for column, values in (
         (LeadRow.segment, f.segment),
@@ -87,16 +102,42 @@ def _filtered(f: LeadFilter, *columns: object) -> Select:
     if f.changed_since is not None:
         query = query.where(LeadRow.changed_at >= f.changed_since)
     if f.q:
-        # Folded text on both sides (case, accents, Turkish dotted/dotless i); LIKE wildcards escaped.
-        needle = fold(f.q).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        pattern = f"%{needle}%"
-        matching = select(DomainRow.id).where(DomainRow.search_text.like(pattern, escape="\\"))
-        query = query.where(or_(LeadRow.domain.like(pattern, escape="\\"), LeadRow.domain_id.in_(matching)))
+        # Folded on both sides: case, accents and the Turkish dotted/dotless i do not matter.
+        query = query.where(_search(fold(f.q), dialect))
     return query
 
 
-def list_query(f: LeadFilter) -> Select:
-    """(lead, domain) rows of one page, sorted by a whitelisted key.
+# What a lead list shows: plain columns, not ORM objects (no JSON breakdown, no identity map).
+LIST_FIELDS = (
+    "domain",
+    "status",
+    "provider",
+    "local_provider",
+    "gateway",
+    "score",
+    "segment",
+    "commercial_segment",
+    "priority_category",
+    "priority_score",
+    "dmarc_policy",
+    "dmarc_pct",
+    "spf_valid",
+    "dkim_found",
+    "tenant_domain",
+    "tenant_size",
+    "scan_count",
+    "scanned_at",
+    "changed_at",
+)
+LIST_COLUMNS = (
+    *(getattr(LeadRow, name) for name in LIST_FIELDS),
+    DomainRow.unicode_name.label("domain_unicode"),
+    DomainRow.company_name,
+)
+
+
+def list_query(f: LeadFilter, dialect: str = "sqlite") -> Select:
+    """Rows (``LIST_COLUMNS``) of one page, sorted by a whitelisted key.
 
     Ties break on the domain *in the same direction*, so that the (key, domain) index delivers
     the page in order on SQLite and PostgreSQL alike, without sorting thousands of tied rows.
@@ -108,9 +149,9 @@ def list_query(f: LeadFilter) -> Select:
     order = [column.desc() if descending else column.asc(), LeadRow.domain.desc() if descending else LeadRow.domain]
     if key in NULLABLE_SORT_KEYS:
         order[0] = order[0].nulls_last()
-    query = _filtered(f, LeadRow, DomainRow).join(DomainRow, DomainRow.id == LeadRow.domain_id)
+    query = _filtered(f, *LIST_COLUMNS, dialect=dialect).join(DomainRow, DomainRow.id == LeadRow.domain_id)
     return query.order_by(*order).limit(f.limit).offset(f.offset)
 
 
-def count_query(f: LeadFilter) -> Select:
-    return _filtered(f, func.count(LeadRow.domain_id))
+def count_query(f: LeadFilter, dialect: str = "sqlite") -> Select:
+    return _filtered(f, func.count(LeadRow.domain_id), dialect=dialect)

@@ -166,11 +166,12 @@ class Repository:
             row = session.scalar(query)
             return ScanRecord.model_validate(row) if row is not None else None
 
-    def leads(self, lead_filter: LeadFilter) -> tuple[list[tuple[LeadRow, DomainRow]], int]:
-        """One page of (lead, domain) rows and the total matching the filter (two queries, no N+1)."""
+    def leads(self, lead_filter: LeadFilter) -> tuple[list[dict[str, Any]], int]:
+        """One page of lead dicts (``LIST_COLUMNS``) and the total matching the filter: two queries, no N+1."""
         with self.sessions() as session:
-            rows = [tuple(r) for r in session.execute(list_query(lead_filter))]
-            total = session.scalar(count_query(lead_filter)) or 0
+            dialect = self.engine.dialect.name
+            rows = [dict(r._mapping) for r in session.execute(list_query(lead_filter, dialect))]
+            total = session.scalar(count_query(lead_filter, dialect)) or 0
         return rows, total
 
     def lead_with_domain(self, domain: str) -> tuple[LeadRow, DomainRow] | tuple[None, None]:
