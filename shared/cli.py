@@ -496,12 +496,19 @@ def serve(host: str, port: int, threads: int, workers: int, database_url: str | 
     settings = _settings(database_url=database_url)
     if database_url:
         os.environ["HUNTER_DATABASE_URL"] = database_url  # the server process reads its settings from the env
-    from shared.store.db import engine_for
+    from shared.store.db import make_engine, migrate
 
-    store = ApiKeyStore(engine_for(settings.database_url))
-    if bootstrap_key and not store.list():
-        key, _ = store.create("local-admin", ["admin"])
-        err.print(f"Created API key 'local-admin' (admin). It is shown once, keep it:\n  [bold]{key}[/]")
+    # Migrate and bootstrap on a short-lived engine, closed before the server forks its workers:
+    # a pooled connection inherited by two processes would interleave their protocol messages.
+    engine = make_engine(settings.database_url)
+    try:
+        migrate(engine)
+        store = ApiKeyStore(engine)
+        if bootstrap_key and not store.list():
+            key, _ = store.create("local-admin", ["admin"])
+            err.print(f"Created API key 'local-admin' (admin). It is shown once, keep it:\n  [bold]{key}[/]")
+    finally:
+        engine.dispose()
     base = f"http://{host}:{port}/api"
     err.print(f"Hunter API on [bold]{base}/v1/leads[/] (OpenAPI: {base}/v1/openapi.json, health: {base}/healthz/ready)")
     err.print('Send your key as X-API-Key, e.g. curl -H "X-API-Key: $KEY" ' + f"{base}/v1/dashboard")

@@ -9,9 +9,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import traceback
 import uuid
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 
 from pydantic import ValidationError
 
@@ -146,6 +148,11 @@ def _validation_problem(exc: ValidationError) -> ProblemError:
     return ProblemError(422, "Invalid request", f"check {fields}", errors=errors)
 
 
+def _error_name(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None)  # SQLAlchemy wraps the driver's error
+    return f"{type(exc).__name__}({type(orig).__name__})" if orig is not None else type(exc).__name__
+
+
 def dispatch(request: HttpRequest, context: AppContext | None = None) -> HttpResponse:
     context = context or get_context()
     started = time.perf_counter()
@@ -173,9 +180,19 @@ def dispatch(request: HttpRequest, context: AppContext | None = None) -> HttpRes
         response = problem.response(request.path)
     except ValidationError as exc:
         response = _validation_problem(exc).response(request.path)
-    except Exception:
+    except Exception as exc:
         error_id = uuid.uuid4().hex[:12]
-        log.exception("unhandled error", extra={"error_id": error_id, "route": route_name})
+        # Type and place only: exception texts can carry SQL or input data, tracebacks stay out of logs.
+        frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+        log.error(
+            "unhandled error",
+            extra={
+                "error_id": error_id,
+                "route": route_name,
+                "error": _error_name(exc),
+                "at": f"{Path(frame.filename).name}:{frame.lineno}" if frame else None,
+            },
+        )
         response = ProblemError(500, "Internal error", f"the error was logged with id {error_id}").response()
     response.headers.update(cors)
     elapsed = time.perf_counter() - started

@@ -26,7 +26,18 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    if engine.dialect.name == "postgresql":
+
+        @event.listens_for(engine, "connect")
+        def _postgres_session(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+            # JIT compiles plans whose estimated cost passes jit_above_cost: 20-50 ms spent to save
+            # microseconds on our short indexed queries (counts over 100,000 leads cross that line).
+            cursor = dbapi_connection.cursor()
+            cursor.execute("SET jit = off")
+            cursor.close()
+
+    return engine
 
 
 def migrate(engine: Engine, revision: str = "head") -> None:

@@ -8,6 +8,8 @@ domain or a lead.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,6 +27,32 @@ from shared.store.queries import LeadFilter, count_query, list_query
 from shared.text import fold
 
 TRANSIENT = {ScanStatus.TIMEOUT, ScanStatus.SERVFAIL, ScanStatus.ERROR}
+COUNT_CACHE_SECONDS = 5.0
+
+
+class TtlCache:
+    """A tiny thread-safe cache with one time-to-live, cleared whenever this process writes."""
+
+    def __init__(self, seconds: float, size: int = 1024) -> None:
+        self.seconds = seconds
+        self.size = size
+        self._items: dict[str, tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> Any:
+        with self._lock:
+            hit = self._items.get(key)
+        return hit[1] if hit is not None and hit[0] > time.monotonic() else None
+
+    def put(self, key: str, value: Any) -> None:
+        with self._lock:
+            if len(self._items) >= self.size:
+                self._items.clear()
+            self._items[key] = (time.monotonic() + self.seconds, value)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
 
 
 @dataclass
@@ -42,6 +70,7 @@ class Repository:
         self.engine = engine
         self.sessions = session_factory(engine)
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        self._counts = TtlCache(seconds=COUNT_CACHE_SECONDS)
 
     # -- writes -------------------------------------------------------------------------
 
@@ -51,6 +80,7 @@ class Repository:
         if not results:
             return
         now = utcnow()
+        self._counts.clear()
         with self.sessions.begin() as session:
             ids = self._upsert_domains(session, results, now)
             previous = self._latest_records(session, list(ids.values()))
@@ -167,11 +197,19 @@ class Repository:
             return ScanRecord.model_validate(row) if row is not None else None
 
     def leads(self, lead_filter: LeadFilter) -> tuple[list[dict[str, Any]], int]:
-        """One page of lead dicts (``LIST_COLUMNS``) and the total matching the filter: two queries, no N+1."""
+        """One page of lead dicts (``LIST_COLUMNS``) and the total matching the filter: two queries, no N+1.
+
+        The total is remembered for a few seconds per filter (not per page or sort), so paging
+        through a result set of 50,000 leads counts them once, not on every page.
+        """
+        dialect = self.engine.dialect.name
+        count_key = lead_filter.model_dump_json(exclude={"sort", "limit", "offset"})
         with self.sessions() as session:
-            dialect = self.engine.dialect.name
             rows = [dict(r._mapping) for r in session.execute(list_query(lead_filter, dialect))]
-            total = session.scalar(count_query(lead_filter, dialect)) or 0
+            total = self._counts.get(count_key)
+            if total is None:
+                total = session.scalar(count_query(lead_filter, dialect)) or 0
+                self._counts.put(count_key, total)
         return rows, total
 
     def lead_with_domain(self, domain: str) -> tuple[LeadRow, DomainRow] | tuple[None, None]:

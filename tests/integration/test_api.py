@@ -473,3 +473,26 @@ def test_schemathesis_finds_no_server_error(api, tmp_path):
     )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     assert key not in done.stdout  # the key travels in headers, never in our output
+
+
+def test_an_unexpected_failure_is_a_500_with_an_id_and_no_details(api, monkeypatch, caplog):
+    """Break the database under the in-process dispatcher: the answer and the log say no more than needed."""
+    import logging
+
+    from shared.http.app import dispatch, get_context
+    from shared.http.types import HttpRequest
+
+    def broken(*args, **kwargs):
+        raise __import__("sqlalchemy").exc.OperationalError("SELECT secret FROM leads", {}, Exception("boom"))
+
+    monkeypatch.setattr(get_context().repository, "leads", broken)
+    with caplog.at_level(logging.ERROR, logger="hunter.http"):
+        reply = dispatch(HttpRequest("GET", "/v1/leads", headers={"x-api-key": api["keys"]["read"]}))
+    assert reply.status == 500 and reply.headers["Content-Type"] == "application/problem+json"
+    body = __import__("json").loads(reply.body_bytes())
+    (record,) = [r for r in caplog.records if r.getMessage() == "unhandled error"]
+    logged = " ".join(f"{k}={v}" for k, v in vars(record).items())
+    assert record.error == "OperationalError(Exception)" and record.error_id in body["detail"]
+    for leaked in ("SELECT", "Traceback", "boom", api["keys"]["read"]):
+        assert leaked not in reply.body_bytes().decode()
+        assert leaked not in logged
