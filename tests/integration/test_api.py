@@ -496,3 +496,75 @@ def test_an_unexpected_failure_is_a_500_with_an_id_and_no_details(api, monkeypat
     for leaked in ("SELECT", "Traceback", "boom", api["keys"]["read"]):
         assert leaked not in reply.body_bytes().decode()
         assert leaked not in logged
+
+
+@pytest.mark.postgres
+def test_several_server_processes_on_postgresql(tmp_path):
+    """`hunter serve --workers 2` on PostgreSQL under concurrent requests: every answer is a 200.
+
+    Regression: a pooled connection opened before gunicorn forked was shared by both workers and
+    interleaved their protocol messages (500s under load).
+    """
+    from tests.conftest import _postgres_database
+
+    databases = _postgres_database()
+    url = next(databases)
+    try:
+        repository = Repository(engine_for(url))
+        settings = Settings(database_url=url, whois_enabled=False)
+        from shared.models import MxHost, ScanRecord, ScanStatus
+        from shared.providers import classify
+        from shared.scoring import score_record
+        from shared.store.repository import ScanResult
+
+        records = [
+            classify(
+                ScanRecord(
+                    input=f"f{i}.com.tr",
+                    domain=f"f{i}.com.tr",
+                    status=ScanStatus.OK,
+                    mx=[MxHost(preference=10, host="aspmx.l.google.com")],
+                )
+            )
+            for i in range(60)
+        ]
+        repository.save([ScanResult(r, score_record(r)) for r in records])
+        key = ApiKeyStore(engine_for(url)).create("load", ["read"], rate_limit_per_minute=100_000)[0]
+        engine_for(url).dispose()
+        port = _free_port()
+        log = (tmp_path / "server.log").open("wb")
+        server = subprocess.Popen(
+            [sys.executable, "-m", "shared", "serve", "--port", str(port), "--workers", "2"],
+            cwd=ROOT,
+            env={**os.environ, "HUNTER_DATABASE_URL": url},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        base = f"http://127.0.0.1:{port}/api"
+        try:
+            for _ in range(100):
+                try:
+                    if httpx.get(f"{base}/healthz/ready", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.1)
+            import asyncio
+
+            async def hammer() -> list[int]:
+                async with httpx.AsyncClient(base_url=base, headers={"X-API-Key": key}, timeout=30) as client:
+                    replies = await asyncio.gather(
+                        *(
+                            client.get("/v1/leads", params={"offset": i % 50, "limit": 10, "sort": "domain"})
+                            for i in range(120)
+                        )
+                    )
+                return [r.status_code for r in replies]
+
+            assert set(asyncio.run(hammer())) == {200}
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+            log.close()
+        assert settings.database_url == url
+    finally:
+        databases.close()
