@@ -36,6 +36,7 @@ def make_engine(url: str) -> Engine:
             cursor = dbapi_connection.cursor()
             cursor.execute("SET jit = off")
             cursor.close()
+            dbapi_connection.commit()  # else the pool's rollback on check-in would undo the SET
 
     return engine
 
