@@ -19,10 +19,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,6 +36,7 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from shared.devtools.api_server import start_api_server  # noqa: E402
 from shared.http.auth import ApiKeyStore  # noqa: E402
 from shared.models import DkimSelector, DmarcInfo, MxHost, ScanRecord, ScanStatus, SpfInfo  # noqa: E402
 from shared.providers import classify  # noqa: E402
@@ -163,17 +162,18 @@ def seed(url: str, count: int) -> None:
             conn.execute(sa.insert(LeadRow.__table__), leads)
             conn.execute(sa.insert(SnapshotRow.__table__), snapshots)
     if engine.dialect.name == "postgresql":
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(sa.text("VACUUM ANALYZE"))  # a bulk load, as autovacuum would: sets the visibility map
+        raw = engine.raw_connection()  # VACUUM refuses a transaction: use the driver in autocommit
+        try:
+            raw.driver_connection.autocommit = True
+            cursor = raw.cursor()
+            cursor.execute("VACUUM ANALYZE")  # after a bulk load, as autovacuum would: sets the visibility map
+            cursor.close()
+        finally:
+            raw.driver_connection.autocommit = False
+            raw.close()
     else:
         with engine.begin() as conn:
             conn.execute(sa.text("ANALYZE"))
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 async def measure(base: str, key: str, leads: int, requests: int, concurrency: int) -> dict[str, list[float]]:
@@ -269,23 +269,8 @@ def main() -> None:
     seed(url, args.leads)
     seeded = time.monotonic() - started
     key, _ = ApiKeyStore(engine_for(url)).create("bench", ["read"], rate_limit_per_minute=1_000_000)
-    port = _free_port()
-    env = {**os.environ, "HUNTER_DATABASE_URL": url, "HUNTER_LOG_LEVEL": "WARNING"}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "shared", "serve", "--port", str(port), "--workers", str(args.workers)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}/api"
+    server, base = start_api_server({"HUNTER_DATABASE_URL": url, "HUNTER_LOG_LEVEL": "WARNING"}, workers=args.workers)
     try:
-        for _ in range(200):
-            try:
-                if httpx.get(f"{base}/healthz/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
         wall = time.monotonic()
         results = asyncio.run(measure(base, key, args.leads, args.requests, args.concurrency))
         wall = time.monotonic() - wall
@@ -296,16 +281,20 @@ def main() -> None:
             drop()
     import_ms, rss_mb = cold_start()
     print(f"backend            {args.backend} ({args.leads:,} leads seeded in {seeded:.0f} s)")
-    print(f"concurrency        {args.concurrency} connections, {args.requests} requests per endpoint, "
-          f"{args.workers} server processes")
+    print(
+        f"concurrency        {args.concurrency} connections, {args.requests} requests per endpoint, "
+        f"{args.workers} server processes"
+    )
     for kind, label in (("list", "GET /v1/leads      "), ("detail", "GET /v1/leads/{d}  ")):
         values = sorted(results[kind])
         p95 = values[int(len(values) * 0.95) - 1]
         print(f"{label} p50 {statistics.median(values):6.1f} ms   p95 {p95:6.1f} ms")
     for name, values in sorted(results["by_filter"].items()):
         values = sorted(values)
-        print(f"  list by {name:20s} p50 {statistics.median(values):6.1f} ms   "
-              f"p95 {values[max(0, int(len(values) * 0.95) - 1)]:6.1f} ms")
+        print(
+            f"  list by {name:20s} p50 {statistics.median(values):6.1f} ms   "
+            f"p95 {values[max(0, int(len(values) * 0.95) - 1)]:6.1f} ms"
+        )
     print(f"throughput         {2 * args.requests / wall:,.0f} requests/s")
     print(f"cold start         import function_app {import_ms:.0f} ms, RSS after import {rss_mb:.0f} MB")
     print(json.dumps({"backend": args.backend, "leads": args.leads}), file=sys.stderr)

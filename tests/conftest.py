@@ -32,9 +32,21 @@ def start_dns_server(records: str, directory: Path, *, delay_ms: float = 0) -> D
     path = directory / f"records-{uuid.uuid4().hex[:8]}.txt"
     path.write_text(records, encoding="utf-8")
     process = subprocess.Popen(
-        [sys.executable, "-m", "shared.devtools.dnsserver", "--records", str(path), "--port", "0",
-         "--delay-ms", str(delay_ms)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        [
+            sys.executable,
+            "-m",
+            "shared.devtools.dnsserver",
+            "--records",
+            str(path),
+            "--port",
+            "0",
+            "--delay-ms",
+            str(delay_ms),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
     )
     line = process.stdout.readline().split()  # type: ignore[union-attr]
     if not line or line[0] != "READY":

@@ -14,7 +14,7 @@ from shared.http.types import HttpRequest, HttpResponse, ProblemError
 from shared.sales import build_sales_summary
 from shared.scoring import score_record
 from shared.store.models import ChangeEventRow, DomainRow, LeadRow
-from shared.store.queries import LIST_FIELDS
+from shared.store.queries import LIST_FIELDS, MAX_OFFSET
 
 
 def lead_item(row: LeadRow, domain: DomainRow | None = None) -> dict:
@@ -42,7 +42,7 @@ def _encode_cursor(offset: int) -> str:
 def _decode_cursor(cursor: str) -> int:
     try:
         offset = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))["o"]
-        if not isinstance(offset, int) or offset < 0:
+        if not isinstance(offset, int) or not 0 <= offset <= MAX_OFFSET:
             raise ValueError
         return offset
     except Exception:

@@ -24,6 +24,7 @@ SORT_KEYS = {
     "provider": LeadRow.provider,
 }
 DEFAULT_SORT = "-priority"
+MAX_OFFSET = 10_000_000  # databases store 64-bit integers; fuzzed offsets beyond that must be a 422, not a crash
 NULLABLE_SORT_KEYS = {"changed_at", "provider"}
 
 
@@ -39,7 +40,7 @@ class LeadFilter(BaseModel):
     changed_since: datetime | None = None
     sort: str = DEFAULT_SORT
     limit: int = Field(50, ge=1, le=500)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=MAX_OFFSET)
 
     @field_validator("segment", "provider", "priority", "commercial_segment", "status", mode="before")
     @classmethod

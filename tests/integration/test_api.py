@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ import pytest
 
 from shared import aio
 from shared.config import Settings
+from shared.devtools.api_server import start_api_server
 from shared.http.app import AppContext, set_context
 from shared.http.auth import ApiKeyStore
 from shared.http.routes import ROUTES
@@ -35,12 +35,6 @@ SEED = [
     ("own.com.tr", "Öztürk Gıda"),
     ("nomx.com", None),
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -69,26 +63,9 @@ def api(tmp_path_factory, dns_server_factory):
     }
     store.revoke("gone")
     set_context(AppContext(settings, time.monotonic()))
-    port = _free_port()
     log_path = tmp_path_factory.mktemp("server") / "server.log"
     log = log_path.open("wb")  # a file, not a pipe: nobody reads a pipe and a full one would stall the server
-    server = subprocess.Popen(
-        [sys.executable, "-m", "shared", "serve", "--port", str(port)],
-        cwd=ROOT,
-        env={**os.environ, **env},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}/api"
-    for _ in range(100):
-        try:
-            if httpx.get(f"{base}/healthz/live", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    else:
-        server.kill()
-        raise RuntimeError(log_path.read_text())
+    server, base = start_api_server(env, log=log)
     yield {
         "keys": keys,
         "base": base,
@@ -260,6 +237,7 @@ def test_cursor_pagination_walks_every_lead_once(client, api):
         ({"priority": "P9"}, "priority"),
         ({"colour": "red"}, "colour"),
         ({"cursor": "bm9wZQ"}, "cursor"),
+        ({"offset": 2**63}, "offset"),
         ({"changed_since": "yesterday"}, "changed_since"),
     ],
 )
@@ -531,23 +509,9 @@ def test_several_server_processes_on_postgresql(tmp_path):
         repository.save([ScanResult(r, score_record(r)) for r in records])
         key = ApiKeyStore(engine_for(url)).create("load", ["read"], rate_limit_per_minute=100_000)[0]
         engine_for(url).dispose()
-        port = _free_port()
         log = (tmp_path / "server.log").open("wb")
-        server = subprocess.Popen(
-            [sys.executable, "-m", "shared", "serve", "--port", str(port), "--workers", "2"],
-            cwd=ROOT,
-            env={**os.environ, "HUNTER_DATABASE_URL": url},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        base = f"http://127.0.0.1:{port}/api"
+        server, base = start_api_server({"HUNTER_DATABASE_URL": url}, workers=2, log=log)
         try:
-            for _ in range(100):
-                try:
-                    if httpx.get(f"{base}/healthz/ready", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.1)
             import asyncio
 
             async def hammer() -> list[int]:

@@ -13,9 +13,30 @@ import pytest
 from tests.integration.zones import RECORDS
 
 ROOT = Path(__file__).resolve().parents[2]
-JSON_KEYS = {"input", "domain", "status", "error", "provider", "local_provider", "gateway", "mx", "spf", "dmarc",
-             "dkim", "m365", "tenant_size", "whois", "score", "segment", "commercial_segment", "priority_category",
-             "priority_label", "priority_score", "breakdown", "rules_version"}
+JSON_KEYS = {
+    "input",
+    "domain",
+    "status",
+    "error",
+    "provider",
+    "local_provider",
+    "gateway",
+    "mx",
+    "spf",
+    "dmarc",
+    "dkim",
+    "m365",
+    "tenant_size",
+    "whois",
+    "score",
+    "segment",
+    "commercial_segment",
+    "priority_category",
+    "priority_label",
+    "priority_score",
+    "breakdown",
+    "rules_version",
+}
 
 
 @pytest.fixture(scope="module")
@@ -24,10 +45,22 @@ def dns(dns_server_factory):
 
 
 def hunter(args: list[str], tmp_path: Path, dns, *, stdin: str | None = None) -> subprocess.CompletedProcess:
-    env = dict(os.environ, HUNTER_DATABASE_URL=f"sqlite:///{tmp_path / 'hunter.db'}",
-               HUNTER_DNS_NAMESERVERS=dns.address, HUNTER_DNS_TIMEOUT="0.3", HUNTER_WHOIS_ENABLED="false")
-    return subprocess.run([sys.executable, "-m", "shared", *args], capture_output=True, text=True, env=env,
-                          cwd=tmp_path, input=stdin, timeout=120)
+    env = dict(
+        os.environ,
+        HUNTER_DATABASE_URL=f"sqlite:///{tmp_path / 'hunter.db'}",
+        HUNTER_DNS_NAMESERVERS=dns.address,
+        HUNTER_DNS_TIMEOUT="0.3",
+        HUNTER_WHOIS_ENABLED="false",
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "shared", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        input=stdin,
+        timeout=120,
+    )
 
 
 def test_help_lists_commands(tmp_path, dns):
@@ -70,8 +103,11 @@ def test_scan_json_lines_have_the_documented_keys(tmp_path, dns):
 def test_rescan_shows_what_changed(tmp_path, dns, dns_server_factory):
     first = hunter(["scan", "--json", "m365.com.tr"], tmp_path, dns)
     assert json.loads(first.stdout)["changes"] == []
-    moved = dns_server_factory(RECORDS.replace("m365.com.tr. MX 10 m365-com-tr.mail.protection.outlook.com.",
-                                               "m365.com.tr. MX 10 aspmx.l.google.com."))
+    moved = dns_server_factory(
+        RECORDS.replace(
+            "m365.com.tr. MX 10 m365-com-tr.mail.protection.outlook.com.", "m365.com.tr. MX 10 aspmx.l.google.com."
+        )
+    )
     second = hunter(["scan", "--json", "m365.com.tr"], tmp_path, moved)
     changes = json.loads(second.stdout)["changes"]
     assert [c["kind"] for c in changes] == ["provider_changed"]
@@ -82,8 +118,9 @@ def test_rescan_shows_what_changed(tmp_path, dns, dns_server_factory):
 
 def test_scan_a_csv_file_with_turkish_headers(tmp_path, dns):
     path = tmp_path / "firmalar.csv"
-    path.write_text("Firma;Web Sitesi\nM365 A.Ş.;https://www.m365.com.tr/\nGoogle Ltd;google.com.tr\nBoş;-\n",
-                    encoding="utf-8-sig")
+    path.write_text(
+        "Firma;Web Sitesi\nM365 A.Ş.;https://www.m365.com.tr/\nGoogle Ltd;google.com.tr\nBoş;-\n", encoding="utf-8-sig"
+    )
     done = hunter(["scan", "--input", str(path), "--json"], tmp_path, dns)
     assert done.returncode == 0, done.stderr
     rows = [json.loads(line) for line in done.stdout.splitlines()]
@@ -94,9 +131,18 @@ def test_scan_a_csv_file_with_turkish_headers(tmp_path, dns):
 
 def test_a_ten_thousand_line_file(tmp_path, dns):
     """10,000 lines: 9,990 unique unknown domains (NXDOMAIN), 5 known, 5 invalid, plus duplicates."""
-    lines = [f"firma{i}.com.tr" for i in range(9990)] + ["m365.com.tr", "google.com.tr", "nan", "-", "web sitesi",
-                                                           "http://", "10.0.0.1", "M365.COM.TR", "www.google.com.tr",
-                                                           "info@firma1.com.tr"]
+    lines = [f"firma{i}.com.tr" for i in range(9990)] + [
+        "m365.com.tr",
+        "google.com.tr",
+        "nan",
+        "-",
+        "web sitesi",
+        "http://",
+        "10.0.0.1",
+        "M365.COM.TR",
+        "www.google.com.tr",
+        "info@firma1.com.tr",
+    ]
     path = tmp_path / "big.txt"
     path.write_text("\n".join(lines) + "\n")
     done = hunter(["scan", "--input", str(path), "--json"], tmp_path, dns)
@@ -153,8 +199,12 @@ def test_worker_processes_split_a_file_exactly(tmp_path, dns):
 
 
 def test_lead_leads_and_changes_commands(tmp_path, dns, dns_server_factory):
-    assert hunter(["scan", "m365.com.tr", "google.com.tr", "godaddy.com.tr", "own.com.tr", "nomx.com"],
-                  tmp_path, dns).returncode == 0
+    assert (
+        hunter(
+            ["scan", "m365.com.tr", "google.com.tr", "godaddy.com.tr", "own.com.tr", "nomx.com"], tmp_path, dns
+        ).returncode
+        == 0
+    )
     turkish = hunter(["lead", "https://www.google.com.tr/"], tmp_path, dns)
     assert turkish.returncode == 0, turkish.stderr
     assert "google.com.tr" in turkish.stdout and "P2" in turkish.stdout and "toplam" not in turkish.stdout
@@ -184,11 +234,15 @@ def test_lead_leads_and_changes_commands(tmp_path, dns, dns_server_factory):
     bad_sort = hunter(["leads", "--sort", "password"], tmp_path, dns)
     assert bad_sort.returncode == 2 and "unknown sort key" in bad_sort.stderr
 
-    moved = dns_server_factory(RECORDS.replace("google.com.tr. MX 1 aspmx.l.google.com.",
-                                               "google.com.tr. MX 1 google-com-tr.mail.protection.outlook.com."))
+    moved = dns_server_factory(
+        RECORDS.replace(
+            "google.com.tr. MX 1 aspmx.l.google.com.", "google.com.tr. MX 1 google-com-tr.mail.protection.outlook.com."
+        )
+    )
     hunter(["scan", "google.com.tr"], tmp_path, moved)
     changed = [json.loads(line) for line in hunter(["changes", "--json"], tmp_path, dns).stdout.splitlines()]
     assert [(c["domain"], c["kind"], c["before"], c["after"]) for c in changed] == [
-        ("google.com.tr", "provider_changed", "Google", "M365")]
+        ("google.com.tr", "provider_changed", "Google", "M365")
+    ]
     assert hunter(["changes", "--since", "2999-01-01", "--json"], tmp_path, dns).stdout == ""
     assert hunter(["changes", "--since", "yesterday"], tmp_path, dns).returncode == 2

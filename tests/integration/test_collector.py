@@ -20,8 +20,9 @@ def dns(dns_server_factory):
 
 
 def make_settings(nameserver: str, **overrides: object) -> Settings:
-    values = dict(dns_nameservers=[nameserver], dns_timeout=0.3, dns_attempts=2, dns_domain_budget=3.0,
-                  whois_enabled=False)
+    values = dict(
+        dns_nameservers=[nameserver], dns_timeout=0.3, dns_attempts=2, dns_domain_budget=3.0, whois_enabled=False
+    )
     values.update(overrides)
     return Settings(**values)
 
@@ -62,8 +63,14 @@ def test_m365_full_evidence(dns):
     assert selector1.has_key and selector1.cname.endswith("m365tr.onmicrosoft.com")
     assert record.m365.tenant_domain == "m365tr.onmicrosoft.com"
     evidence = " | ".join(record.m365.evidence)
-    for needle in ("MX m365-com-tr", "SPF include:spf.protection.outlook.com", "autodiscover", "enterpriseregistration",
-                   "DKIM selector1", "TXT MS"):
+    for needle in (
+        "MX m365-com-tr",
+        "SPF include:spf.protection.outlook.com",
+        "autodiscover",
+        "enterpriseregistration",
+        "DKIM selector1",
+        "TXT MS",
+    ):
         assert needle in evidence
     assert "MS=ms12345678" in record.txt_verifications
     assert record.cnames["autodiscover"] == "autodiscover.outlook.com"
@@ -110,8 +117,13 @@ def test_godaddy_is_hosting_and_own_server_is_local(dns):
 
 @pytest.mark.parametrize(
     ("domain", "status"),
-    [("nullmx.com", ScanStatus.NULL_MX), ("nomx.com", ScanStatus.NO_MX), ("doesnotexist.com", ScanStatus.NXDOMAIN),
-     ("broken.com", ScanStatus.SERVFAIL), ("slow.com", ScanStatus.TIMEOUT)],
+    [
+        ("nullmx.com", ScanStatus.NULL_MX),
+        ("nomx.com", ScanStatus.NO_MX),
+        ("doesnotexist.com", ScanStatus.NXDOMAIN),
+        ("broken.com", ScanStatus.SERVFAIL),
+        ("slow.com", ScanStatus.TIMEOUT),
+    ],
 )
 def test_cannot_receive_mail_statuses_are_distinct(dns, domain, status):
     record = scan_one(dns, domain)

@@ -61,8 +61,10 @@ def test_cname_chain_is_reported_and_followed(dns):
 def test_nodata_nxdomain_servfail_timeout(dns):
     async def ask(client):
         return await asyncio.gather(
-            client.query("nomx.com", "MX"), client.query("nothing.example.com", "MX"),
-            client.query("broken.com", "MX"), client.query("slow.com", "MX"),
+            client.query("nomx.com", "MX"),
+            client.query("nothing.example.com", "MX"),
+            client.query("broken.com", "MX"),
+            client.query("slow.com", "MX"),
         )
 
     answers, _ = run(ask, nameservers=[dns.address], timeout=0.2, attempts=1)

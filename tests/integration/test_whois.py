@@ -101,8 +101,13 @@ def test_turkish_registry_answer():
 def test_silent_whois_server_times_out_without_failing_the_scan(dns_server_factory):
     silent = WhoisStandIn(None)
     dns = dns_server_factory(RECORDS)
-    settings = Settings(dns_nameservers=[dns.address], dns_timeout=0.3, whois_enabled=True,
-                        whois_server=f"127.0.0.1:{silent.port}", whois_timeout=0.5)
+    settings = Settings(
+        dns_nameservers=[dns.address],
+        dns_timeout=0.3,
+        whois_enabled=True,
+        whois_server=f"127.0.0.1:{silent.port}",
+        whois_timeout=0.5,
+    )
 
     async def run():
         scanner = Scanner(settings)

@@ -124,10 +124,7 @@ def test_sorting_by_priority_score_orders_by_category_then_score() -> None:
     keys = [(int(r.priority_category[1]), -(r.priority_score % 1000)) for r in ordered]
     assert keys == sorted(keys)
     # a weak P1 still outranks the best P2
-    assert (
-        prioritise("Migration", "Hosting", 60).priority_score
-        > prioritise("Migration", "Google", 100).priority_score
-    )
+    assert prioritise("Migration", "Hosting", 60).priority_score > prioritise("Migration", "Google", 100).priority_score
 
 
 def test_weak_partner_heat_switches_at_50() -> None:

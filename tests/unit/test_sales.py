@@ -80,9 +80,7 @@ LEADS: dict[str, ScanRecord] = {
             policy="none",
             rua=["mailto:dmarc@acme-tekstil.com.tr"],
         ),
-        m365=M365Info(
-            evidence=["MX mail.protection.outlook.com"], tenant_domain="acmetekstil.onmicrosoft.com"
-        ),
+        m365=M365Info(evidence=["MX mail.protection.outlook.com"], tenant_domain="acmetekstil.onmicrosoft.com"),
         tenant_size=size("small"),
     ),
     "google_no_dmarc": lead(
@@ -188,9 +186,7 @@ def test_snapshot(name: str, lang: str) -> None:
     expected = path.read_text(encoding="utf-8")
     if json.loads(expected) != json.loads(actual):
         diff = "\n".join(
-            difflib.unified_diff(
-                expected.splitlines(), actual.splitlines(), "snapshot", "actual", lineterm=""
-            )
+            difflib.unified_diff(expected.splitlines(), actual.splitlines(), "snapshot", "actual", lineterm="")
         )
         pytest.fail(f"sales summary for {name} ({lang}) differs from {path.name}:\n{diff}")
 
@@ -311,9 +307,7 @@ def _shape(node: Any) -> Any:
 def test_both_languages_have_the_same_texts() -> None:
     shapes = {}
     for lang in SUPPORTED_LANGS:
-        raw = yaml.safe_load(
-            resources.files("shared.sales").joinpath(f"texts_{lang}.yaml").read_text("utf-8")
-        )
+        raw = yaml.safe_load(resources.files("shared.sales").joinpath(f"texts_{lang}.yaml").read_text("utf-8"))
         shapes[lang] = _shape(raw)
         texts = load_texts(lang)
         assert all(text.strip() for _, text in iter_templates(texts))
@@ -490,9 +484,7 @@ record_strategy = st.builds(
         st.builds(
             WhoisInfo,
             registrar=st.sampled_from([None, "Natro"]),
-            expires=st.one_of(
-                st.none(), st.integers(-30, 400).map(lambda d: GENERATED_AT + timedelta(days=d))
-            ),
+            expires=st.one_of(st.none(), st.integers(-30, 400).map(lambda d: GENERATED_AT + timedelta(days=d))),
         ),
     ),
 )

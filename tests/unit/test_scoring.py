@@ -131,16 +131,10 @@ def _when(rule_id: str, section: str = "score_rules", **when: Any) -> dict[str, 
 
 
 BROKEN = [
-    pytest.param(
-        _when("dmarc_reject", provder=["M365"]), ["dmarc_reject", "provder"], id="misspelt-condition"
-    ),
-    pytest.param(
-        _when("provider_google", provider=["Gogle"]), ["provider_google", "Gogle"], id="unknown-provider"
-    ),
+    pytest.param(_when("dmarc_reject", provder=["M365"]), ["dmarc_reject", "provder"], id="misspelt-condition"),
+    pytest.param(_when("provider_google", provider=["Gogle"]), ["provider_google", "Gogle"], id="unknown-provider"),
     pytest.param(_mutate_score_rule("spf_valid", points="ten"), ["spf_valid", "points"], id="points-not-int"),
-    pytest.param(
-        _mutate_score_rule("dkim_found", points=None), ["dkim_found", "points"], id="points-missing"
-    ),
+    pytest.param(_mutate_score_rule("dkim_found", points=None), ["dkim_found", "points"], id="points-missing"),
     pytest.param(_when("spf_missing", spf=["broken"]), ["spf_missing", "spf"], id="unknown-spf-state"),
     pytest.param(_when("dmarc_missing", dmarc=["off"]), ["dmarc_missing", "dmarc"], id="unknown-dmarc-state"),
     pytest.param(
@@ -160,9 +154,7 @@ BROKEN = [
     ),
     pytest.param(_when("spf_valid", score_min=10), ["spf_valid", "score_min"], id="score-in-score-rule"),
     pytest.param(_when("provider_m365", provider=[]), ["provider_m365", "provider"], id="empty-list"),
-    pytest.param(
-        _mutate_score_rule("spf_broken", id="spf_valid"), ["spf_valid", "more than once"], id="duplicate-id"
-    ),
+    pytest.param(_mutate_score_rule("spf_broken", id="spf_valid"), ["spf_valid", "more than once"], id="duplicate-id"),
     pytest.param(_mutate_score_rule("spf_broken", id="SPF Broken"), ["SPF Broken", "id"], id="bad-id"),
 ]
 
@@ -179,9 +171,7 @@ def test_broken_rules_name_the_offending_rule_and_field(data: dict[str, Any], ex
 def test_segments_must_end_with_a_catch_all() -> None:
     data = bundled_rules_dict()
     data["segments"] = data["segments"][:-1]
-    with pytest.raises(
-        RulesError, match=r"segments: the last rule \('mid_score_cold'\) must have an empty 'when'"
-    ):
+    with pytest.raises(RulesError, match=r"segments: the last rule \('mid_score_cold'\) must have an empty 'when'"):
         parse_rules(yaml.safe_dump(data))
 
 
@@ -208,9 +198,7 @@ def test_priority_categories_must_cover_every_commercial_segment() -> None:
 def test_priority_lists_need_catch_alls() -> None:
     data = bundled_rules_dict()
     data["priority"]["technical_heat"] = data["priority"]["technical_heat"][:-1]
-    with pytest.raises(
-        RulesError, match=r"priority.technical_heat: the last rule \('cloud_competitor_warm'\)"
-    ):
+    with pytest.raises(RulesError, match=r"priority.technical_heat: the last rule \('cloud_competitor_warm'\)"):
         parse_rules(yaml.safe_dump(data))
 
 
@@ -300,9 +288,7 @@ def test_spf_rules(spf: SpfInfo | None, rule: str, expected: int) -> None:
 
 
 def test_spf_temperror_is_neither_rewarded_nor_punished() -> None:
-    spf = SpfInfo(
-        record="v=spf1 include:x", valid=False, error="temperror: could not fetch SPF of x (timeout)"
-    )
+    spf = SpfInfo(record="v=spf1 include:x", valid=False, error="temperror: could not fetch SPF of x (timeout)")
     result = points(score_record(record(spf=spf)))
     assert not [k for k in result if k.startswith("spf_")]
 
@@ -354,9 +340,7 @@ def test_dmarc_rules(info: DmarcInfo | None, rule: str, expected: int) -> None:
 
 
 def test_dmarc_reason_names_the_coverage() -> None:
-    item = next(
-        i for i in score_record(record(dmarc=dmarc("reject", pct=50))).breakdown if i.rule == "dmarc_reject"
-    )
+    item = next(i for i in score_record(record(dmarc=dmarc("reject", pct=50))).breakdown if i.rule == "dmarc_reject")
     assert "50%" in item.reason
 
 
@@ -422,9 +406,7 @@ def test_score_result_rejects_a_breakdown_that_does_not_add_up() -> None:
 
 @pytest.mark.parametrize("status", [s for s in ScanStatus if s is not ScanStatus.OK])
 def test_cannot_receive_mail_is_a_hard_fail(status: ScanStatus) -> None:
-    result = score_record(
-        record("M365", status=status), extra=LeadContext(referral_type="co-sell", known_tenant=True)
-    )
+    result = score_record(record("M365", status=status), extra=LeadContext(referral_type="co-sell", known_tenant=True))
     assert result.hard_fail
     assert result.score == 0
     assert result.segment is Segment.SKIP
@@ -571,9 +553,7 @@ record_strategy = st.builds(
 )
 context_strategy = st.one_of(
     st.none(),
-    st.builds(
-        LeadContext, referral_type=st.sampled_from([None, "co-sell", "partner"]), known_tenant=st.booleans()
-    ),
+    st.builds(LeadContext, referral_type=st.sampled_from([None, "co-sell", "partner"]), known_tenant=st.booleans()),
 )
 
 
