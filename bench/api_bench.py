@@ -164,6 +164,7 @@ def seed(url: str, count: int) -> None:
     if engine.dialect.name == "postgresql":
         raw = engine.raw_connection()  # VACUUM refuses a transaction: use the driver in autocommit
         try:
+            raw.rollback()  # end the transaction the pool's ping opened
             raw.driver_connection.autocommit = True
             cursor = raw.cursor()
             cursor.execute("VACUUM ANALYZE")  # after a bulk load, as autovacuum would: sets the visibility map
