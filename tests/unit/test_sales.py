@@ -30,6 +30,7 @@ from shared.models import (
     TenantSize,
     WhoisInfo,
 )
+from shared.providers import PROVIDERS as ALL_PROVIDERS
 from shared.sales import SUPPORTED_LANGS, SalesSummary, build_sales_summary, load_offers, load_texts
 from shared.sales import summary as summary_module
 from shared.sales.data import iter_templates
@@ -37,18 +38,7 @@ from shared.scoring import score_record
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 GENERATED_AT = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
-PROVIDERS = [
-    "M365",
-    "Google",
-    "Yandex",
-    "Zoho",
-    "Amazon",
-    "SendGrid",
-    "Mailgun",
-    "Hosting",
-    "Local",
-    "Unknown",
-]
+PROVIDERS = list(ALL_PROVIDERS)
 
 
 def size(band: str) -> TenantSize:

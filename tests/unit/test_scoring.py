@@ -21,6 +21,7 @@ from shared.models import (
     SpfInfo,
     TenantSize,
 )
+from shared.providers import PROVIDERS as ALL_PROVIDERS
 from shared.scoring import (
     LeadContext,
     RulesError,
@@ -32,18 +33,7 @@ from shared.scoring import (
     score_record,
 )
 
-PROVIDERS = [
-    "M365",
-    "Google",
-    "Yandex",
-    "Zoho",
-    "Amazon",
-    "SendGrid",
-    "Mailgun",
-    "Hosting",
-    "Local",
-    "Unknown",
-]
+PROVIDERS = list(ALL_PROVIDERS)
 SPF_OK = SpfInfo(record="v=spf1 include:_spf.example.net -all", valid=True, all="-all", lookups=3)
 DKIM_OK = [DkimSelector(selector="selector1", has_key=True)]
 
@@ -583,3 +573,8 @@ def test_scoring_invariants(rec: ScanRecord, context: LeadContext | None) -> Non
         assert result.segment is Segment.COLD
     else:
         assert result.segment is Segment.SKIP
+
+
+def test_rules_file_scores_exactly_the_classifier_providers():
+    """The classifier (providers.yaml) and the rules file name the same providers, so none goes unscored."""
+    assert set(load_rules().providers) == set(ALL_PROVIDERS)
