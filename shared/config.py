@@ -7,7 +7,7 @@ a SQLite file in the working directory and the system's DNS resolver.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -65,6 +65,29 @@ class Settings(BaseSettings):
     whois_enabled: bool = True
     whois_server: str | None = Field(None, description="host[:port] to ask instead of the registry's server")
     whois_timeout: float = Field(5.0, gt=0)
+
+    # Queues (bulk scans, D365 pushes). Retry/poison settings come from host.json, as on Azure.
+    queue_backend: Literal["local", "azure", "sqs"] = Field(
+        "local", description="local = a table in the Hunter database; azure = Storage queues; sqs = AWS SQS"
+    )
+    queue_connection: str | None = Field(
+        None, description="Azure Storage connection string (default: the AzureWebJobsStorage setting)"
+    )
+    sqs_endpoint_url: str | None = Field(None, description="SQS endpoint (default: AWS for the region)")
+    aws_region: str = "eu-west-1"
+    bulk_batch_size: int = Field(100, ge=1, le=1000, description="domains per scan-requests message")
+    worker_processes: int = Field(1, ge=0, le=32, description="queue worker processes `hunter serve` starts")
+
+    # Redis: shared caches and rate limits; unset = in-process caches and limits.
+    redis_url: str | None = Field(None, description="redis://host:port/db; unset = in-process fallback")
+    redis_timeout: float = Field(0.25, gt=0, description="seconds to wait for Redis before falling back")
+    redis_retry_interval: float = Field(
+        10.0, gt=0, description="after a Redis failure, seconds before it is tried again (circuit breaker)"
+    )
+    cache_dns_ttl: int = Field(3600, ge=0, le=3600, description="upper bound on a cached DNS answer's life (s)")
+    cache_whois_ttl: int = Field(86400, ge=0, description="seconds a WHOIS answer is cached")
+    cache_scan_ttl: int = Field(3600, ge=0, description="seconds a scan result is cached (rescan invalidates)")
+    whois_qps: float = Field(2.0, ge=0, description="WHOIS queries per second shared by all workers; 0 = unlimited")
 
     @field_validator("dns_nameservers", "dkim_selectors", "cors_origins", mode="before")
     @classmethod

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text, TypeDecorator
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -131,3 +131,95 @@ class ApiKeyRow(Base):
     rate_limit_per_minute: Mapped[int] = mapped_column(Integer, default=600)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+# -- queues (the `local` backend) and bulk scan jobs ------------------------------------------
+
+
+class QueueMessageRow(Base):
+    """A message of the ``local`` queue backend. Times are epoch seconds: cheap to compare and
+    to index on both databases, and what the receive query orders by."""
+
+    __tablename__ = "queue_messages"
+    __table_args__ = (Index("ix_queue_messages_queue_visible", "queue", "visible_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    queue: Mapped[str] = mapped_column(String(63))
+    body: Mapped[str] = mapped_column(Text)
+    enqueued_at: Mapped[float] = mapped_column(Float)
+    visible_at: Mapped[float] = mapped_column(Float)
+    dequeue_count: Mapped[int] = mapped_column(Integer, default=0)
+    receipt: Mapped[str | None] = mapped_column(String(32))
+
+
+class QueueFailureRow(Base):
+    """The last error of a message that failed, keyed by its body's SHA-256: the body is what
+    survives a move to the poison queue unchanged on every backend (ids do not on Azure)."""
+
+    __tablename__ = "queue_failures"
+
+    queue: Mapped[str] = mapped_column(String(63), primary_key=True)
+    body_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(100))
+    dequeue_count: Mapped[int] = mapped_column(Integer)
+    last_error: Mapped[str] = mapped_column(Text)
+    failed_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class QueueAuditRow(Base):
+    """One line per operator or runtime action on a message: poisoned, redriven, purged."""
+
+    __tablename__ = "queue_audit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    queue: Mapped[str] = mapped_column(String(63))
+    action: Mapped[str] = mapped_column(String(16))
+    message_id: Mapped[str] = mapped_column(String(100))
+    body_sha256: Mapped[str] = mapped_column(String(64))
+    actor: Mapped[str] = mapped_column(String(100))
+    detail: Mapped[str | None] = mapped_column(Text)
+
+
+class ScanJobRow(Base):
+    """A bulk scan. Progress counters are derived from the items, so a redelivered batch can
+    never count a domain twice."""
+
+    __tablename__ = "scan_jobs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    source: Mapped[str] = mapped_column(String(300))
+    lang: Mapped[str] = mapped_column(String(2))
+    submitted_by: Mapped[str | None] = mapped_column(String(100))
+    total: Mapped[int] = mapped_column(Integer)  # rows received, invalid and duplicates included
+    unique_domains: Mapped[int] = mapped_column(Integer)
+    invalid: Mapped[int] = mapped_column(Integer)
+    duplicates: Mapped[int] = mapped_column(Integer)
+    batches: Mapped[int] = mapped_column(Integer)
+
+
+class ScanJobItemRow(Base):
+    """One input row of a job: a unique domain to scan, or an invalid row with its error."""
+
+    __tablename__ = "scan_job_items"
+    __table_args__ = (
+        Index("ix_scan_job_items_job_status", "job_id", "status"),
+        Index("ix_scan_job_items_job_batch", "job_id", "batch"),
+    )
+
+    job_id: Mapped[str] = mapped_column(ForeignKey("scan_jobs.id", ondelete="CASCADE"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)  # order of first appearance
+    row: Mapped[int | None] = mapped_column(Integer)  # 1-based row in the upload (header excluded)
+    input: Mapped[str] = mapped_column(String(500))
+    domain: Mapped[str | None] = mapped_column(String(253))
+    batch: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))  # queued | done | failed | invalid
+    error: Mapped[str | None] = mapped_column(Text)
+    scan_status: Mapped[str | None] = mapped_column(String(16))
+    provider: Mapped[str | None] = mapped_column(String(32))
+    score: Mapped[int | None] = mapped_column(Integer)
+    priority_category: Mapped[str | None] = mapped_column(String(2))
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
