@@ -1,0 +1,57 @@
+"""Queues: one contract (:mod:`shared.queues.base`), three backends chosen by settings.
+
+``local`` keeps messages in the Hunter database (embedded default, nothing to install);
+``azure`` talks to Azure Storage queues (Azurite locally); ``sqs`` talks to AWS SQS. Backend
+modules are imported on first use so that ``import function_app`` stays light.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from shared.queues.base import POISON_SUFFIX, Queue, QueueError, QueueMessage, check_queue_name, poison_name
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from shared.config import Settings
+
+__all__ = [
+    "POISON_SUFFIX",
+    "Queue",
+    "QueueError",
+    "QueueMessage",
+    "check_queue_name",
+    "open_queue",
+    "poison_name",
+]
+
+
+def open_queue(name: str, settings: Settings, engine: Engine | None = None) -> Queue:
+    """The queue ``name`` on the configured backend (``engine`` is the Hunter database, for ``local``)."""
+    check_queue_name(name)
+    if settings.queue_backend == "azure":
+        from shared.queues.azure import AzureQueue
+
+        connection = settings.queue_connection or os.environ.get("AzureWebJobsStorage") or ""
+        if not connection:
+            raise QueueError("HUNTER_QUEUE_BACKEND=azure needs HUNTER_QUEUE_CONNECTION or AzureWebJobsStorage")
+        return AzureQueue(name, connection)
+    if settings.queue_backend == "sqs":
+        from shared.queues.hostjson import queue_options
+        from shared.queues.sqs import SqsQueue
+
+        return SqsQueue(
+            name,
+            endpoint_url=settings.sqs_endpoint_url,
+            region=settings.aws_region,
+            max_receive_count=queue_options().max_dequeue_count,
+        )
+    from shared.queues.local import LocalQueue
+
+    if engine is None:
+        from shared.store.db import engine_for
+
+        engine = engine_for(settings.database_url)
+    return LocalQueue(name, engine)
