@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     aws_region: str = "eu-west-1"
     bulk_batch_size: int = Field(100, ge=1, le=1000, description="domains per scan-requests message")
     worker_processes: int = Field(1, ge=0, le=32, description="queue worker processes `hunter serve` starts")
+    queue_lease: float = Field(
+        30.0, gt=0, description="seconds a message stays hidden while a local worker runs it (renewed as it runs)"
+    )
 
     # Redis: shared caches and rate limits; unset = in-process caches and limits.
     redis_url: str | None = Field(None, description="redis://host:port/db; unset = in-process fallback")

@@ -214,6 +214,7 @@ class ScanJobItemRow(Base):
     seq: Mapped[int] = mapped_column(Integer, primary_key=True)  # order of first appearance
     row: Mapped[int | None] = mapped_column(Integer)  # 1-based row in the upload (header excluded)
     input: Mapped[str] = mapped_column(String(500))
+    company: Mapped[str | None] = mapped_column(String(300))
     domain: Mapped[str | None] = mapped_column(String(253))
     batch: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16))  # queued | done | failed | invalid

@@ -71,6 +71,7 @@ def upgrade() -> None:
         sa.Column("seq", sa.Integer(), nullable=False),
         sa.Column("row", sa.Integer(), nullable=True),
         sa.Column("input", sa.String(length=500), nullable=False),
+        sa.Column("company", sa.String(length=300), nullable=True),
         sa.Column("domain", sa.String(length=253), nullable=True),
         sa.Column("batch", sa.Integer(), nullable=True),
         sa.Column("status", sa.String(length=16), nullable=False),
