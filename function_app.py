@@ -2,9 +2,11 @@
 
 import azure.functions as func
 
+from functions.bulk_scan import bp as bulk_scan
 from functions.leads_api import bp as leads_api
 from functions.scan import bp as scan
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 app.register_functions(scan)
 app.register_functions(leads_api)
+app.register_functions(bulk_scan)

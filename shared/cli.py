@@ -57,6 +57,12 @@ def main() -> None:
 @click.option("--concurrency", type=click.IntRange(1, 5000), help="Domains scanned at once (per worker).")
 @click.option("--workers", type=click.IntRange(1, 32), help="Worker processes for --input FILE (default 1).")
 @click.option("--whois/--no-whois", default=None, help="Look up registration data (slow; default from settings).")
+@click.option(
+    "--async",
+    "as_job",
+    is_flag=True,
+    help="Submit the list as a bulk job on the queue and follow its progress (workers do the scanning).",
+)
 @click.option("--db", "database_url", help="Database URL (default HUNTER_DATABASE_URL or sqlite:///hunter.db).")
 def scan(
     domains: tuple[str, ...],
@@ -68,6 +74,7 @@ def scan(
     concurrency: int | None,
     workers: int | None,
     whois: bool | None,
+    as_job: bool,
     database_url: str | None,
 ) -> None:
     """Scan DOMAINS (or a file of them) and show provider, security posture and score.
@@ -76,6 +83,7 @@ def scan(
     Examples:
       hunter scan acme.com.tr https://www.example.co.uk/contact info@firma.com.tr
       hunter scan --input leads.xlsx --json > results.jsonl
+      hunter scan --input leads.xlsx --async      (queued: `hunter worker` or `hunter serve` scans it)
     Per-domain failures (no MX, timeouts, bad input) are results, not errors: the exit code
     is 0 when the run completed.
     """
@@ -102,6 +110,14 @@ def scan(
             rows, total = read_file(input_file, column), _count_lines(input_file)
         else:
             rows, total = from_values(line.strip() for line in sys.stdin if line.strip()), None
+    if as_job:
+        from shared.cli_queue import submit_and_follow
+
+        try:
+            submit_and_follow(rows, settings, source=input_file.name if input_file is not None else "cli")
+        except InputFileError as exc:
+            raise click.ClickException(str(exc)) from None
+        return
     collected: list[dict] = []
 
     def on_line(line: str) -> None:
@@ -603,3 +619,14 @@ def connector_export(directory: Path, host: str) -> None:
 
     for path in export_connector(directory, host=host):
         err.print(f"wrote {path}")
+
+
+def _register_queue_commands() -> None:
+    from shared.cli_queue import jobs, queue, worker
+
+    main.add_command(worker)
+    main.add_command(queue)
+    main.add_command(jobs)
+
+
+_register_queue_commands()

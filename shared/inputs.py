@@ -15,6 +15,7 @@ import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from shared.domains import parse
 
@@ -128,11 +129,11 @@ def _csv_rows(handle: io.TextIOBase) -> Iterator[list[str]]:
     yield from csv.reader(handle, dialect)
 
 
-def _xlsx_rows(path: Path) -> Iterator[list[str]]:
+def _xlsx_rows(source: Path | IO[bytes]) -> Iterator[list[str]]:
     from openpyxl import load_workbook  # heavy; only for spreadsheets
 
     try:
-        workbook = load_workbook(path, read_only=True, data_only=True)
+        workbook = load_workbook(source, read_only=True, data_only=True)
     except Exception as exc:
         raise InputFileError(f"not a readable .xlsx file ({type(exc).__name__})") from None
     try:
@@ -164,3 +165,26 @@ def read_file(path: str | Path, column: str | None = None) -> Iterator[InputRow]
 def from_values(values: Iterable[str]) -> Iterator[InputRow]:
     for value in values:
         yield InputRow(value)
+
+
+XLSX_TYPES = ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "application/vnd.ms-excel.sheet")
+
+
+def read_upload(
+    data: bytes, *, filename: str | None = None, content_type: str | None = None, column: str | None = None
+) -> Iterator[InputRow]:
+    """Rows of an uploaded file held in memory: XLSX (by type, name or its ZIP signature), else
+    CSV/TSV or a plain list, in UTF-8 (BOM or not) or Windows-1254 as Turkish Excel saves it."""
+    kind = (content_type or "").split(";")[0].strip().lower()
+    name = (filename or "").lower()
+    if kind in XLSX_TYPES or name.endswith((".xlsx", ".xlsm")) or data[:4] == b"PK\x03\x04":
+        yield from _rows_to_inputs(_xlsx_rows(io.BytesIO(data)), column)
+        return
+    if b"\x00" in data[:4096]:
+        raise InputFileError("the file is binary but not an .xlsx workbook; send .xlsx, .csv or .txt")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = data.decode("cp1254", errors="replace")
+    # One column or many, with or without a header: the CSV reader and the column picker handle all.
+    yield from _rows_to_inputs(_csv_rows(io.StringIO(text, newline="")), column)

@@ -35,6 +35,8 @@ SCOPE_NOTE = {
 }
 PATH_PARAMS = {
     "domain": ("Domain", "A domain name such as acme.com.tr (IDN in Unicode or punycode)."),
+    "job_id": ("Job id", "The id a bulk scan was given when it was submitted."),
+    "name": ("Queue", "A queue name such as scan-requests."),
 }
 SWAGGER_EXCLUDED_TAGS = frozenset({"Health"})  # probes and metrics are for the platform, not a connector
 CONNECTOR_CATEGORIES = "Sales and CRM;IT Operations"
@@ -214,7 +216,8 @@ def _query_parameters(model: type, schema: dict[str, Any]) -> list[dict[str, Any
 def _success(route: Route, refs: dict[tuple[type, str], dict[str, Any]]) -> dict[str, Any]:
     if route.response_model:
         model = route.resolve(route.response_model)
-        return {"description": "OK", "content": {"application/json": {"schema": refs[(model, "serialization")]}}}
+        description = "Accepted" if route.status == 202 else "OK"
+        return {"description": description, "content": {"application/json": {"schema": refs[(model, "serialization")]}}}
     if route.response_type == "text/csv":
         return {
             "description": "The leads as a file: CSV by default, XLSX with format=xlsx.",
@@ -238,7 +241,7 @@ def _error_refs(route: Route) -> dict[str, dict[str, str]]:
         names["400"] = "BadRequest"
     if route.scope:
         names.update({"401": "Unauthorized", "403": "Forbidden"})
-    if "domain" in path_params:
+    if path_params:
         names["404"] = "NotFound"
     if route.query_model or route.body_model or path_params:
         names["422"] = "ValidationFailed"
@@ -280,11 +283,25 @@ def _operation(route: Route, schemas: dict[str, Any], refs: dict[tuple[type, str
         operation["parameters"] = parameters
     if route.body_model:
         model = route.resolve(route.body_model)
-        operation["requestBody"] = {
-            "required": True,
-            "content": {"application/json": {"schema": refs[(model, "validation")]}},
-        }
-    operation["responses"] = {"200": _success(route, refs), **_error_refs(route)}
+        content: dict[str, Any] = {"application/json": {"schema": refs[(model, "validation")]}}
+        if route.uploads:
+            text = {"type": "string", "description": "a CSV/TSV file or one domain per line (UTF-8 or Windows-1254)"}
+            content.update(
+                {
+                    "text/csv": {"schema": text},
+                    "text/plain": {"schema": text},
+                    XLSX: {"schema": {"type": "string", "format": "binary", "contentMediaType": XLSX}},
+                    "multipart/form-data": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["file"],
+                            "properties": {"file": {"type": "string", "format": "binary"}},
+                        }
+                    },
+                }
+            )
+        operation["requestBody"] = {"required": True, "content": content}
+    operation["responses"] = {str(route.status): _success(route, refs), **_error_refs(route)}
     operation["security"] = [{"ApiKey": []}, {"Bearer": []}] if route.scope else []
     return operation
 
@@ -530,7 +547,7 @@ def _swagger(host: str | None, base_path: str) -> dict[str, Any]:
             continue
         op3 = source["paths"][route.path][route.method.lower()]
         tags[route.tag] = None
-        success = op3["responses"]["200"].get("content", {})
+        success = op3["responses"][str(route.status)].get("content", {})
         operation: dict[str, Any] = {
             "operationId": op3["operationId"],
             "summary": op3["summary"],

@@ -175,6 +175,7 @@ def dispatch(request: HttpRequest, context: AppContext | None = None) -> HttpRes
         else:
             key_name = _authorize(route, request, context)
             request.route_params = params
+            request.key_name = key_name
             response = route.resolve()(request, context)
     except ProblemError as problem:
         response = problem.response(request.path)

@@ -7,12 +7,13 @@ second, unscoped secret that the local runner and the tests could not reproduce.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from urllib.parse import parse_qs, urlsplit
 
 import azure.functions as func
 
 from shared.http.routes import ROUTES, Route
+from shared.queues.runtime import QUEUE_FUNCTIONS, QueueFunction
 from shared.http.types import HttpRequest, HttpResponse
 
 ROUTE_PREFIX = "/api"  # host.json extensions.http.routePrefix
@@ -69,4 +70,39 @@ def blueprint(names: Iterable[str]) -> func.Blueprint:
             )
     if wanted:
         raise ValueError(f"no such routes: {', '.join(sorted(wanted))}")
+    return bp
+
+
+STORAGE_CONNECTION = "AzureWebJobsStorage"  # the app setting holding the Storage connection string
+
+
+def _queue_function_for(function: QueueFunction) -> Callable[[func.QueueMessage], Awaitable[None]]:
+    async def handle(msg: func.QueueMessage) -> None:
+        from shared.queues.runtime import MessageContext, invoke
+
+        context = MessageContext(msg.id or "", function.queue, msg.dequeue_count or 1)
+        await invoke(function, msg.get_body().decode("utf-8"), context)
+
+    handle.__name__ = function.name
+    handle.__qualname__ = function.name
+    handle.__doc__ = function.summary
+    return handle
+
+
+def add_queue_functions(bp: func.Blueprint, names: Iterable[str]) -> func.Blueprint:
+    """Add one queue-triggered function per named entry of ``QUEUE_FUNCTIONS``.
+
+    The Functions host polls the queue, retries with host.json's settings and moves a message
+    to ``<queue>-poison`` after ``maxDequeueCount`` failures; the handler only runs the message.
+    """
+    wanted = set(names)
+    for function in QUEUE_FUNCTIONS:
+        if function.name in wanted:
+            wanted.discard(function.name)
+            handler = _queue_function_for(function)
+            bp.function_name(name=function.name)(
+                bp.queue_trigger(arg_name="msg", queue_name=function.queue, connection=STORAGE_CONNECTION)(handler)
+            )
+    if wanted:
+        raise ValueError(f"no such queue functions: {', '.join(sorted(wanted))}")
     return bp

@@ -22,6 +22,8 @@ class Route:
     body_model: str | None = None
     response_model: str | None = None
     response_type: str = "application/json"
+    status: int = 200  # the success status (202 for accepted jobs)
+    uploads: bool = False  # the body may also be a CSV/TXT/XLSX file or multipart/form-data
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -110,6 +112,75 @@ ROUTES: tuple[Route, ...] = (
         "Leads",
         query_model=f"{_A}.models:NoQuery",
         response_model=f"{_A}.models:Dashboard",
+    ),
+    Route(
+        "submit_scan_job",
+        "POST",
+        "/v1/scans",
+        "shared.api.jobs:submit_scan_job",
+        "scan",
+        "Start a bulk scan of a list of domains (JSON, CSV, TXT or XLSX)",
+        "Bulk scans",
+        query_model="shared.api.job_models:BulkScanQuery",
+        body_model="shared.api.job_models:BulkScanRequest",
+        response_model="shared.api.job_models:JobOut",
+        status=202,
+        uploads=True,
+    ),
+    Route(
+        "get_scan_job",
+        "GET",
+        "/v1/scans/{job_id}",
+        "shared.api.jobs:get_scan_job",
+        "read",
+        "A bulk scan's status, totals, rate and ETA",
+        "Bulk scans",
+        query_model=f"{_A}.models:NoQuery",
+        response_model="shared.api.job_models:JobOut",
+    ),
+    Route(
+        "get_scan_job_results",
+        "GET",
+        "/v1/scans/{job_id}/results",
+        "shared.api.jobs:get_scan_job_results",
+        "read",
+        "A bulk scan's rows with each domain's status or error, in input order",
+        "Bulk scans",
+        query_model="shared.api.job_models:JobResultsQuery",
+        response_model="shared.api.job_models:JobResultsPage",
+    ),
+    Route(
+        "list_queues",
+        "GET",
+        "/v1/admin/queues",
+        "shared.api.admin:list_queues",
+        "admin",
+        "Queue lengths, poison queue lengths and oldest message ages",
+        "Admin",
+        query_model=f"{_A}.models:NoQuery",
+        response_model="shared.api.job_models:QueueList",
+    ),
+    Route(
+        "list_poison_messages",
+        "GET",
+        "/v1/admin/queues/{name}/poison",
+        "shared.api.admin:list_poison",
+        "admin",
+        "Poison messages of a queue with their last error",
+        "Admin",
+        query_model="shared.api.job_models:PoisonQuery",
+        response_model="shared.api.job_models:PoisonList",
+    ),
+    Route(
+        "redrive_queue",
+        "POST",
+        "/v1/admin/queues/{name}/redrive",
+        "shared.api.admin:redrive",
+        "admin",
+        "Move poison messages back to their queue (by id, or all)",
+        "Admin",
+        body_model="shared.api.job_models:RedriveRequest",
+        response_model="shared.api.job_models:RedriveResult",
     ),
     Route(
         "get_openapi", "GET", "/v1/openapi.json", f"{_A}.docs:openapi_json", "read", "This API as OpenAPI 3.1", "Meta"

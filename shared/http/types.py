@@ -59,6 +59,7 @@ class HttpRequest:
     headers: dict[str, str] = field(default_factory=dict)  # lower-case names
     body: bytes = b""
     route_params: dict[str, str] = field(default_factory=dict)
+    key_name: str | None = None  # the API key's name, once dispatch has authenticated it
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())

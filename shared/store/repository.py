@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -27,6 +27,7 @@ from shared.store.queries import LeadFilter, count_query, list_query
 from shared.text import fold
 
 TRANSIENT = {ScanStatus.TIMEOUT, ScanStatus.SERVFAIL, ScanStatus.ERROR}
+Guard = Callable[[Session, list["ScanResult"]], list["ScanResult"]]
 COUNT_CACHE_SECONDS = 5.0
 
 
@@ -74,14 +75,23 @@ class Repository:
 
     # -- writes -------------------------------------------------------------------------
 
-    def save(self, results: Sequence[ScanResult]) -> None:
-        """Persist a batch; fills ``result.events`` with what changed since the previous scan."""
+    def save(self, results: Sequence[ScanResult], *, guard: Guard | None = None) -> list[ScanResult]:
+        """Persist a batch; fills ``result.events`` with what changed since the previous scan.
+
+        ``guard`` runs first in the same transaction and returns the results still to be
+        written: a bulk scan claims its job items there, so a batch delivered twice (or run
+        twice at once) writes each snapshot exactly once. Returns what was written.
+        """
         results = [r for r in results if r.record.domain]
-        if not results:
-            return
+        if not results and guard is None:
+            return []
         now = utcnow()
         self._counts.clear()
         with self.sessions.begin() as session:
+            if guard is not None:
+                results = [r for r in guard(session, results) if r.record.domain]
+                if not results:
+                    return []
             ids = self._upsert_domains(session, results, now)
             previous = self._latest_records(session, list(ids.values()))
             snapshots = []
@@ -125,6 +135,7 @@ class Repository:
                 session.execute(self._insert(ChangeEventRow.__table__), events)
             if leads:
                 self._upsert_leads(session, leads)
+        return list(results)
 
     def _upsert_domains(self, session: Session, results: Sequence[ScanResult], now: datetime) -> dict[str, int]:
         rows: dict[str, dict[str, Any]] = {}

@@ -1,0 +1,17 @@
+"""HTTP: submit bulk scans, follow them, administer the queues. QUEUE: scan one batch of a job."""
+
+from shared.http.azure import add_queue_functions, blueprint
+
+bp = add_queue_functions(
+    blueprint(
+        [
+            "submit_scan_job",
+            "get_scan_job",
+            "get_scan_job_results",
+            "list_queues",
+            "list_poison_messages",
+            "redrive_queue",
+        ]
+    ),
+    ["bulk_scan_batch"],
+)

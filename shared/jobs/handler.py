@@ -1,0 +1,64 @@
+"""The ``scan-requests`` queue function: scan one batch of a bulk job.
+
+Idempotent by construction: the batch's items that are still ``queued`` are scanned, and the
+results are written in one transaction with the claim of those items (see
+:func:`shared.jobs.store.claim_guard`). A redelivered batch therefore re-does only what the
+previous delivery did not finish, and never writes a snapshot or counts a domain twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.domains import parse
+from shared.inputs import InputRow
+from shared.jobs.store import JobStore, claim_guard
+from shared.pipeline import Scanner
+from shared.queues.runtime import MessageContext, runtime_context
+
+
+class ScanBatchMessage(BaseModel):
+    """The body of a ``scan-requests`` message: which batch of which job (the domains are in the store)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    v: int = Field(1, ge=1, le=1)
+    job: str = Field(pattern=r"^[0-9a-f]{32}$")
+    batch: int = Field(ge=0)
+
+
+_scanners: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Scanner] = weakref.WeakKeyDictionary()
+
+
+def _scanner() -> Scanner:
+    """One scanner (one DNS client, one cache) per event loop, shared by every batch it runs."""
+    loop = asyncio.get_running_loop()
+    scanner = _scanners.get(loop)
+    if scanner is None:
+        scanner = _scanners[loop] = Scanner(runtime_context().settings)
+    return scanner
+
+
+async def handle_scan_batch(body: str, message: MessageContext) -> None:
+    request = ScanBatchMessage.model_validate_json(body)
+    context = runtime_context()
+    jobs = JobStore(context.engine)
+    await asyncio.to_thread(jobs.get, request.job)  # JobNotFound: retried, then poisoned for an operator
+    items = await asyncio.to_thread(jobs.pending, request.job, request.batch)
+    if items:
+        await asyncio.to_thread(jobs.mark_started, request.job)
+        scanner = _scanner()
+        results = await asyncio.gather(
+            *(
+                scanner.scan_row(InputRow(item.input, item.company, item.row), parse(item.domain).domain, None)
+                for item in items
+            )
+        )
+        guard = claim_guard(request.job, {item.domain: item.seq for item in items if item.domain})
+        saved = await asyncio.to_thread(context.repository.save, list(results), guard=guard)
+        for result in saved:
+            context.metrics.scans.labels(result.record.status.value).inc()
+    await asyncio.to_thread(jobs.finish_if_complete, request.job)

@@ -1,0 +1,136 @@
+"""The local runner's queue host: polls every queue function's queue the way the Functions host
+does, with host.json's ``batchSize``, ``newBatchThreshold``, ``maxDequeueCount``,
+``visibilityTimeout`` (the retry delay) and ``maxPollingInterval``.
+
+A received message stays hidden for ``HUNTER_QUEUE_LEASE`` seconds and the lease is renewed
+while its handler runs, so a live worker keeps its messages and a killed one (SIGKILL, power
+loss) releases them within one lease. A message that fails is retried after the retry delay;
+after ``maxDequeueCount`` deliveries it moves to ``<queue>-poison`` with its body unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+from shared.queues import Queue, QueueMessage, open_queue, poison_name
+from shared.queues.audit import QueueAudit
+from shared.queues.hostjson import QueueOptions, queue_options
+from shared.queues.runtime import QUEUE_FUNCTIONS, MessageContext, QueueFunction, invoke, runtime_context
+
+log = logging.getLogger("hunter.worker")
+MIN_POLL = 0.05
+
+
+class QueueWorker:
+    def __init__(
+        self,
+        functions: tuple[QueueFunction, ...] = QUEUE_FUNCTIONS,
+        options: QueueOptions | None = None,
+        *,
+        exit_when_idle: bool = False,
+    ) -> None:
+        self.context = runtime_context()
+        self.functions = functions
+        self.options = options or queue_options()
+        self.lease = self.context.settings.queue_lease
+        self.exit_when_idle = exit_when_idle
+        self.audit = QueueAudit(self.context.engine)
+        self.stopping = asyncio.Event()
+        self.processed = 0
+        self.failed = 0
+
+    def _queue(self, name: str) -> Queue:
+        return open_queue(name, self.context.settings, self.context.engine)
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self.stopping.set)
+        for function in self.functions:
+            await asyncio.to_thread(self._queue(function.queue).create)
+            await asyncio.to_thread(self._queue(poison_name(function.queue)).create)
+        log.info("worker started", extra={"queues": [f.queue for f in self.functions], "lease": self.lease})
+        await asyncio.gather(*(self._poll(function) for function in self.functions))
+        log.info("worker stopped", extra={"processed": self.processed, "failed": self.failed})
+
+    async def _poll(self, function: QueueFunction) -> None:
+        queue, poison = self._queue(function.queue), self._queue(poison_name(function.queue))
+        running: set[asyncio.Task] = set()
+        delay = MIN_POLL
+        while not self.stopping.is_set():
+            messages: list[QueueMessage] = []
+            if len(running) <= self.options.new_batch_threshold:
+                try:
+                    messages = await asyncio.to_thread(
+                        queue.receive, self.options.batch_size, visibility_timeout=self.lease
+                    )
+                except Exception as exc:  # the store or service is down: back off, keep polling
+                    log.warning("receive failed", extra={"queue": function.queue, "error": type(exc).__name__})
+            for message in messages:
+                task = asyncio.create_task(self._process(function, queue, poison, message))
+                running.add(task)
+                task.add_done_callback(running.discard)
+            if messages:
+                delay = MIN_POLL
+                continue
+            if running:
+                await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED, timeout=delay)
+                continue
+            if self.exit_when_idle:
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), timeout=delay)
+            delay = min(delay * 2, self.options.max_polling_interval)
+        if running:
+            await asyncio.wait(running)
+
+    async def _process(self, function: QueueFunction, queue: Queue, poison: Queue, message: QueueMessage) -> None:
+        if message.dequeue_count > self.options.max_dequeue_count:
+            # Delivered more often than allowed without finishing: its workers died running it.
+            await self._poison(queue, poison, message, "exceeded maxDequeueCount without completing")
+            return
+        holder = {"message": message}
+        renewer = asyncio.create_task(self._renew(queue, holder))
+        try:
+            await invoke(function, message.body, MessageContext(message.id, function.queue, message.dequeue_count))
+        except Exception as exc:
+            self.failed += 1
+            renewer.cancel()
+            await asyncio.gather(renewer, return_exceptions=True)
+            current = holder["message"]
+            if message.dequeue_count >= self.options.max_dequeue_count:
+                await self._poison(queue, poison, current, f"{type(exc).__name__} on delivery {message.dequeue_count}")
+            else:
+                with contextlib.suppress(Exception):
+                    await asyncio.to_thread(queue.update_visibility, current, self.options.visibility_timeout)
+            return
+        renewer.cancel()
+        await asyncio.gather(renewer, return_exceptions=True)
+        self.processed += 1
+        await asyncio.to_thread(queue.delete, holder["message"])
+
+    async def _renew(self, queue: Queue, holder: dict[str, QueueMessage]) -> None:
+        while True:
+            await asyncio.sleep(self.lease / 3)
+            try:
+                holder["message"] = await asyncio.to_thread(queue.update_visibility, holder["message"], self.lease)
+            except Exception as exc:
+                log.warning("lease renewal failed", extra={"queue": queue.name, "error": type(exc).__name__})
+
+    async def _poison(self, queue: Queue, poison: Queue, message: QueueMessage, reason: str) -> None:
+        await asyncio.to_thread(poison.send, message.body)
+        await asyncio.to_thread(queue.delete, message)
+        await asyncio.to_thread(self.audit.log, queue.name, "poisoned", message.id, message.body, "worker", reason)
+        log.warning("message poisoned", extra={"queue": queue.name, "message_id": message.id, "reason": reason})
+
+
+def run_worker(*, exit_when_idle: bool = False) -> QueueWorker:
+    from shared import aio
+
+    worker = QueueWorker(exit_when_idle=exit_when_idle)
+    aio.run(worker.run())
+    return worker

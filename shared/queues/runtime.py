@@ -1,0 +1,109 @@
+"""Queue functions: the table of them, and how one message is run on any host.
+
+``QUEUE_FUNCTIONS`` plays the part ``shared.http.routes.ROUTES`` plays for HTTP: Azure's
+blueprints and the local worker both read it, so the queue names and handlers cannot drift.
+A handler is ``async def handler(body: str, message: MessageContext) -> None`` and raises to
+fail; :func:`invoke` records the failure (by body hash, so the poison queue can show it) and
+re-raises so the host retries, then poisons, exactly as the Functions host does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from shared.http.app import AppContext
+
+log = logging.getLogger("hunter.queues")
+MAX_ERROR_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class QueueFunction:
+    name: str  # function name on Azure
+    queue: str
+    handler: str  # "module:coroutine function", imported on first use
+    summary: str
+
+    def resolve(self) -> Any:
+        module, _, attr = self.handler.partition(":")
+        return getattr(import_module(module), attr)
+
+
+QUEUE_FUNCTIONS: tuple[QueueFunction, ...] = (
+    QueueFunction(
+        "bulk_scan_batch",
+        "scan-requests",
+        "shared.jobs.handler:handle_scan_batch",
+        "Scan one batch of a bulk scan job",
+    ),
+)
+
+
+def queue_function(name: str) -> QueueFunction:
+    for function in QUEUE_FUNCTIONS:
+        if function.name == name or function.queue == name:
+            return function
+    raise KeyError(name)
+
+
+@dataclass(frozen=True)
+class MessageContext:
+    id: str
+    queue: str
+    dequeue_count: int
+
+
+def runtime_context() -> AppContext:
+    """The process-wide context (settings, engine, repository, metrics) shared with HTTP."""
+    from shared.http.app import get_context
+
+    return get_context()
+
+
+def body_sha256(body: str) -> str:
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def describe_error(exc: BaseException) -> str:
+    """What an operator sees for a failed message: type and message, bounded, no traceback."""
+    if type(exc).__module__.startswith("sqlalchemy"):
+        # Database errors quote SQL and bound values: type names only, as the HTTP error log does.
+        orig = getattr(exc, "orig", None)
+        return f"{type(exc).__name__}({type(orig).__name__})" if orig is not None else type(exc).__name__
+    text = f"{type(exc).__name__}: {exc}"
+    return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 1] + "…"
+
+
+async def invoke(function: QueueFunction, body: str, message: MessageContext) -> None:
+    """Run one message's handler; on failure record the error, log it, and re-raise."""
+    import asyncio
+
+    try:
+        await function.resolve()(body, message)
+    except Exception as exc:
+        error = describe_error(exc)
+        log.warning(
+            "queue message failed",
+            extra={
+                "queue": message.queue,
+                "message_id": message.id,
+                "dequeue_count": message.dequeue_count,
+                "error": error,
+            },
+        )
+        try:
+            await asyncio.to_thread(record_failure, message, body, error)
+        except Exception:  # the store being down must not hide the handler's own error
+            log.exception("could not record a queue failure")
+        raise
+
+
+def record_failure(message: MessageContext, body: str, error: str) -> None:
+    from shared.queues.audit import QueueAudit
+
+    QueueAudit(runtime_context().engine).record_failure(message.queue, message.id, body, message.dequeue_count, error)
