@@ -107,9 +107,17 @@ def test_function_metadata_matches_the_routing_table():
     """What the Functions host indexes: names, routes, methods, auth levels and bindings."""
     import json
 
+    from shared.queues.runtime import QUEUE_FUNCTIONS
+
     indexed = {}
+    queue_triggers = {}
     for function in indexed_functions():
         meta = json.loads(function.get_function_json())
+        if meta["bindings"][0]["type"] == "queueTrigger":
+            (binding,) = meta["bindings"]
+            assert binding["direction"] == "IN" and binding["connection"] == "AzureWebJobsStorage"
+            queue_triggers[function.get_function_name()] = binding["queueName"]
+            continue
         trigger, output = meta["bindings"]
         assert (trigger["type"], trigger["direction"], output["type"], output["direction"]) == (
             "httpTrigger",
@@ -120,6 +128,7 @@ def test_function_metadata_matches_the_routing_table():
         indexed[function.get_function_name()] = (trigger["route"], trigger["methods"], trigger["authLevel"])
     expected = {r.name: (r.path.lstrip("/"), [r.method], "ANONYMOUS") for r in ROUTES}
     assert indexed == expected
+    assert queue_triggers == {f.name: f.queue for f in QUEUE_FUNCTIONS}
 
 
 def test_host_json_keeps_the_api_prefix():
