@@ -502,8 +502,25 @@ def changes(since: str, domain: str | None, limit: int, as_json: bool, database_
 )
 @click.option("--db", "database_url", help="Database URL (default HUNTER_DATABASE_URL or sqlite:///hunter.db).")
 @click.option("--bootstrap-key", is_flag=True, help="Create and print an admin key when the database has none.")
-def serve(host: str, port: int, threads: int, workers: int, database_url: str | None, bootstrap_key: bool) -> None:
-    """Run every HTTP function locally on one port (functions-framework), as on Azure: /api/v1/..."""
+@click.option(
+    "--queue-workers",
+    type=click.IntRange(0, 32),
+    help="Queue worker processes to run beside the server (default HUNTER_WORKER_PROCESSES, 1); 0 = none.",
+)
+def serve(
+    host: str,
+    port: int,
+    threads: int,
+    workers: int,
+    database_url: str | None,
+    bootstrap_key: bool,
+    queue_workers: int | None,
+) -> None:
+    """Run every HTTP function locally on one port (functions-framework), as on Azure: /api/v1/...
+
+    Beside it, queue workers run the queue functions (bulk scans) with host.json's retry and
+    poison settings; a worker that dies is restarted.
+    """
     import os
 
     from shared.http.auth import ApiKeyStore
@@ -528,7 +545,17 @@ def serve(host: str, port: int, threads: int, workers: int, database_url: str | 
     base = f"http://{host}:{port}/api"
     err.print(f"Hunter API on [bold]{base}/v1/leads[/] (OpenAPI: {base}/v1/openapi.json, health: {base}/healthz/ready)")
     err.print('Send your key as X-API-Key, e.g. curl -H "X-API-Key: $KEY" ' + f"{base}/v1/dashboard")
-    run_server(host, port, threads=threads, workers=workers)
+    from shared.local.supervisor import WorkerSupervisor
+
+    count = settings.worker_processes if queue_workers is None else queue_workers
+    supervisor = WorkerSupervisor(count).start() if count else None
+    if supervisor:
+        err.print(f"{count} queue worker(s) on the {settings.queue_backend} queue backend (hunter queue stats)")
+    try:
+        run_server(host, port, threads=threads, workers=workers)
+    finally:
+        if supervisor:
+            supervisor.stop()
 
 
 @main.group()

@@ -25,12 +25,28 @@ def free_port() -> int:
 
 
 def start_api_server(
-    env: dict[str, str], *, workers: int = 1, log: IO[bytes] | None = None, wait: float = 20.0
+    env: dict[str, str],
+    *,
+    workers: int = 1,
+    queue_workers: int = 0,
+    log: IO[bytes] | None = None,
+    wait: float = 20.0,
 ) -> tuple[subprocess.Popen, str]:
     """(process, base URL ending in /api). The log goes to ``log`` (a file, never an unread pipe)."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "shared", "serve", "--port", str(port), "--workers", str(workers)],
+        [
+            sys.executable,
+            "-m",
+            "shared",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--queue-workers",
+            str(queue_workers),
+        ],
         cwd=ROOT,
         env={**os.environ, **env},
         stdout=log or subprocess.DEVNULL,

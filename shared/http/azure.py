@@ -13,8 +13,8 @@ from urllib.parse import parse_qs, urlsplit
 import azure.functions as func
 
 from shared.http.routes import ROUTES, Route
-from shared.queues.runtime import QUEUE_FUNCTIONS, QueueFunction
 from shared.http.types import HttpRequest, HttpResponse
+from shared.queues.runtime import QUEUE_FUNCTIONS, QueueFunction
 
 ROUTE_PREFIX = "/api"  # host.json extensions.http.routePrefix
 

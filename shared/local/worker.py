@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 
 from shared.queues import Queue, QueueMessage, open_queue, poison_name
@@ -31,12 +32,14 @@ class QueueWorker:
         options: QueueOptions | None = None,
         *,
         exit_when_idle: bool = False,
+        handle_signals: bool = False,
     ) -> None:
         self.context = runtime_context()
         self.functions = functions
         self.options = options or queue_options()
         self.lease = self.context.settings.queue_lease
         self.exit_when_idle = exit_when_idle
+        self.handle_signals = handle_signals
         self.audit = QueueAudit(self.context.engine)
         self.stopping = asyncio.Event()
         self.processed = 0
@@ -46,16 +49,32 @@ class QueueWorker:
         return open_queue(name, self.context.settings, self.context.engine)
 
     async def run(self) -> None:
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, self.stopping.set)
+        if self.handle_signals:  # SIGTERM/SIGINT: stop taking messages, finish the ones in hand
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                with contextlib.suppress(NotImplementedError, RuntimeError):
+                    loop.add_signal_handler(sig, self.stopping.set)
         for function in self.functions:
             await asyncio.to_thread(self._queue(function.queue).create)
             await asyncio.to_thread(self._queue(poison_name(function.queue)).create)
         log.info("worker started", extra={"queues": [f.queue for f in self.functions], "lease": self.lease})
+        watcher = asyncio.create_task(self._watch_parent())
         await asyncio.gather(*(self._poll(function) for function in self.functions))
+        watcher.cancel()
         log.info("worker stopped", extra={"processed": self.processed, "failed": self.failed})
+
+    async def _watch_parent(self) -> None:
+        """A worker started by ``hunter serve`` stops when serve is gone (even after a SIGKILL)."""
+        from shared.local.supervisor import PARENT_ENV
+
+        parent = os.environ.get(PARENT_ENV)
+        if not parent:
+            return
+        while not self.stopping.is_set():
+            if os.getppid() != int(parent):
+                log.warning("parent process gone; stopping")
+                self.stopping.set()
+            await asyncio.sleep(1.0)
 
     async def _poll(self, function: QueueFunction) -> None:
         queue, poison = self._queue(function.queue), self._queue(poison_name(function.queue))
@@ -131,6 +150,6 @@ class QueueWorker:
 def run_worker(*, exit_when_idle: bool = False) -> QueueWorker:
     from shared import aio
 
-    worker = QueueWorker(exit_when_idle=exit_when_idle)
+    worker = QueueWorker(exit_when_idle=exit_when_idle, handle_signals=True)
     aio.run(worker.run())
     return worker
