@@ -82,6 +82,7 @@ class QueueWorker:
         delay = MIN_POLL
         while not self.stopping.is_set():
             messages: list[QueueMessage] = []
+            busy = bool(running)  # a message in hand may come back (retry): not idle yet
             if len(running) <= self.options.new_batch_threshold:
                 try:
                     messages = await asyncio.to_thread(
@@ -99,7 +100,7 @@ class QueueWorker:
             if running:
                 await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED, timeout=delay)
                 continue
-            if self.exit_when_idle:
+            if self.exit_when_idle and not busy:
                 break
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stopping.wait(), timeout=delay)
