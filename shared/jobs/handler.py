@@ -30,16 +30,26 @@ class ScanBatchMessage(BaseModel):
     batch: int = Field(ge=0)
 
 
-_scanners: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Scanner] = weakref.WeakKeyDictionary()
+_scanners: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[Scanner, asyncio.Semaphore]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
-def _scanner() -> Scanner:
-    """One scanner (one DNS client, one cache) per event loop, shared by every batch it runs."""
+def _scanner() -> tuple[Scanner, asyncio.Semaphore]:
+    """One scanner (one DNS client, one cache) per event loop, shared by every batch it runs,
+    and one bound on the domains in flight (``scan_concurrency``) across all of those batches:
+    a worker holding 24 messages of 100 domains must not start 2,400 scans at once."""
     loop = asyncio.get_running_loop()
-    scanner = _scanners.get(loop)
-    if scanner is None:
-        scanner = _scanners[loop] = Scanner(runtime_context().settings)
-    return scanner
+    pair = _scanners.get(loop)
+    if pair is None:
+        settings = runtime_context().settings
+        pair = _scanners[loop] = (Scanner(settings), asyncio.Semaphore(settings.scan_concurrency))
+    return pair
+
+
+async def _scan(scanner: Scanner, limit: asyncio.Semaphore, item) -> object:  # type: ignore[no-untyped-def]
+    async with limit:
+        return await scanner.scan_row(InputRow(item.input, item.company, item.row), parse(item.domain).domain, None)
 
 
 async def handle_scan_batch(body: str, message: MessageContext) -> None:
@@ -50,13 +60,8 @@ async def handle_scan_batch(body: str, message: MessageContext) -> None:
     items = await asyncio.to_thread(jobs.pending, request.job, request.batch)
     if items:
         await asyncio.to_thread(jobs.mark_started, request.job)
-        scanner = _scanner()
-        results = await asyncio.gather(
-            *(
-                scanner.scan_row(InputRow(item.input, item.company, item.row), parse(item.domain).domain, None)
-                for item in items
-            )
-        )
+        scanner, limit = _scanner()
+        results = await asyncio.gather(*(_scan(scanner, limit, item) for item in items))
         guard = claim_guard(request.job, {item.domain: item.seq for item in items if item.domain})
         saved = await asyncio.to_thread(context.repository.save, list(results), guard=guard)
         for result in saved:
