@@ -14,15 +14,19 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from shared.cache import RedisCache, cache_for
 from shared.config import Settings
 from shared.dns.client import DnsClient
 from shared.domains import Domain, parse, parse_many
 from shared.inputs import InputRow
 from shared.models import ScanRecord, ScanStatus
 from shared.providers import classify
+from shared.ratelimit import AsyncLimiter, buckets_for
+from shared.redisconn import connection_for
 from shared.scoring import score_record
 from shared.sharding import shard_of
 from shared.signals.collector import Collector
+from shared.signals.whois import WhoisClient
 from shared.store.repository import Repository, ScanResult
 
 _DONE = object()
@@ -46,29 +50,28 @@ class RunSummary:
 
 
 class Scanner:
-    """Scans domains with one DNS client; usable for one domain or a whole stream."""
+    """Scans domains with one DNS client; usable for one domain or a whole stream.
+
+    Create inside the event loop that will use it. With ``redis_url`` set, DNS answers and WHOIS
+    answers are shared through Redis and the DNS and WHOIS rates are limits for all workers
+    together (:mod:`shared.cache`, :mod:`shared.ratelimit`); without it, in process.
+    """
 
     def __init__(self, settings: Settings, client: DnsClient | None = None) -> None:
         self.settings = settings
-        self.client = client or DnsClient(
-            settings.dns_nameservers,
-            timeout=settings.dns_timeout,
-            attempts=settings.dns_attempts,
-            concurrency=settings.dns_concurrency,
-            qps=settings.dns_qps,
-            cache_size=settings.dns_cache_size,
-        )
+        self.client = client or _dns_client(settings)
         self.collector = Collector(
             self.client,
             dkim_selectors=settings.dkim_selectors,
             domain_budget=settings.dns_domain_budget,
-            whois_enabled=settings.whois_enabled,
-            whois_server=settings.whois_server,
-            whois_timeout=settings.whois_timeout,
+            whois_enabled=False,  # asked here, beside the collection, through the shared cache and limit
         )
+        self.whois = _whois_client(settings) if settings.whois_enabled else None
 
     async def close(self) -> None:
         await self.client.close()
+        if self.whois is not None:
+            await self.whois.close()
 
     async def scan_row_text(self, text: str, company: str | None = None) -> ScanResult:
         """Normalise and scan one input (a domain, URL or e-mail address)."""
@@ -79,8 +82,51 @@ class Scanner:
         if parsed_domain is None:
             record = ScanRecord(input=row.value, domain=None, status=ScanStatus.INVALID, error=error)
             return ScanResult(record, None, row.company)
-        record = classify(await self.collector.collect(parsed_domain, row.value))
+        if self.whois is None:
+            record = await self.collector.collect(parsed_domain, row.value)
+        else:
+            started = time.monotonic()
+            record, whois = await asyncio.gather(
+                self.collector.collect(parsed_domain, row.value), self.whois.lookup(parsed_domain.name)
+            )
+            record.whois = whois
+            record.duration_ms = round((time.monotonic() - started) * 1000, 1)
+        record = classify(record)
         return ScanResult(record, score_record(record), row.company)
+
+
+def _dns_client(settings: Settings) -> DnsClient:
+    """The DNS client the settings describe; with Redis, its rate and (behind its own) its cache are shared."""
+    limiter = shared_cache = None
+    if settings.redis_url:
+        if settings.dns_qps > 0:
+            limiter = AsyncLimiter(buckets_for(settings), "dns", settings.dns_qps)
+        if settings.cache_dns_ttl > 0:
+            shared_cache = RedisCache(connection_for(settings), "dns")  # no memory fallback: the client has one
+    return DnsClient(
+        settings.dns_nameservers,
+        timeout=settings.dns_timeout,
+        attempts=settings.dns_attempts,
+        concurrency=settings.dns_concurrency,
+        qps=settings.dns_qps,
+        cache_size=settings.dns_cache_size,
+        max_ttl=settings.cache_dns_ttl,
+        limiter=limiter,
+        shared_cache=shared_cache,
+    )
+
+
+def _whois_client(settings: Settings) -> WhoisClient:
+    limiter = None
+    if settings.whois_qps > 0:  # one turn at a time: a batch would be refused as a whole
+        limiter = AsyncLimiter(buckets_for(settings), "whois", settings.whois_qps, max_batch=1)
+    return WhoisClient(
+        server=settings.whois_server,
+        timeout=settings.whois_timeout,
+        cache=cache_for(settings, "whois"),
+        cache_ttl=settings.cache_whois_ttl,
+        limiter=limiter,
+    )
 
 
 async def run_pipeline(

@@ -15,6 +15,8 @@ def live(request: HttpRequest, context: AppContext) -> HttpResponse:
 
 
 def ready(request: HttpRequest, context: AppContext) -> HttpResponse:
+    """503 only when the database is down. Redis down is ``degraded`` and still 200: requests are
+    served with in-process caches and limits, so taking the instance out of rotation would only hurt."""
     checks: dict[str, str] = {}
     try:
         with context.engine.connect() as conn:
@@ -22,8 +24,14 @@ def ready(request: HttpRequest, context: AppContext) -> HttpResponse:
         checks["database"] = "ok"
     except Exception as exc:  # the probe reports, it does not crash
         checks["database"] = f"down: {type(exc).__name__}"
-    status = "ok" if checks["database"] == "ok" else "down"
-    return HttpResponse.json({"status": status, "checks": checks}, 200 if status == "ok" else 503)
+    checks["redis"] = context.redis.health()  # ok / degraded: ... / not configured; never raises
+    if checks["database"] != "ok":
+        status = "down"
+    elif checks["redis"].startswith("degraded"):
+        status = "degraded"
+    else:
+        status = "ok"
+    return HttpResponse.json({"status": status, "checks": checks}, 503 if status == "down" else 200)
 
 
 def startup(request: HttpRequest, context: AppContext) -> HttpResponse:

@@ -1,6 +1,16 @@
-"""POST /v1/scan and POST /v1/leads/{domain}/rescan: scan now, store, answer with the lead."""
+"""POST /v1/scan and POST /v1/leads/{domain}/rescan: scan now, store, answer with the lead.
+
+``/v1/scan`` of a domain scanned within ``cache_scan_ttl`` answers from the scan cache (Redis
+when configured, shared by every instance; ``X-Hunter-Cache: hit``), unless the database holds
+a newer scan of it. ``/rescan`` always scans and replaces the cached result. Transient failures
+(timeouts, SERVFAIL) are never cached: asking again is the cure for them.
+"""
 
 from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
 
 from shared import aio
 from shared.api.models import LangQuery, ScanRequest
@@ -8,10 +18,12 @@ from shared.domains import Domain, parse
 from shared.http.app import AppContext
 from shared.http.types import HttpRequest, HttpResponse, ProblemError
 from shared.inputs import InputRow
+from shared.models import ScanRecord
 from shared.pipeline import Scanner
 from shared.report import result_json
 from shared.sales import build_sales_summary
-from shared.store.repository import ScanResult
+from shared.scoring import ChangeEvent, ScoreResult
+from shared.store.repository import TRANSIENT, ScanResult
 
 
 def _scan(context: AppContext, domain: Domain, raw: str) -> ScanResult:
@@ -27,7 +39,44 @@ def _scan(context: AppContext, domain: Domain, raw: str) -> ScanResult:
     result = aio.run(run())
     context.repository.save([result])
     context.metrics.scans.labels(result.record.status.value).inc()
+    _remember(context, domain, result)
     return result
+
+
+def _remember(context: AppContext, domain: Domain, result: ScanResult) -> None:
+    """Cache a fresh result for later /scan calls, or drop the cached one when this result is transient."""
+    ttl = context.settings.cache_scan_ttl
+    if ttl <= 0 or result.record.status in TRANSIENT:
+        context.scan_cache.delete(domain.name)
+        return
+    value = {
+        "record": result.record.model_dump(mode="json"),
+        "score": result.score.model_dump(mode="json") if result.score else None,
+        "company_name": result.company_name,
+        "events": [event.model_dump(mode="json") for event in result.events],
+    }
+    context.scan_cache.set(domain.name, value, ttl)
+
+
+def _cached(context: AppContext, domain: Domain, raw: str) -> ScanResult | None:
+    """The cached result of ``domain``, if there is one and no newer scan reached the database since."""
+    if context.settings.cache_scan_ttl <= 0:
+        return None
+    value: Any = context.scan_cache.get(domain.name)
+    if value is None:
+        return None
+    try:
+        record = ScanRecord.model_validate(value["record"])
+        score = ScoreResult.model_validate(value["score"]) if value["score"] else None
+        events = [ChangeEvent.model_validate(e) for e in value["events"]]
+    except (ValidationError, KeyError, TypeError):  # written by another version: a miss
+        return None
+    # A file scan or another process without Redis may have scanned it since: the database decides.
+    lead = context.repository.lead(domain.name)
+    if lead is None or record.scanned_at is None or lead.scanned_at > record.scanned_at:
+        return None
+    record.input = raw
+    return ScanResult(record, score, value.get("company_name"), events)
 
 
 def _answer(result: ScanResult, lang: str) -> HttpResponse:
@@ -49,8 +98,14 @@ def _domain(raw: str, field: str) -> Domain:
 
 def scan_domain(request: HttpRequest, context: AppContext) -> HttpResponse:
     body = ScanRequest.model_validate(request.json())
-    result = _scan(context, _domain(body.domain, "domain"), body.domain)
-    return _answer(result, body.lang or context.settings.default_lang)
+    domain = _domain(body.domain, "domain")
+    result = _cached(context, domain, body.domain)
+    hit = result is not None
+    if result is None:
+        result = _scan(context, domain, body.domain)
+    response = _answer(result, body.lang or context.settings.default_lang)
+    response.headers["X-Hunter-Cache"] = "hit" if hit else "miss"
+    return response
 
 
 def rescan_lead(request: HttpRequest, context: AppContext) -> HttpResponse:

@@ -13,7 +13,10 @@ On top of that it adds what a scanner needs and a stub resolver lacks:
 
 * an answer cache honouring TTLs (with negative caching), plus *in-flight de-duplication*:
   500 domains including ``spf.protection.outlook.com`` at once cost one query, not 500;
-* a process-wide concurrency cap and an optional queries-per-second limit;
+  optionally backed by a shared cache (Redis) behind the in-process one, so other workers and
+  later scans reuse answers; its reads and writes are batched off the event loop;
+* a process-wide concurrency cap and an optional queries-per-second limit (or a limiter shared
+  by every worker, see :class:`shared.ratelimit.AsyncLimiter`);
 * per-call deadlines, so a domain's total lookup budget is enforced without losing the
   answers that did arrive;
 * outcomes instead of exceptions: ``ok``, ``nodata``, ``nxdomain``, ``servfail``,
@@ -29,10 +32,15 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Protocol
 
 import dns.resolver
 
+from shared.cache import AsyncCacheBatcher
 from shared.dns import wire
+
+if TYPE_CHECKING:
+    from shared.cache import Cache
 
 MAX_CNAME_HOPS = 8
 NEGATIVE_TTL = 300
@@ -141,6 +149,10 @@ class _UdpChannel(asyncio.DatagramProtocol):
                 return qid
 
 
+class Limiter(Protocol):
+    async def acquire(self) -> Any: ...
+
+
 class _RateLimiter:
     """Smooth queries-per-second limit (GCRA) with a one-second burst."""
 
@@ -170,23 +182,32 @@ class DnsClient:
         qps: float = 0,
         cache_size: int = 100_000,
         sockets_per_server: int = 2,
+        max_ttl: int = MAX_CACHE_TTL,
+        limiter: Limiter | None = None,
+        shared_cache: Cache | None = None,
     ) -> None:
+        """``limiter`` replaces the in-process ``qps`` limit; ``shared_cache`` is asked on an in-process miss
+        and given every fresh answer; ``max_ttl`` caps how long any answer is cached."""
         if not nameservers:
             nameservers = list(dns.resolver.Resolver().nameservers)
         self.servers = [parse_nameserver(s) for s in nameservers]
         self.timeout = timeout
         self.attempts = attempts
         self._semaphore = asyncio.Semaphore(concurrency)
-        self._limiter = _RateLimiter(qps) if qps > 0 else None
+        self._limiter: Limiter | None = limiter or (_RateLimiter(qps) if qps > 0 else None)
         self._cache: OrderedDict[tuple[str, int], tuple[float, Answer]] = OrderedDict()
         self._cache_size = cache_size
+        self.max_ttl = max_ttl
+        self._shared = AsyncCacheBatcher(shared_cache) if shared_cache is not None and max_ttl > 0 else None
         self._inflight: dict[tuple[str, int], asyncio.Future[Answer]] = {}
         self._sockets_per_server = sockets_per_server
         self._channels: dict[tuple[str, int], list[_UdpChannel]] = {}
         self._channel_lock = asyncio.Lock()
-        self.stats = {"queries": 0, "cache_hits": 0, "timeouts": 0, "tcp": 0}
+        self.stats = {"queries": 0, "cache_hits": 0, "shared_hits": 0, "timeouts": 0, "tcp": 0}
 
     async def close(self) -> None:
+        if self._shared is not None:
+            await self._shared.flush()
         for channels in self._channels.values():
             for channel in channels:
                 if channel.transport is not None:
@@ -237,8 +258,11 @@ class DnsClient:
             return await asyncio.shield(pending)
         future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
         self._inflight[key] = future
+        shared: tuple[Answer, float] | None = None
         try:
-            answer = await self._resolve(name, qtype, deadline)
+            if self._shared is not None:
+                shared = _decode(name, qtype, await self._shared.get(f"{qtype}:{name}"))
+            answer = shared[0] if shared is not None else await self._resolve(name, qtype, deadline)
         except BaseException as exc:
             future.set_result(Answer(name, wire.TYPE_NAMES[qtype], Outcome.TIMEOUT, detail=repr(exc)))
             raise
@@ -246,8 +270,16 @@ class DnsClient:
             self._inflight.pop(key, None)
         if not future.done():
             future.set_result(answer)
-        if self._cache_size and not answer.outcome.is_failure:
-            ttl = min(answer.ttl, MAX_CACHE_TTL) if answer.ok else NEGATIVE_TTL
+        if answer.outcome.is_failure:
+            return answer
+        if shared is not None:
+            self.stats["shared_hits"] += 1
+            ttl = shared[1] - time.time()  # what is left of the life it was given
+        else:
+            ttl = min(answer.ttl if answer.ok else NEGATIVE_TTL, self.max_ttl)
+            if self._shared is not None and ttl > 0 and (value := _encode(answer, time.time() + ttl)) is not None:
+                self._shared.set(f"{qtype}:{name}", value, ttl)
+        if self._cache_size and ttl > 0:
             self._cache[key] = (time.monotonic() + ttl, answer)
             if len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
@@ -351,6 +383,40 @@ def _to_answer(name: str, qtype: int, response: wire.Response) -> Answer:
     if not records:
         return Answer(name, rdtype, Outcome.NODATA, cnames=cnames, ttl=NEGATIVE_TTL)
     return Answer(name, rdtype, Outcome.OK, [r.value for r in records], cnames, min(r.ttl for r in records))
+
+
+def _encode(answer: Answer, expires_at: float) -> list | None:
+    """An answer as JSON for the shared cache, with its wall-clock expiry; None when it holds a record
+    type we do not carry across (raw bytes)."""
+    records: list = []
+    for record in answer.records:
+        if isinstance(record, str):
+            records.append(record)
+        elif isinstance(record, wire.Mx):
+            records.append([record.preference, record.exchange])
+        else:
+            return None
+    return [answer.outcome.value, records, answer.cnames, answer.ttl, answer.detail, round(expires_at, 3)]
+
+
+def _decode(name: str, qtype: int, value: Any) -> tuple[Answer, float] | None:
+    """The inverse of :func:`_encode`; anything unexpected (another version's format) is a miss."""
+    if value is None:
+        return None
+    try:
+        outcome, records, cnames, ttl, detail, expires_at = value
+        answer = Answer(
+            name,
+            wire.TYPE_NAMES[qtype],
+            Outcome(outcome),
+            [r if isinstance(r, str) else wire.Mx(int(r[0]), str(r[1])) for r in records],
+            [str(c) for c in cnames],
+            int(ttl),
+            detail,
+        )
+        return answer, float(expires_at)
+    except (TypeError, ValueError, KeyError, IndexError):
+        return None
 
 
 def _chain(name: str, response: wire.Response) -> tuple[list[str], str]:

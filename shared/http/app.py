@@ -52,8 +52,22 @@ class AppContext:
     @cached_property
     def limiter(self):
         from shared.http.auth import RateLimiter
+        from shared.ratelimit import buckets_for
 
-        return RateLimiter()
+        return RateLimiter(buckets_for(self.settings))
+
+    @cached_property
+    def scan_cache(self):
+        """Recent scan results by domain (Redis when configured; rescans replace them)."""
+        from shared.cache import new_cache
+
+        return new_cache(self.settings, "scan")
+
+    @cached_property
+    def redis(self):
+        from shared.redisconn import connection_for
+
+        return connection_for(self.settings)
 
     @cached_property
     def metrics(self):

@@ -14,11 +14,15 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, select
 
 from shared.store.db import session_factory
 from shared.store.models import ApiKeyRow, utcnow
+
+if TYPE_CHECKING:
+    from shared.ratelimit import Buckets
 
 SCOPES = ("read", "scan", "admin")
 _IMPLIES = {"admin": {"read", "scan", "admin"}, "scan": {"read", "scan"}, "read": {"read"}}
@@ -124,22 +128,18 @@ class ApiKeyStore:
 
 
 class RateLimiter:
-    """Token bucket per key, in process (Redis-backed limits arrive with the queue issue)."""
+    """A token bucket per key: ``rate_limit_per_minute`` with a minute of burst.
 
-    def __init__(self) -> None:
-        self._buckets: dict[str, tuple[float, float]] = {}  # key id -> (tokens, last refill)
-        self._lock = threading.Lock()
+    The buckets come from :mod:`shared.ratelimit`: in Redis when configured, so every process and
+    function instance enforces one limit per key together; in process otherwise, or while Redis is down.
+    """
+
+    def __init__(self, buckets: Buckets | None = None) -> None:
+        from shared.ratelimit import MemoryBuckets
+
+        self.buckets = buckets if buckets is not None else MemoryBuckets()
 
     def take(self, key: ApiKey) -> float:
         """0 when allowed, else the seconds until a token is free."""
         capacity = float(max(1, key.rate_limit_per_minute))
-        rate = capacity / 60.0
-        now = time.monotonic()
-        with self._lock:
-            tokens, last = self._buckets.get(key.id, (capacity, now))
-            tokens = min(capacity, tokens + (now - last) * rate)
-            if tokens >= 1:
-                self._buckets[key.id] = (tokens - 1, now)
-                return 0.0
-            self._buckets[key.id] = (tokens, now)
-            return (1 - tokens) / rate
+        return self.buckets.take(f"apikey:{key.id}", capacity / 60.0, capacity)

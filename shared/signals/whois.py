@@ -11,9 +11,15 @@ from __future__ import annotations
 import asyncio
 import re
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
+from shared.cache import AsyncCacheBatcher
 from shared.dns.client import parse_nameserver
 from shared.models import WhoisInfo
+
+if TYPE_CHECKING:
+    from shared.cache import Cache
+    from shared.ratelimit import AsyncLimiter
 
 
 def _first(value: object) -> object:
@@ -82,3 +88,56 @@ async def lookup(domain: str, *, server: str | None, timeout: float) -> WhoisInf
         return WhoisInfo(error=f"WHOIS did not answer within {timeout:g}s")
     except Exception as exc:  # network errors, parser surprises
         return WhoisInfo(error=f"{type(exc).__name__}: {exc}"[:300])
+
+
+class WhoisClient:
+    """WHOIS with a shared answer cache and a shared queries-per-second limit.
+
+    Registries throttle or ban clients that ask too fast, and registration data changes rarely:
+    an answer is kept ``cache_ttl`` seconds (only answers that found something), and every
+    process asks through one bucket of ``whois_qps``. A lookup waits at most ``timeout`` for its
+    turn, so a busy bucket costs a scan its WHOIS data, not its time budget.
+    """
+
+    def __init__(
+        self,
+        *,
+        server: str | None,
+        timeout: float,
+        cache: Cache | None = None,
+        cache_ttl: float = 0,
+        limiter: AsyncLimiter | None = None,
+    ) -> None:
+        self.server = server
+        self.timeout = timeout
+        self.limiter = limiter
+        self.cache_ttl = cache_ttl
+        self._cache = AsyncCacheBatcher(cache) if cache is not None and cache_ttl > 0 else None
+        self.stats = {"lookups": 0, "cache_hits": 0, "rate_limited": 0}
+
+    async def lookup(self, domain: str) -> WhoisInfo:
+        """Like :func:`lookup`; never raises."""
+        key = f"{self.server or ''}|{domain}"  # a stand-in server answers differently from the registry
+        if self._cache is not None:
+            cached = await self._cache.get(key)
+            if cached is not None:
+                try:
+                    info = WhoisInfo.model_validate(cached)
+                except ValueError:
+                    pass
+                else:
+                    self.stats["cache_hits"] += 1
+                    return info
+        if self.limiter is not None and not await self.limiter.acquire(max_wait=self.timeout):
+            self.stats["rate_limited"] += 1
+            rate = self.limiter.rate
+            return WhoisInfo(error=f"WHOIS skipped: the {rate:g}/s limit left no turn within {self.timeout:g}s")
+        self.stats["lookups"] += 1
+        info = await lookup(domain, server=self.server, timeout=self.timeout)
+        if self._cache is not None and (info.registrar or info.created or info.expires):
+            self._cache.set(key, info.model_dump(mode="json"), self.cache_ttl)
+        return info
+
+    async def close(self) -> None:
+        if self._cache is not None:
+            await self._cache.flush()
