@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DKIM_SELECTORS = (
@@ -91,6 +91,27 @@ class Settings(BaseSettings):
     cache_whois_ttl: int = Field(86400, ge=0, description="seconds a WHOIS answer is cached")
     cache_scan_ttl: int = Field(3600, ge=0, description="seconds a scan result is cached (rescan invalidates)")
     whois_qps: float = Field(2.0, ge=0, description="WHOIS queries per second shared by all workers; 0 = unlimited")
+
+    # Microsoft sign-in, Dynamics 365 (Dataverse) and Partner Center; each integration behind a flag.
+    authority_host: str = Field("https://login.microsoftonline.com", description="Microsoft identity platform host")
+    token_cache_key: SecretStr | None = Field(
+        None, description="Fernet key encrypting the stored MSAL token cache (required on Azure)"
+    )
+    d365_enabled: bool = False
+    d365_url: str | None = Field(None, description="Dataverse organisation URL, e.g. https://contoso.crm4.dynamics.com")
+    d365_tenant_id: str | None = None
+    d365_client_id: str | None = None
+    d365_client_secret: SecretStr | None = None
+    d365_mapping_file: str | None = Field(None, description="lead → Dataverse column mapping (default: bundled)")
+    d365_repush_on_change: bool = Field(False, description="re-push a synced lead when a rescan changes its score")
+    d365_timeout: float = Field(30.0, gt=0, description="seconds per Dataverse request")
+    d365_max_concurrency: int = Field(8, ge=1, le=52, description="Dataverse requests in flight per worker (cap)")
+    partner_center_enabled: bool = False
+    pc_api_url: str = Field("https://api.partner.microsoft.com", description="Partner Center API base URL")
+    pc_tenant_id: str | None = None
+    pc_client_id: str | None = None
+    pc_sync_schedule: str = Field("0 */10 * * * *", description="NCRONTAB schedule of the referral sync")
+    public_url: str = Field("http://127.0.0.1:7071", description="where users open Hunter (links from Dynamics)")
 
     @field_validator("dns_nameservers", "dkim_selectors", "cors_origins", mode="before")
     @classmethod

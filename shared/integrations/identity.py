@@ -1,0 +1,179 @@
+"""Microsoft sign-in, done once and shared by every instance.
+
+* The MSAL token cache lives in the Hunter database (``token_caches``), Fernet-encrypted with
+  ``HUNTER_TOKEN_CACHE_KEY``: a function's disk is ephemeral, and the previous system lost its
+  Partner Center login on every container restart.
+* Outbound HTTPS trusts the CA bundle named by ``SSL_CERT_FILE`` or ``REQUESTS_CA_BUNDLE`` (tests
+  add their own CA, a corporate proxy adds its own); certificate verification is never disabled.
+* A sign-in that needs a human again is recorded as the integration's ``needs_login`` state, shown
+  by ``/api/healthz/ready`` and the dashboard, instead of being retried forever.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import ssl
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from shared.store.models import IntegrationStateRow, TokenCacheRow, utcnow
+
+if TYPE_CHECKING:
+    import msal
+
+log = logging.getLogger("hunter.integrations")
+MICROSOFT_AUTHORITY = "https://login.microsoftonline.com"
+_warned_plaintext = threading.Event()
+
+
+class SignInError(RuntimeError):
+    """Sign-in failed. ``needs_login`` means only a person can fix it (``hunter pc login``)."""
+
+    def __init__(self, message: str, *, needs_login: bool = False, code: str | None = None) -> None:
+        super().__init__(message)
+        self.needs_login = needs_login
+        self.code = code
+
+
+def ca_bundle() -> str | None:
+    """The extra CA bundle the environment names, if any (SSL_CERT_FILE, then REQUESTS_CA_BUNDLE)."""
+    return os.environ.get("SSL_CERT_FILE") or os.environ.get("REQUESTS_CA_BUNDLE") or None
+
+
+@lru_cache(maxsize=4)
+def _context(bundle: str | None) -> ssl.SSLContext:
+    if bundle:
+        return ssl.create_default_context(cafile=bundle)
+    import certifi
+
+    return ssl.create_default_context(cafile=certifi.where())
+
+
+def ssl_context() -> ssl.SSLContext:
+    """For httpx: system/certifi roots, or the named bundle. Always verifying."""
+    return _context(ca_bundle())
+
+
+def msal_verify() -> str | bool:
+    """For MSAL (requests underneath): the bundle path, or True for the default roots."""
+    return ca_bundle() or True
+
+
+def on_azure() -> bool:
+    return bool(os.environ.get("WEBSITE_INSTANCE_ID"))
+
+
+class StoredTokenCache:
+    """An MSAL ``SerializableTokenCache`` loaded from and saved to the store under ``name``."""
+
+    def __init__(self, engine: Engine, name: str, key: str | None) -> None:
+        import msal
+
+        if key is None and on_azure():
+            raise SignInError("HUNTER_TOKEN_CACHE_KEY must be set on Azure: the token cache is stored encrypted")
+        self.engine = engine
+        self.name = name
+        self.key = key
+        self.cache = msal.SerializableTokenCache()
+        self.load()
+
+    def _fernet(self):  # type: ignore[no-untyped-def]
+        from cryptography.fernet import Fernet
+
+        return Fernet(self.key.encode() if self.key else b"")
+
+    def load(self) -> None:
+        with Session(self.engine) as session:
+            row = session.get(TokenCacheRow, self.name)
+        if row is None:
+            return
+        data = row.data
+        if row.encrypted:
+            from cryptography.fernet import InvalidToken
+
+            if not self.key:
+                raise SignInError(f"the {self.name} token cache is encrypted; set HUNTER_TOKEN_CACHE_KEY")
+            try:
+                data = self._fernet().decrypt(data.encode()).decode()
+            except InvalidToken:
+                raise SignInError(
+                    f"the {self.name} token cache cannot be decrypted with this HUNTER_TOKEN_CACHE_KEY",
+                    needs_login=True,
+                ) from None
+        self.cache.deserialize(data)
+
+    def save(self) -> None:
+        """Write the cache back if MSAL changed it (a new or refreshed token)."""
+        if not self.cache.has_state_changed:
+            return
+        data = self.cache.serialize()
+        encrypted = bool(self.key)
+        if encrypted:
+            data = self._fernet().encrypt(data.encode()).decode()
+        elif not _warned_plaintext.is_set():
+            _warned_plaintext.set()
+            log.warning("token cache stored unencrypted: set HUNTER_TOKEN_CACHE_KEY (a Fernet key)")
+        insert = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
+        values = {"name": self.name, "data": data, "encrypted": encrypted, "updated_at": utcnow()}
+        stmt = insert(TokenCacheRow.__table__).values(values)
+        stmt = stmt.on_conflict_do_update(index_elements=["name"], set_={k: stmt.excluded[k] for k in values})
+        with self.engine.begin() as connection:
+            connection.execute(stmt)
+        self.cache.has_state_changed = False
+
+    def clear(self) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(TokenCacheRow.__table__.delete().where(TokenCacheRow.name == self.name))
+
+
+def authority(authority_host: str, tenant: str) -> str:
+    return f"{authority_host.rstrip('/')}/{tenant}"
+
+
+def msal_options(authority_host: str) -> dict[str, Any]:
+    """Instance discovery asks Microsoft's own cloud about the authority: off for any other host
+    (sovereign clouds name theirs explicitly; test stand-ins are not known to Microsoft)."""
+    custom = authority_host.rstrip("/") != MICROSOFT_AUTHORITY
+    return {"verify": msal_verify(), "instance_discovery": False if custom else None}
+
+
+def describe_msal_error(result: dict[str, Any]) -> str:
+    """An operator-readable summary of an MSAL error result (no tokens, no secrets)."""
+    code = result.get("error", "error")
+    text = (result.get("error_description") or "").splitlines()[0] if result.get("error_description") else ""
+    return f"{code}: {text}" if text else str(code)
+
+
+# -- integration state -----------------------------------------------------------------------------
+
+
+def set_state(engine: Engine, name: str, state: str, detail: str | None = None) -> None:
+    insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+    values = {"name": name, "state": state, "detail": detail, "updated_at": utcnow()}
+    stmt = insert(IntegrationStateRow.__table__).values(values)
+    stmt = stmt.on_conflict_do_update(index_elements=["name"], set_={k: stmt.excluded[k] for k in values})
+    with engine.begin() as connection:
+        connection.execute(stmt)
+
+
+def get_states(engine: Engine) -> dict[str, IntegrationStateRow]:
+    with Session(engine) as session:
+        return {row.name: row for row in session.scalars(select(IntegrationStateRow))}
+
+
+@contextmanager
+def stored_cache(engine: Engine, name: str, key: str | None) -> Iterator[msal.SerializableTokenCache]:
+    """Load the named cache, hand it to MSAL, save it if MSAL changed it."""
+    store = StoredTokenCache(engine, name, key)
+    try:
+        yield store.cache
+    finally:
+        store.save()
