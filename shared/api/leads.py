@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -14,7 +16,7 @@ from shared.http.types import HttpRequest, HttpResponse, ProblemError
 from shared.sales import build_sales_summary
 from shared.scoring import score_record
 from shared.store.models import ChangeEventRow, DomainRow, LeadRow
-from shared.store.queries import LIST_FIELDS, MAX_OFFSET
+from shared.store.queries import LIST_FIELDS, MAX_OFFSET, After, LeadFilter, sort_of
 
 
 def lead_item(row: LeadRow, domain: DomainRow | None = None) -> dict:
@@ -35,54 +37,95 @@ def change_item(event: ChangeEventRow) -> dict:
     }
 
 
-def _encode_cursor(offset: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"o": offset}).encode()).decode().rstrip("=")
+def _encode_cursor(query: LeadFilter, row: dict[str, Any]) -> str:
+    """A keyset cursor: the sort, and the sort value and domain of the page's last row."""
+    _, column, _ = sort_of(query)
+    value = row[column.key]
+    payload = {"s": query.sort, "v": value.isoformat() if isinstance(value, datetime) else value, "d": row["domain"]}
+    raw = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str) -> int:
+def _invalid_cursor(detail: str = "cursor is not a value this API returned") -> ProblemError:
+    return ProblemError(422, "Invalid request", detail, errors=[{"field": "cursor", "message": "invalid cursor"}])
+
+
+def _decode_cursor(cursor: str, query: LeadFilter) -> After | int:
+    """The keyset position of a cursor; a bare offset for the offset cursors of earlier versions."""
     try:
-        offset = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))["o"]
-        if not isinstance(offset, int) or not 0 <= offset <= MAX_OFFSET:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if set(data) == {"o"}:
+            offset = data["o"]
+            if not isinstance(offset, int) or isinstance(offset, bool) or not 0 <= offset <= MAX_OFFSET:
+                raise ValueError
+            return offset
+        sort, value, domain = data["s"], data["v"], data["d"]
+        if not isinstance(domain, str) or not isinstance(sort, str):
             raise ValueError
-        return offset
     except Exception:
-        raise ProblemError(
-            422,
-            "Invalid request",
-            "cursor is not a value this API returned",
-            errors=[{"field": "cursor", "message": "invalid cursor"}],
-        ) from None
+        raise _invalid_cursor() from None
+    if sort != query.sort:
+        raise _invalid_cursor(f"this cursor continues sort={sort}, not sort={query.sort}")
+    _, column, _ = sort_of(query)
+    python_type = column.type.python_type
+    try:
+        if value is None and not column.nullable:
+            raise ValueError
+        if value is not None and python_type is datetime:
+            value = datetime.fromisoformat(value)
+            if value.tzinfo is None:
+                raise ValueError
+        elif value is not None and (type(value) is not python_type):  # no bool for an int, no int for a str
+            raise ValueError
+    except (TypeError, ValueError):
+        raise _invalid_cursor() from None
+    return After(value, domain)
 
 
 def list_leads(request: HttpRequest, context: AppContext) -> HttpResponse:
     query = LeadQuery.model_validate(request.query_params())
+    after = None
     if query.cursor is not None:
-        query = query.model_copy(update={"offset": _decode_cursor(query.cursor)})
-    rows, total = context.repository.leads(query)
-    next_offset = query.offset + len(rows)
+        position = _decode_cursor(query.cursor, query)
+        if isinstance(position, int):
+            query = query.model_copy(update={"offset": position})
+        else:
+            after = position
+    page = context.repository.lead_page(query, after=after)
     return HttpResponse.json(
         {
-            "items": rows,
-            "total": total,
+            "items": page.rows,
+            "total": page.total,
             "limit": query.limit,
-            "next": _encode_cursor(next_offset) if next_offset < total and rows else None,
+            "next": _encode_cursor(query, page.rows[-1]) if page.more and page.rows else None,
         }
     )
 
 
-def _known_domain(request: HttpRequest, context: AppContext) -> str:
+def _parsed_domain(request: HttpRequest) -> str:
     parsed = parse(request.route_params["domain"])
     if parsed.domain is None:
         raise ProblemError(422, "Invalid domain", parsed.error, errors=[{"field": "domain", "message": parsed.error}])
-    if context.repository.lead(parsed.domain.name) is None:
-        raise ProblemError(404, "Lead not found", f"{parsed.domain.name} has not been scanned yet")
     return parsed.domain.name
 
 
+def _not_found(name: str) -> ProblemError:
+    return ProblemError(404, "Lead not found", f"{name} has not been scanned yet")
+
+
+def _known_domain(request: HttpRequest, context: AppContext) -> str:
+    name = _parsed_domain(request)
+    if context.repository.lead(name) is None:
+        raise _not_found(name)
+    return name
+
+
 def get_lead(request: HttpRequest, context: AppContext) -> HttpResponse:
-    name = _known_domain(request, context)
+    name = _parsed_domain(request)
     repo = context.repository
-    row, domain = repo.lead_with_domain(name)
+    row, domain = repo.lead_with_domain(name)  # one query answers "is it known?" too
+    if row is None:
+        raise _not_found(name)
     record = repo.latest_record(name, usable=True) or repo.latest_record(name)
     return HttpResponse.json(
         {

@@ -111,7 +111,15 @@ class ScanResponse(LeadResult):
 class LeadQuery(LeadFilter):
     model_config = ConfigDict(extra="forbid")
 
-    cursor: str | None = Field(None, max_length=200, description="opaque; the `next` value of the previous page")
+    cursor: str | None = Field(
+        None,
+        max_length=600,
+        description=(
+            "opaque; the `next` value of the previous page. A page continues after the previous page's last "
+            "lead (its sort value and domain), so leads added meanwhile do not shift the next pages as they "
+            "would with `offset`, and a deep page costs what the first does. Takes precedence over `offset`."
+        ),
+    )
 
 
 class LeadItem(_Out):

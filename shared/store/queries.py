@@ -1,17 +1,34 @@
 """Lead listing: filters as bound parameters, sorting only by whitelisted keys.
 
-Shared by ``hunter leads`` and (later) the HTTP API, so both accept exactly the same
-filters and sort keys.
+Shared by ``hunter leads``, ``GET /api/v1/leads`` and the export, so all accept exactly the same
+filters and sort keys. A page of the list (:func:`page_query`) stays an index read at 100,000
+leads and more; see its docstring for how.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
-from sqlalchemy import Select, func, literal_column, select, table
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    bindparam,
+    case,
+    func,
+    literal,
+    literal_column,
+    select,
+    table,
+    tuple_,
+    union_all,
+)
 
-from shared.store.models import DomainRow, LeadRow
+from shared.store.models import FILTER_INDEXES, FILTER_SORT_INDEXES, SORT_INDEXES, DomainRow, LeadRow
 from shared.text import fold
 
 # Public sort key -> column; "-" prefix sorts descending. Ties break on the domain name.
@@ -26,6 +43,18 @@ SORT_KEYS = {
 DEFAULT_SORT = "-priority"
 MAX_OFFSET = 10_000_000  # databases store 64-bit integers; fuzzed offsets beyond that must be a 422, not a crash
 NULLABLE_SORT_KEYS = {"changed_at", "provider"}
+# At most this many matching leads are simply sorted (a few milliseconds); larger sets are read in
+# index order (see page_query). The count that decides is the page's `total`, needed anyway.
+SMALL_RESULT = 3000
+
+# Query parameter -> the column it filters.
+FILTER_COLUMNS = {
+    "segment": LeadRow.segment,
+    "provider": LeadRow.provider,
+    "priority": LeadRow.priority_category,
+    "commercial_segment": LeadRow.commercial_segment,
+    "status": LeadRow.status,
+}
 
 
 class LeadFilter(BaseModel):
@@ -70,42 +99,77 @@ class LeadFilter(BaseModel):
         return [p.upper() for p in value]
 
 
-def _search(needle: str, dialect: str) -> object:
-    """Leads whose folded names (domain, U-label, company) contain ``needle``, via a trigram index."""
-    if dialect == "sqlite":
-        if len(needle) < 3:  # shorter than a trigram: a plain scan, literal (no LIKE wildcards)
-            return LeadRow.domain_id.in_(select(DomainRow.id).where(func.instr(DomainRow.search_text, needle) > 0))
-        # The FTS5 trigram table of migration 0003: a quoted phrase is a literal substring match.
-        phrase = '"' + needle.replace('"', '""') + '"'
-        match = literal_column("domains_search").op("MATCH")(phrase)
-        ids = select(literal_column("rowid")).select_from(table("domains_search")).where(match)
-        return LeadRow.domain_id.in_(ids)
-    escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    ids = select(DomainRow.id).where(DomainRow.search_text.like(f"%{escaped}%", escape="\\"))  # pg_trgm GIN
-    return LeadRow.domain_id.in_(ids)
+def _search_mode(needle: str, dialect: str) -> str:
+    if dialect != "sqlite":
+        return "like"  # pg_trgm GIN
+    return "instr" if len(needle) < 3 else "fts"  # shorter than a trigram: a plain scan
+
+
+def _search_value(needle: str, mode: str) -> str:
+    if mode == "fts":  # the FTS5 trigram table of migration 0003: a quoted phrase is a literal substring
+        return '"' + needle.replace('"', '""') + '"'
+    if mode == "like":
+        return "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return needle  # instr: literal, no wildcards
+
+
+def _search(mode: str, value: str) -> ColumnElement[bool]:
+    """Leads whose folded names (domain, U-label, company) contain the needle, via a trigram index."""
+    needle = bindparam("f_q", value)
+    if mode == "fts":
+        match = literal_column("domains_search").op("MATCH")(needle)
+        return LeadRow.domain_id.in_(select(literal_column("rowid")).select_from(table("domains_search")).where(match))
+    if mode == "instr":
+        return LeadRow.domain_id.in_(select(DomainRow.id).where(func.instr(DomainRow.search_text, needle) > 0))
+    return LeadRow.domain_id.in_(select(DomainRow.id).where(DomainRow.search_text.like(needle, escape="\\")))
+
+
+def _values(values: list[str]) -> list[str]:
+    return list(dict.fromkeys(values))  # P1,P1 is P1
+
+
+def _parameters(f: LeadFilter, dialect: str, split: str | None = None) -> dict[str, Any]:
+    """The filters' values under the names :func:`_conditions` binds them to."""
+    params: dict[str, Any] = {}
+    for name in FILTER_COLUMNS:
+        values = _values(getattr(f, name))
+        if values and name == split:
+            params.update({f"f_{name}_{i}": value for i, value in enumerate(values)})
+        elif values:
+            params[f"f_{name}"] = values
+    for name in ("min_score", "max_score", "changed_since"):
+        if getattr(f, name) is not None:
+            params[f"f_{name}"] = getattr(f, name)
+    if f.q:
+        needle = fold(f.q)  # folded on both sides: case, accents and the Turkish dotted/dotless i do not matter
+        params["f_q"] = _search_value(needle, _search_mode(needle, dialect))
+    return params
+
+
+def _conditions(f: LeadFilter, dialect: str, split: str | None = None, branch: int = 0) -> list[ColumnElement[bool]]:
+    """The filters as conditions on named bound parameters; ``split`` keeps only value ``branch`` of that list."""
+    params = _parameters(f, dialect, split)
+    conditions: list[ColumnElement[bool]] = []
+    for name, column in FILTER_COLUMNS.items():
+        if name == split:
+            key = f"f_{name}_{branch}"
+            conditions.append(column == bindparam(key, params[key]))
+        elif f"f_{name}" in params:
+            conditions.append(column.in_(bindparam(f"f_{name}", params[f"f_{name}"], expanding=True)))
+    if f.min_score is not None:
+        conditions.append(LeadRow.score >= bindparam("f_min_score", f.min_score))
+    if f.max_score is not None:
+        conditions.append(LeadRow.score <= bindparam("f_max_score", f.max_score))
+    if f.changed_since is not None:
+        conditions.append(LeadRow.changed_at >= bindparam("f_changed_since", f.changed_since))
+    if f.q:
+        needle = fold(f.q)
+        conditions.append(_search(_search_mode(needle, dialect), params["f_q"]))
+    return conditions
 
 
 def _filtered(f: LeadFilter, *columns: object, dialect: str = "sqlite") -> Select:
-    query = select(*(columns or (LeadRow,)))
-    for column, values in (
-        (LeadRow.segment, f.segment),
-        (LeadRow.provider, f.provider),
-        (LeadRow.priority_category, f.priority),
-        (LeadRow.commercial_segment, f.commercial_segment),
-        (LeadRow.status, f.status),
-    ):
-        if values:
-            query = query.where(column.in_(values))
-    if f.min_score is not None:
-        query = query.where(LeadRow.score >= f.min_score)
-    if f.max_score is not None:
-        query = query.where(LeadRow.score <= f.max_score)
-    if f.changed_since is not None:
-        query = query.where(LeadRow.changed_at >= f.changed_since)
-    if f.q:
-        # Folded on both sides: case, accents and the Turkish dotted/dotless i do not matter.
-        query = query.where(_search(fold(f.q), dialect))
-    return query
+    return select(*(columns or (LeadRow,))).select_from(LeadRow).where(*_conditions(f, dialect))
 
 
 # What a lead list shows: plain columns, not ORM objects (no JSON breakdown, no identity map).
@@ -155,4 +219,194 @@ def list_query(f: LeadFilter, dialect: str = "sqlite") -> Select:
 
 
 def count_query(f: LeadFilter, dialect: str = "sqlite") -> Select:
-    return _filtered(f, func.count(LeadRow.domain_id), dialect=dialect)
+    """How many leads match: ``count(*)``, not of a column, so PostgreSQL counts off an index alone."""
+    return _filtered(f, func.count(), dialect=dialect)
+
+
+@dataclass(frozen=True)
+class After:
+    """A keyset position: the sort value (``None`` in the group of NULLs) and domain of a page's last row."""
+
+    value: Any
+    domain: str
+
+
+def sort_of(f: LeadFilter) -> tuple[str, Any, bool]:
+    """The sort key's name, its column and whether it runs descending."""
+    key = f.sort.lstrip("-")
+    return key, SORT_KEYS[key], f.sort.startswith("-")
+
+
+def _has_ordered_index(filter_column: str, key_column: str) -> bool:
+    """Whether an index starts with ``filter_column`` and then orders by ``key_column`` (and the domain)."""
+    return (
+        (filter_column, key_column) in FILTER_SORT_INDEXES
+        or (key_column == "priority_score" and filter_column in FILTER_INDEXES)
+        or (filter_column == key_column and filter_column in SORT_INDEXES)  # provider = X, sorted by provider
+        or (filter_column, key_column) == ("provider", "domain")
+    )
+
+
+def _split(f: LeadFilter, key_column: str) -> tuple[str | None, int]:
+    """The multi-valued filter to read as one index range per value, and its number of values.
+
+    ``priority=P1,P2`` sorted by score is two ranges of the (priority_category, score, domain)
+    index, each in score order: the heads of both are merged instead of sorting every P1 and P2
+    lead. Not needed when another filter has a single value and such an index (that one is used).
+    """
+    lists = [(name, len(_values(getattr(f, name)))) for name in FILTER_COLUMNS if getattr(f, name)]
+    ordered = [(name, n) for name, n in lists if _has_ordered_index(FILTER_COLUMNS[name].key, key_column)]
+    if not ordered or any(n == 1 for _, n in ordered):
+        return None, 1
+    return min(ordered, key=lambda item: item[1])
+
+
+@dataclass(frozen=True)
+class PageQuery:
+    """A page statement and its parameters, to run as ``connection.execute(statement, parameters)``."""
+
+    statement: Select
+    parameters: dict[str, Any]
+
+
+def page_query(f: LeadFilter, dialect: str = "sqlite", *, after: After | None = None, small: bool = False) -> PageQuery:
+    """``limit + 1`` rows (``LIST_COLUMNS``) from ``offset`` or after a keyset position; the extra row says
+    whether there is a next page.
+
+    The order is the sort key, then the domain in the same direction, with NULLs last in both
+    directions, identical on SQLite and PostgreSQL. How a page stays an index read:
+
+    * ``small`` (the caller counted at most ``SMALL_RESULT`` matches): the matching rows are
+      fetched through the filters' own indexes (trigram search included) behind an optimisation
+      fence and sorted, so no planner walks the sort index past 99,000 non-matching leads.
+    * otherwise each index range that is in sort order is read up to the page's end: a
+      (filter, key, domain) index for one filter value, one range per value for ``P1,P2``, and
+      the non-NULL and NULL parts of a nullable key separately (an index keeps NULLs first on
+      SQLite and last on PostgreSQL; ``NULLS LAST`` in the ORDER BY would defeat it on one of them).
+    * a keyset ``after`` turns into a row-value seek, so deep pages cost what the first one costs.
+    * the pages' (key, domain) pairs come off the indexes alone; only the returned rows are read
+      from the table and joined to their domains.
+
+    Statements are built once per shape (sort, plan, which filters, how many branches) and
+    cached; a request only binds its values.
+    """
+    _, column, _ = sort_of(f)
+    split, branches = (None, 1) if small else _split(f, column.key)
+    offset = 0 if after is not None else f.offset
+    parameters = _parameters(f, dialect, split)
+    parameters.update(page_limit=f.limit + 1, page_offset=offset, head_limit=offset + f.limit + 1)
+    if after is not None:
+        parameters.update(after_value=after.value, after_domain=after.domain)
+    shape = _Shape(
+        dialect=dialect,
+        sort=f.sort,
+        small=small,
+        lists=tuple(name for name in FILTER_COLUMNS if getattr(f, name)),
+        split=split,
+        branches=branches,
+        ranges=tuple(name for name in ("min_score", "max_score", "changed_since") if getattr(f, name) is not None),
+        q=_search_mode(fold(f.q), dialect) if f.q else None,
+        after=None if after is None else ("null" if after.value is None else "value"),
+    )
+    return PageQuery(_page_statement(shape), parameters)
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """What a page statement's structure depends on; its values are bound parameters."""
+
+    dialect: str
+    sort: str
+    small: bool
+    lists: tuple[str, ...]  # the list filters present
+    split: str | None  # the list read as one index range per value
+    branches: int  # its number of values
+    ranges: tuple[str, ...]
+    q: str | None  # the search mode
+    after: str | None  # "value", "null" (inside the NULL group) or None
+
+
+def _template(shape: _Shape) -> LeadFilter:
+    """A filter of this shape: its values only name the parameters and are overridden on execution."""
+    lists = {name: [f"v{i}" for i in range(shape.branches if name == shape.split else 1)] for name in shape.lists}
+    q = {"fts": "xyz", "instr": "x", "like": "x"}.get(shape.q) if shape.q else None
+    ranges = {"min_score": 0, "max_score": 100, "changed_since": datetime(2000, 1, 1, tzinfo=UTC)}
+    return LeadFilter.model_construct(sort=shape.sort, q=q, **lists, **{name: ranges[name] for name in shape.ranges})
+
+
+@lru_cache(maxsize=512)
+def _page_statement(shape: _Shape) -> Select:
+    f = _template(shape)
+    _, column, descending = sort_of(f)
+    nullable = bool(column.nullable)
+    split = shape.split
+    dialect = shape.dialect
+    limit = bindparam("page_limit", type_=Integer)
+    offset = bindparam("page_offset", type_=Integer)
+
+    def ordered(*columns: Any) -> list[Any]:
+        return [c.desc() if descending else c.asc() for c in columns]
+
+    def beyond(left: Any, right: Any) -> ColumnElement[bool]:
+        return left < right if descending else left > right
+
+    after_domain = bindparam("after_domain", type_=LeadRow.domain.type)
+    # A row value comparison is one range of the (key, domain) index: a seek, even among many ties.
+    after_value = beyond(
+        tuple_(column, LeadRow.domain), tuple_(bindparam("after_value", type_=column.type), after_domain)
+    )
+    after_null = column.is_(None) & beyond(LeadRow.domain, after_domain)  # inside the trailing NULL group
+
+    if shape.small:
+        group = case((column.is_(None), 1), else_=0).label("sort_group")
+        inner = _filtered(f, column.label("sort_value"), LeadRow.domain.label("sort_domain"), group, dialect=dialect)
+        if shape.after == "value":
+            inner = inner.where(column.is_(None) | after_value if nullable else after_value)
+        elif shape.after == "null":
+            inner = inner.where(after_null)
+        fenced = inner.offset(0).subquery("matches")  # OFFSET 0: neither planner merges it into the sort
+        page = (
+            select(fenced)
+            .order_by(fenced.c.sort_group, *ordered(fenced.c.sort_value, fenced.c.sort_domain))
+            .limit(limit)
+            .offset(offset)
+        )
+    else:
+        parts = []
+        for branch in range(shape.branches):
+            for nulls in (False, True) if nullable else (None,):
+                if nulls is False and shape.after == "null":
+                    continue  # the page starts inside the NULL group
+                columns = [column.label("sort_value"), LeadRow.domain.label("sort_domain")]
+                if nulls is not None:
+                    columns.append(literal(int(nulls)).label("sort_group"))
+                part = select(*columns).select_from(LeadRow).where(*_conditions(f, dialect, split, branch))
+                if nulls is not None:
+                    part = part.where(column.is_(None) if nulls else column.is_not(None))
+                if shape.after == "value" and not nulls:
+                    part = part.where(after_value)
+                elif shape.after == "null" and nulls:
+                    part = part.where(after_null)
+                parts.append(part.order_by(*ordered(column, LeadRow.domain)))
+        if len(parts) == 1:
+            page = parts[0].limit(limit).offset(offset)
+        else:
+            # SQLite wants a LIMIT inside a compound SELECT wrapped in a subquery of its own.
+            head = bindparam("head_limit", type_=Integer)
+            merged = union_all(*(select(part.limit(head).subquery()) for part in parts)).subquery("heads")
+            sort_group = [merged.c.sort_group] if nullable else []
+            page = (
+                select(merged)
+                .order_by(*sort_group, *ordered(merged.c.sort_value, merged.c.sort_domain))
+                .limit(limit)
+                .offset(offset)
+            )
+    rows = page.subquery("page")
+    order = [rows.c.sort_group] if "sort_group" in rows.c else []
+    return (
+        select(*LIST_COLUMNS)
+        .select_from(rows)
+        .join(LeadRow, LeadRow.domain == rows.c.sort_domain)
+        .join(DomainRow, DomainRow.id == LeadRow.domain_id)
+        .order_by(*order, *ordered(rows.c.sort_value, rows.c.sort_domain))
+    )

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, case, func, select
+from sqlalchemy import Engine, case, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -23,12 +23,14 @@ from shared.models import ScanRecord, ScanStatus
 from shared.scoring import ChangeEvent, ScoreResult, diff_records
 from shared.store.db import session_factory
 from shared.store.models import ChangeEventRow, DomainRow, LeadRow, SnapshotRow, utcnow
-from shared.store.queries import LeadFilter, count_query, list_query
+from shared.store.queries import SMALL_RESULT, After, LeadFilter, count_query, page_query
 from shared.text import fold
 
 TRANSIENT = {ScanStatus.TIMEOUT, ScanStatus.SERVFAIL, ScanStatus.ERROR}
 Guard = Callable[[Session, list["ScanResult"]], list["ScanResult"]]
 COUNT_CACHE_SECONDS = 5.0
+# What a count depends on: the filters, not the sort, the page or a cursor.
+COUNT_FIELDS = set(LeadFilter.model_fields) - {"sort", "limit", "offset"}
 
 
 class TtlCache:
@@ -54,6 +56,15 @@ class TtlCache:
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+
+
+@dataclass
+class LeadPage:
+    """One page of a lead list: ``LIST_COLUMNS`` dicts, the filter's total and whether more follow."""
+
+    rows: list[dict[str, Any]]
+    total: int
+    more: bool
 
 
 @dataclass
@@ -208,20 +219,33 @@ class Repository:
             return ScanRecord.model_validate(row) if row is not None else None
 
     def leads(self, lead_filter: LeadFilter) -> tuple[list[dict[str, Any]], int]:
-        """One page of lead dicts (``LIST_COLUMNS``) and the total matching the filter: two queries, no N+1.
+        """One page of lead dicts (``LIST_COLUMNS``) and the total matching the filter."""
+        page = self.lead_page(lead_filter)
+        return page.rows, page.total
 
-        The total is remembered for a few seconds per filter (not per page or sort), so paging
-        through a result set of 50,000 leads counts them once, not on every page.
+    def lead_page(self, lead_filter: LeadFilter, *, after: After | None = None) -> LeadPage:
+        """One page from ``lead_filter.offset`` or after a keyset position: a count and one page query, no N+1.
+
+        The exact total is remembered for a few seconds per filter (not per page, sort or
+        cursor), so paging through 50,000 leads counts them once, not on every page. It also
+        picks the page's plan: a small result set is sorted, a large one read in index order.
         """
         dialect = self.engine.dialect.name
-        count_key = lead_filter.model_dump_json(exclude={"sort", "limit", "offset"})
+        count_key = lead_filter.model_dump_json(include=COUNT_FIELDS)
         with self.sessions() as session:
-            rows = [dict(r._mapping) for r in session.execute(list_query(lead_filter, dialect))]
+            if dialect == "postgresql":
+                # A parallel plan costs more than our index reads (and picked a sequential scan
+                # over the trigram index for q=): none for this transaction.
+                session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
             total = self._counts.get(count_key)
             if total is None:
                 total = session.scalar(count_query(lead_filter, dialect)) or 0
                 self._counts.put(count_key, total)
-        return rows, total
+            page = page_query(lead_filter, dialect, after=after, small=total <= SMALL_RESULT)
+            result = session.connection().execute(page.statement, page.parameters)  # Core: no ORM bookkeeping
+            names = tuple(result.keys())
+            rows = [dict(zip(names, row, strict=True)) for row in result]
+        return LeadPage(rows[: lead_filter.limit], total, more=len(rows) > lead_filter.limit)
 
     def lead_with_domain(self, domain: str) -> tuple[LeadRow, DomainRow] | tuple[None, None]:
         with self.sessions() as session:

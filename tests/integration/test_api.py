@@ -472,7 +472,7 @@ def test_an_unexpected_failure_is_a_500_with_an_id_and_no_details(api, monkeypat
     def broken(*args, **kwargs):
         raise __import__("sqlalchemy").exc.OperationalError("SELECT secret FROM leads", {}, Exception("boom"))
 
-    monkeypatch.setattr(get_context().repository, "leads", broken)
+    monkeypatch.setattr(get_context().repository, "lead_page", broken)
     with caplog.at_level(logging.ERROR, logger="hunter.http"):
         reply = dispatch(HttpRequest("GET", "/v1/leads", headers={"x-api-key": api["keys"]["read"]}))
     assert reply.status == 500 and reply.headers["Content-Type"] == "application/problem+json"
