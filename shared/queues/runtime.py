@@ -51,6 +51,13 @@ def queue_function(name: str) -> QueueFunction:
     raise KeyError(name)
 
 
+class PermanentError(Exception):
+    """Raised by a handler when no retry can succeed (a bad mapping, a refused request): the
+    message goes to ``<queue>-poison`` at once, with this error recorded, instead of being
+    retried ``maxDequeueCount`` times. On Azure the handler's wrapper moves it and completes, as
+    the host only poisons after the last retry."""
+
+
 @dataclass(frozen=True)
 class MessageContext:
     id: str
@@ -85,6 +92,12 @@ async def invoke(function: QueueFunction, body: str, message: MessageContext) ->
 
     try:
         await function.resolve()(body, message)
+    except PermanentError as exc:
+        error = describe_error(exc)
+        log.warning(
+            "queue message failed permanently", extra={"queue": message.queue, "message_id": message.id, "error": error}
+        )
+        await asyncio.to_thread(poison_now, message, body, error)
     except Exception as exc:
         error = describe_error(exc)
         log.warning(
@@ -107,3 +120,14 @@ def record_failure(message: MessageContext, body: str, error: str) -> None:
     from shared.queues.audit import QueueAudit
 
     QueueAudit(runtime_context().engine).record_failure(message.queue, message.id, body, message.dequeue_count, error)
+
+
+def poison_now(message: MessageContext, body: str, error: str) -> None:
+    """Record the failure and move the body to the poison queue (the caller then completes)."""
+    from shared.queues import open_queue, poison_name
+    from shared.queues.audit import QueueAudit
+
+    context = runtime_context()
+    QueueAudit(context.engine).record_failure(message.queue, message.id, body, message.dequeue_count, error)
+    open_queue(poison_name(message.queue), context.settings, context.engine).send(body)
+    QueueAudit(context.engine).log(message.queue, "poisoned", message.id, body, "handler", error)

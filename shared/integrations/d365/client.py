@@ -1,0 +1,252 @@
+"""Dataverse Web API v9.2 client for leads: upsert by alternate key, with Microsoft's retry rules.
+
+* ``PATCH leads(<key>='acme.com.tr')`` with ``Prefer: return=representation`` and
+  ``$select=leadid``: creates or updates the one lead with that key and answers its ``leadid``,
+  so a redelivered push can never create a second lead.
+* Service protection (429, and 503 with Retry-After): one app registration is one Dataverse
+  user, so the pause is shared: the ``Retry-After`` deadline goes to a gate in the store that
+  every worker checks before each request (no request leaves before it has passed).
+* 5xx and timeouts: retried with exponential backoff and full jitter, a few times, then the
+  message fails and the queue retries it later.
+* 401: the token is fetched again once; a second 401 is permanent.
+* 400/403/404: permanent (a bad mapping, a missing column, no privilege): no retry can help.
+* Concurrency follows the ``x-ms-dop-hint`` Dataverse sends, capped by
+  ``HUNTER_D365_MAX_CONCURRENCY``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from shared.integrations.identity import SignInError, authority, describe_msal_error, msal_options, ssl_context
+
+if TYPE_CHECKING:
+    import httpx
+    from sqlalchemy import Engine
+
+    from shared.config import Settings
+
+log = logging.getLogger("hunter.d365")
+API = "/api/data/v9.2/"
+TRANSIENT_ATTEMPTS = 4
+MAX_THROTTLES = 20  # pauses honoured inside one message before it is handed back to the queue
+GATE = "d365-throttle"
+
+
+class DataverseError(RuntimeError):
+    def __init__(self, status: int, code: str | None, message: str, *, permanent: bool) -> None:
+        super().__init__(f"{status} {code or ''} {message}".strip())
+        self.status = status
+        self.code = code
+        self.message = message
+        self.permanent = permanent
+
+    def describe(self) -> str:
+        return f"HTTP {self.status}{' ' + self.code if self.code else ''}: {self.message}"
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    lead_id: str
+    created: bool
+
+
+def _odata_error(response: httpx.Response) -> tuple[str | None, str]:
+    try:
+        error = response.json().get("error", {})
+        return error.get("code"), str(error.get("message") or response.reason_phrase)
+    except ValueError:
+        return None, response.reason_phrase or f"HTTP {response.status_code}"
+
+
+def _retry_after(response: httpx.Response, default: float = 5.0) -> float:
+    value = response.headers.get("Retry-After")
+    try:
+        return max(0.0, float(value)) if value is not None else default
+    except ValueError:
+        return default
+
+
+class ThrottleGate:
+    """The shared "not before" time after a 429: a lease row all workers read before a request."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.local_until = 0.0
+
+    def _stored(self) -> float:
+        from sqlalchemy import select
+
+        from shared.store.models import LeaseRow
+
+        with self.engine.connect() as connection:
+            value = connection.scalar(select(LeaseRow.expires_at).where(LeaseRow.name == GATE))
+        return value or 0.0
+
+    async def wait(self) -> None:
+        while True:
+            until = max(self.local_until, await asyncio.to_thread(self._stored))
+            self.local_until = until
+            delay = until - time.time()
+            if delay <= 0:
+                return
+            await asyncio.sleep(delay)
+
+    def close_for(self, seconds: float) -> None:
+        from sqlalchemy import update
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        from shared.store.models import LeaseRow
+
+        until = time.time() + seconds
+        self.local_until = max(self.local_until, until)
+        insert = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
+        table = LeaseRow.__table__
+        with self.engine.begin() as connection:
+            connection.execute(
+                insert(table).values(name=GATE, holder="dataverse", expires_at=until).on_conflict_do_nothing()
+            )
+            connection.execute(
+                update(table).where(table.c.name == GATE, table.c.expires_at < until).values(expires_at=until)
+            )
+
+
+class DataverseClient:
+    def __init__(self, settings: Settings, engine: Engine, *, http: httpx.AsyncClient | None = None) -> None:
+        import httpx
+
+        if not (
+            settings.d365_url and settings.d365_tenant_id and settings.d365_client_id and settings.d365_client_secret
+        ):
+            raise SignInError("D365 needs HUNTER_D365_URL, _TENANT_ID, _CLIENT_ID and _CLIENT_SECRET")
+        self.settings = settings
+        self.org = settings.d365_url.rstrip("/")
+        self.http = http or httpx.AsyncClient(
+            base_url=self.org + API, verify=ssl_context(), timeout=settings.d365_timeout, trust_env=False
+        )
+        self.gate = ThrottleGate(engine)
+        self.concurrency = settings.d365_max_concurrency
+        self._slots = asyncio.Semaphore(self.concurrency)
+        self._app = None
+        self._token: tuple[str, float] | None = None
+        self.stats = {"requests": 0, "throttled": 0, "retried": 0}
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+    # -- tokens --------------------------------------------------------------------------------
+
+    def _msal_app(self):  # type: ignore[no-untyped-def]
+        import msal
+
+        if self._app is None:
+            self._app = msal.ConfidentialClientApplication(
+                self.settings.d365_client_id,
+                client_credential=self.settings.d365_client_secret.get_secret_value(),  # type: ignore[union-attr]
+                authority=authority(self.settings.authority_host, self.settings.d365_tenant_id or ""),
+                **msal_options(self.settings.authority_host),
+            )
+        return self._app
+
+    def _fetch_token(self, fresh: bool) -> tuple[str, float]:
+        if fresh:
+            self._app = None  # a new app has an empty in-memory cache: MSAL asks the token endpoint
+        result = self._msal_app().acquire_token_for_client(scopes=[f"{self.org}/.default"])
+        if "access_token" not in result:
+            raise SignInError(f"Dataverse sign-in failed: {describe_msal_error(result)}", code=result.get("error"))
+        return result["access_token"], time.time() + float(result.get("expires_in", 300))
+
+    async def token(self, *, fresh: bool = False) -> str:
+        if fresh or self._token is None or self._token[1] - 60 < time.time():
+            self._token = await asyncio.to_thread(self._fetch_token, fresh)
+        return self._token[0]
+
+    # -- requests --------------------------------------------------------------------------------
+
+    def _adapt_concurrency(self, response: httpx.Response) -> None:
+        hint = response.headers.get("x-ms-dop-hint")
+        if hint and hint.isdigit():
+            wanted = max(1, min(int(hint), self.settings.d365_max_concurrency))
+            if wanted != self.concurrency:
+                # Grow or shrink the semaphore towards the hint (shrinking takes effect as slots free up).
+                delta = wanted - self.concurrency
+                self.concurrency = wanted
+                if delta > 0:
+                    for _ in range(delta):
+                        self._slots.release()
+                else:
+                    asyncio.get_running_loop().create_task(self._shrink(-delta))
+
+    async def _shrink(self, count: int) -> None:
+        for _ in range(count):
+            await self._slots.acquire()
+
+    async def upsert_lead(self, entity_set: str, key: str, value: str, body: dict[str, Any]) -> UpsertResult:
+        """Create or update the lead whose alternate key ``key`` is ``value``; return its leadid."""
+        import httpx
+
+        path = f"{entity_set}({key}='{value.replace(chr(39), chr(39) * 2)}')"
+        refreshed = False
+        transient = 0
+        throttles = 0
+        while True:
+            await self.gate.wait()
+            headers = {
+                "Authorization": f"Bearer {await self.token()}",
+                "Accept": "application/json",
+                "OData-MaxVersion": "4.0",
+                "OData-Version": "4.0",
+                "Prefer": "return=representation",
+            }
+            try:
+                async with self._slots:
+                    await self.gate.wait()  # the gate may have closed while this request waited for a slot
+                    self.stats["requests"] += 1
+                    response = await self.http.patch(path, params={"$select": "leadid"}, json=body, headers=headers)
+            except (httpx.TimeoutException, httpx.TransportError) as exc:
+                transient += 1
+                if transient >= TRANSIENT_ATTEMPTS:
+                    raise DataverseError(
+                        0, None, f"{type(exc).__name__} talking to Dataverse", permanent=False
+                    ) from None
+                self.stats["retried"] += 1
+                await asyncio.sleep(random.uniform(0, 0.5 * 2**transient))
+                continue
+            self._adapt_concurrency(response)
+            status = response.status_code
+            if status in (200, 201):
+                lead_id = response.json().get("leadid")
+                if not lead_id:
+                    raise DataverseError(status, None, "Dataverse answered without a leadid", permanent=False)
+                return UpsertResult(lead_id, created=status == 201)
+            code, message = _odata_error(response)
+            if status in (429, 503) and (status == 429 or "Retry-After" in response.headers):
+                self.stats["throttled"] += 1
+                throttles += 1
+                pause = _retry_after(response)
+                await asyncio.to_thread(self.gate.close_for, pause)
+                log.warning("dataverse throttled", extra={"status": status, "code": code, "retry_after": pause})
+                if throttles > MAX_THROTTLES:
+                    raise DataverseError(status, code, message, permanent=False)
+                continue
+            if status == 401 and not refreshed:
+                refreshed = True
+                await self.token(fresh=True)
+                continue
+            if status >= 500 or status in (408, 503):
+                transient += 1
+                if transient >= TRANSIENT_ATTEMPTS:
+                    raise DataverseError(status, code, message, permanent=False)
+                self.stats["retried"] += 1
+                await asyncio.sleep(random.uniform(0, 0.5 * 2**transient))
+                continue
+            raise DataverseError(status, code, message, permanent=status in (400, 401, 403, 404, 405, 412))
+
+    def lead_url(self, lead_id: str) -> str:
+        """A link that opens the lead in the Dynamics 365 web client."""
+        return f"{self.org}/main.aspx?pagetype=entityrecord&etn=lead&id={lead_id}"
