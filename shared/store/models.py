@@ -55,29 +55,40 @@ class DomainRow(Base):
 # like (a filter with the default sort) read only the matching rows, already in order.
 SORT_INDEXES = ("score", "priority_score", "scanned_at", "changed_at", "provider")
 FILTER_INDEXES = ("segment", "commercial_segment", "priority_category", "provider", "status")
-# The lead list's filters x its usual sort keys get a (filter, key, domain) index too: "WEAK_PARTNER
-# by score" reads its page off the index instead of walking the score index past every stronger
-# lead, or sorting 20,000 rows (migration 0005). status is left out: "ok" is nearly every lead and
-# the other statuses are small sets, sorted cheaply. (provider, domain) is a sort index already.
+# The other (filter, sort key) pairs of the lead list get a (filter, key, domain) index too (migration
+# 0005): "WEAK_PARTNER by score" or "no_mx by provider" read a page off one index range instead of
+# walking the key's index past every non-matching lead (filters and keys correlate: no_mx leads
+# all score 0 and have no provider) or sorting 20,000 rows. Not for changed_at: changed leads are
+# few and lists of them come with changed_since, a range of the (changed_at, domain) index.
+# Provider = X sorted by provider or by domain is the (provider, domain) sort index already.
 FILTER_SORT_INDEXES = tuple(
     (column, key)
-    for column in ("segment", "commercial_segment", "priority_category", "provider")
-    for key in ("score", "scanned_at", "domain")
-    if (column, key) != ("provider", "domain")
+    for column in FILTER_INDEXES
+    for key in ("score", "scanned_at", "provider", "domain")
+    if column != key and (column, key) != ("provider", "domain")
 )
 
 
-def _filter_sort_index(column: str, key: str) -> Index:
-    columns = (column, key) if key == "domain" else (column, key, "domain")
-    return Index(f"ix_leads_{column}_{key}", *columns)
+def _ordered_index(name: str, *columns: str) -> Index:
+    """An index that lists leads in order. Unless that order is the score's, the score comes last:
+    min_score/max_score are then checked in the index while walking it, where they cut against
+    the order (priority_score grows with the score, so "max_score=30, best priority first" skips
+    every strong lead before the first match) - no table row is read for a lead that fails them."""
+    return Index(name, *columns, *(("score",) if "score" not in columns else ()))
 
 
 class LeadRow(Base):
     __tablename__ = "leads"
     __table_args__ = (
-        *(Index(f"ix_leads_{column}_domain", column, "domain") for column in SORT_INDEXES),
-        *(Index(f"ix_leads_{column}_priority", column, "priority_score", "domain") for column in FILTER_INDEXES),
-        *(_filter_sort_index(column, key) for column, key in FILTER_SORT_INDEXES),
+        *(_ordered_index(f"ix_leads_{column}_domain", column, "domain") for column in SORT_INDEXES),
+        *(
+            _ordered_index(f"ix_leads_{column}_priority", column, "priority_score", "domain")
+            for column in FILTER_INDEXES
+        ),
+        *(
+            _ordered_index(f"ix_leads_{column}_{key}", column, *((key,) if key != "domain" else ()), "domain")
+            for column, key in FILTER_SORT_INDEXES
+        ),
     )
 
     domain_id: Mapped[int] = mapped_column(ForeignKey("domains.id", ondelete="CASCADE"), primary_key=True)

@@ -1,4 +1,5 @@
-"""Lead list at 100,000 leads: a (filter, sort key, domain) index per usual filter x sort pair
+"""Lead list at 100,000 leads: a (filter, sort key, domain) index per filter x sort pair (but changed_at),
+and the score at the end of every lead index that is not ordered by it
 
 Revision ID: 0005
 Revises: 0004
@@ -11,22 +12,41 @@ down_revision = "0004"
 branch_labels = None
 depends_on = None
 
-# Frozen copy of shared.store.models.FILTER_SORT_INDEXES as of this revision.
-FILTER_COLUMNS = ("segment", "commercial_segment", "priority_category", "provider")
-SORT_KEYS = ("score", "scanned_at", "domain")
-INDEXES = [
-    (f"ix_leads_{column}_{key}", [column, key] if key == "domain" else [column, key, "domain"])
+# Frozen copies of shared.store.models as of this revision (the models may move on; this may not).
+SORT_COLUMNS = ("score", "priority_score", "scanned_at", "changed_at", "provider")
+FILTER_COLUMNS = ("segment", "commercial_segment", "priority_category", "provider", "status")
+# The indexes of 0002, by name: (key, domain) per sort key and (filter, priority_score, domain) per filter.
+BEFORE = {
+    **{f"ix_leads_{column}_domain": [column, "domain"] for column in SORT_COLUMNS},
+    **{f"ix_leads_{column}_priority": [column, "priority_score", "domain"] for column in FILTER_COLUMNS},
+}
+# New: (filter, key, domain) for the other filter x sort pairs. provider = X sorted by provider or
+# by domain is ix_leads_provider_domain already; changed_at pairs are left out.
+NEW = {
+    f"ix_leads_{column}_{key}": [column, *([key] if key != "domain" else []), "domain"]
     for column in FILTER_COLUMNS
-    for key in SORT_KEYS
-    if (column, key) != ("provider", "domain")  # ix_leads_provider_domain, a sort index since 0002
-]
+    for key in ("score", "scanned_at", "provider", "domain")
+    if column != key and (column, key) != ("provider", "domain")
+}
+
+
+def _with_score(columns: list[str]) -> list[str]:
+    return columns if "score" in columns else [*columns, "score"]
 
 
 def upgrade() -> None:
-    for name, columns in INDEXES:
-        op.create_index(name, "leads", columns)
+    for name, columns in BEFORE.items():
+        if _with_score(columns) != columns:
+            op.drop_index(name, table_name="leads")
+            op.create_index(name, "leads", _with_score(columns))
+    for name, columns in NEW.items():
+        op.create_index(name, "leads", _with_score(columns))
 
 
 def downgrade() -> None:
-    for name, _ in reversed(INDEXES):
+    for name in reversed(NEW):
         op.drop_index(name, table_name="leads")
+    for name, columns in BEFORE.items():
+        if _with_score(columns) != columns:
+            op.drop_index(name, table_name="leads")
+            op.create_index(name, "leads", columns)
