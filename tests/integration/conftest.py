@@ -103,11 +103,28 @@ def _wait_for_listen_line(process: subprocess.Popen[str]) -> str:
 
 @pytest.fixture(scope="session")
 def moto_sqs() -> Iterator[str]:
-    """moto's server (all AWS services, SQS among them) on a free loopback port; yields its endpoint URL."""
+    """moto's server (all AWS services, SQS among them) on a free loopback port; yields its endpoint URL.
+
+    It answers one request at a time: moto's in-memory SQS is not thread-safe (two concurrent
+    ReceiveMessage calls can hand out the same message, two concurrent DeleteMessage calls can undo
+    each other), and the concurrency tests are about our code, not moto's. Our clients still run
+    concurrently, over real HTTP.
+    """
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from moto.server import ThreadedMotoServer
+    from werkzeug.serving import make_server
+
+    class SerialMotoServer(ThreadedMotoServer):
+        def _server_entry(self) -> None:
+            app = DomainDispatcherApplication(create_backend_app)
+            self._server = make_server(
+                self._ip_address, self._port, app, threaded=False, request_handler=MotoRequestHandler
+            )
+            self._server_ready_event.set()
+            self._server.serve_forever()
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request otherwise
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server = SerialMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
     try:
