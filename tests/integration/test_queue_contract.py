@@ -36,8 +36,8 @@ SQS_STALE_UPDATE_DIFFERS = "SQS accepts ChangeMessageVisibility with an older re
 SQS_RECEIPT_DIFFERS = "SQS receipt handles do not change on ChangeMessageVisibility"
 SQS_PEEK_DIFFERS = "SQS has no peek: SqsQueue.peek is a receive with VisibilityTimeout=0, which counts as a receive"
 SQS_AT_LEAST_ONCE = (
-    "SQS standard queues are at-least-once: a message may be delivered twice (and moto's server does not "
-    "serialise concurrent ReceiveMessage calls), so only 'every message, at least once' holds"
+    "SQS standard queues are at-least-once: now and then a message is delivered twice even inside its "
+    "visibility timeout, so for SQS only 'every message, at least once' is asserted"
 )
 SQS_AGE_DIFFERS = (
     "SqsQueue.oldest_age peeks, which counts as a receive and could dead-letter messages of a main queue "
