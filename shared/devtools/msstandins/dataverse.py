@@ -261,9 +261,11 @@ class DataverseStandin:
                 self.max_concurrent_requests is not None and self._in_flight[caller] > self.max_concurrent_requests
             )
         try:
-            self._delay()  # the latency counts as time in flight, as server time does on the real service
+            # Throttling is decided on arrival; a concurrency breach is answered at once, as documented
             extra = Throttle(self.throttle.retry_after, "concurrency") if over_limit else None
-            throttled = self.throttle.check(caller, extra)
+            throttled = self.throttle.check(caller, extra, 0.0 if over_limit else self.latency)
+            if not over_limit:
+                self._delay()  # latency is time in flight, as server time is on the real service
             if throttled is not None:
                 return self._throttled(throttled)
             failed = self.failures.check()

@@ -235,8 +235,6 @@ class ReferralsStandin:
     def __call__(self, request: Request) -> Response:
         with self._lock:
             self._stats.requests += 1
-        if self.latency > 0:
-            time.sleep(self.latency)
         check = self.identity.check_access_token(request.bearer(), {self.base_url, *self.audiences})
         if not check.ok or check.info is None:
             with self._lock:
@@ -255,7 +253,9 @@ class ReferralsStandin:
                 "This API supports App+User credentials only; app-only tokens are not accepted.",
                 {"WWW-Authenticate": 'Bearer error="invalid_token"'},
             )
-        throttled = self.throttle.check(check.info.caller)
+        throttled = self.throttle.check(check.info.caller, delay=self.latency)
+        if self.latency > 0:
+            time.sleep(self.latency)
         if throttled is not None:
             return self._throttled(throttled)
         failed = self.failures.check()

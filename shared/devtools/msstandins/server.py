@@ -191,7 +191,11 @@ class HTTPSServer:
         return f"https://127.0.0.1:{self.port}"
 
     def start(self) -> HTTPSServer:
-        self._thread = threading.Thread(target=self._server.serve_forever, name=f"msstandin-{self._server.name}")
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},  # stop() returns within ~50 ms
+            name=f"msstandin-{self._server.name}",
+        )
         self._thread.daemon = True
         self._thread.start()
         return self
@@ -261,10 +265,12 @@ class RetryAfterGate:
             for _ in range(count):
                 self._forced.append(Throttle(retry_after or self.retry_after, reason or self.reason))
 
-    def check(self, caller: str, extra: Throttle | None = None) -> Throttle | None:
-        """Decide whether this arriving request is throttled; opens a window when it is.
+    def check(self, caller: str, extra: Throttle | None = None, delay: float = 0.0) -> Throttle | None:
+        """Decide, when a request arrives, whether it is throttled; opens a window when it is.
 
-        ``extra`` is a throttle the service decided on by itself (e.g. too many concurrent requests).
+        ``extra`` is a throttle the service decided on by itself (e.g. too many concurrent
+        requests); ``delay`` is how long the service will take to send the answer, so the
+        Retry-After window (and the grace period) start when the 429 reaches the client.
         """
         now = self._clock()
         with self._lock:
@@ -274,17 +280,15 @@ class RetryAfterGate:
                 if now >= window[0] + self.grace:
                     self.violations += 1
                 self.throttled += 1
-                return Throttle(max(1, math.ceil(window[1] - now)), self.reason)
-            decision: Throttle | None = extra
-            if decision is not None:
-                pass
-            elif self._forced:
+                return Throttle(max(1, math.ceil(window[1] - now - delay)), self.reason)
+            decision = extra
+            if decision is None and self._forced:
                 decision = self._forced.pop(0)
-            elif self.rate > 0 and self._rng.random() < self.rate:
+            elif decision is None and self.rate > 0 and self._rng.random() < self.rate:
                 decision = Throttle(self.retry_after, self.reason)
             if decision is not None:
                 self.throttled += 1
-                self._windows[caller] = (now, now + decision.retry_after)
+                self._windows[caller] = (now + delay, now + delay + decision.retry_after)
             return decision
 
     def reset(self) -> None:
