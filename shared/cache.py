@@ -20,7 +20,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from shared.redisconn import RedisConnection, connection_for, executor
+from shared.redisconn import AsyncWire, RedisConnection, ReplyError, connection_for, executor
 
 if TYPE_CHECKING:
     from shared.config import Settings
@@ -150,16 +150,8 @@ class RedisCache:
     def get_many(self, keys: Sequence[str]) -> dict[str, Any]:
         if not keys:
             return {}
-        missing = object()
-        raws = self.connection.call(lambda r: r.mget([self._key(k) for k in keys]), lambda: missing)
-        if raws is missing:
-            return self.fallback.get_many(keys) if self.fallback is not None else {}
-        found = {}
-        for key, raw in zip(keys, raws, strict=True):  # type: ignore[arg-type]
-            value = _loads(raw)
-            if value is not None:
-                found[key] = value
-        return found
+        raws = self.connection.call(lambda r: r.mget([self._key(k) for k in keys]), lambda: None)
+        return self._found(keys, raws)
 
     def set_many(self, entries: Iterable[tuple[str, Any, float]]) -> None:
         entries = [(k, v, ttl) for k, v, ttl in entries if ttl > 0]
@@ -172,11 +164,48 @@ class RedisCache:
                 pipe.set(self._key(key), _dumps(value), px=max(1, int(ttl * 1000)))
             pipe.execute()
 
-        def fallback() -> None:
-            if self.fallback is not None:
-                self.fallback.set_many(entries)
+        self.connection.call(write, lambda: self._fallback_set(entries))
 
-        self.connection.call(write, fallback)
+    async def aget_many(self, wire: AsyncWire, keys: Sequence[str]) -> dict[str, Any]:
+        """:meth:`get_many` on the caller's event loop."""
+        if not keys:
+            return {}
+
+        async def read(w: AsyncWire) -> list[Any]:
+            (reply,) = await w.execute([("MGET", *(self._key(k) for k in keys))])
+            if isinstance(reply, ReplyError):
+                raise reply
+            return reply
+
+        return self._found(keys, await self.connection.acall(wire, read, lambda: None))
+
+    async def aset_many(self, wire: AsyncWire, entries: Iterable[tuple[str, Any, float]]) -> None:
+        """:meth:`set_many` on the caller's event loop: one write, one read of the replies."""
+        entries = [(k, v, ttl) for k, v, ttl in entries if ttl > 0]
+        if not entries:
+            return
+
+        async def write(w: AsyncWire) -> None:
+            commands = [("SET", self._key(k), _dumps(v), "PX", max(1, int(ttl * 1000))) for k, v, ttl in entries]
+            for reply in await w.execute(commands):
+                if isinstance(reply, ReplyError):
+                    raise reply
+
+        await self.connection.acall(wire, write, lambda: self._fallback_set(entries))
+
+    def _found(self, keys: Sequence[str], raws: list[Any] | None) -> dict[str, Any]:
+        if raws is None:  # Redis skipped or failed
+            return self.fallback.get_many(keys) if self.fallback is not None else {}
+        found = {}
+        for key, raw in zip(keys, raws, strict=True):
+            value = _loads(raw)
+            if value is not None:
+                found[key] = value
+        return found
+
+    def _fallback_set(self, entries: list[tuple[str, Any, float]]) -> None:
+        if self.fallback is not None:
+            self.fallback.set_many(entries)
 
 
 _caches: dict[tuple[Any, ...], Cache] = {}
@@ -210,12 +239,14 @@ class AsyncCacheBatcher:
 
     Reads made while one batch is on its way are sent together as the next MGET; writes are
     pipelined the same way and not awaited (a lost cache write costs nothing but a later miss).
-    Calls run on the Redis threads (:func:`shared.redisconn.executor`). Create one per event loop.
+    A :class:`RedisCache` is spoken to on the loop itself (:class:`shared.redisconn.AsyncWire`);
+    other remote caches run on the Redis threads. Create one per event loop; ``close()`` at the end.
     """
 
     def __init__(self, cache: Cache, *, max_batch: int = 512) -> None:
         self.cache = cache
         self.max_batch = max_batch
+        self._wire = cache.connection.async_wire() if isinstance(cache, RedisCache) else None
         self._reads: dict[str, list[asyncio.Future[Any]]] = {}
         self._writes: list[tuple[str, Any, float]] = []
         self._reading: asyncio.Task[None] | None = None
@@ -243,14 +274,29 @@ class AsyncCacheBatcher:
         while self._writing is not None:
             await asyncio.shield(self._writing)
 
+    async def close(self) -> None:
+        await self.flush()
+        if self._wire is not None:
+            await self._wire.close()
+
+    async def _get_many(self, keys: list[str]) -> dict[str, Any]:
+        if self._wire is not None:
+            return await self.cache.aget_many(self._wire, keys)  # type: ignore[attr-defined]
+        return await asyncio.get_running_loop().run_in_executor(executor(), self.cache.get_many, keys)
+
+    async def _set_many(self, entries: list[tuple[str, Any, float]]) -> None:
+        if self._wire is not None:
+            await self.cache.aset_many(self._wire, entries)  # type: ignore[attr-defined]
+        else:
+            await asyncio.get_running_loop().run_in_executor(executor(), self.cache.set_many, entries)
+
     async def _read_loop(self) -> None:
-        loop = asyncio.get_running_loop()
         try:
             while self._reads:
                 keys = list(self._reads)[: self.max_batch]
                 waiters = {key: self._reads.pop(key) for key in keys}
                 try:
-                    found = await loop.run_in_executor(executor(), self.cache.get_many, keys)
+                    found = await self._get_many(keys)
                 except Exception:  # never expected (RedisCache falls back), but a read must not hang
                     found = {}
                 for key, futures in waiters.items():
@@ -261,12 +307,11 @@ class AsyncCacheBatcher:
             self._reading = None
 
     async def _write_loop(self) -> None:
-        loop = asyncio.get_running_loop()
         try:
             while self._writes:
                 batch, self._writes = self._writes[: self.max_batch], self._writes[self.max_batch :]
                 try:
-                    await loop.run_in_executor(executor(), self.cache.set_many, batch)
+                    await self._set_many(batch)
                 except Exception:
                     pass
         finally:

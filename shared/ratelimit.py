@@ -13,13 +13,14 @@ Redis round trip, so the DNS client does not pay one per query.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import math
 import threading
 import time
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, Protocol
 
-from shared.redisconn import RedisConnection, connection_for, executor
+from shared.redisconn import AsyncWire, RedisConnection, ReplyError, connection_for, executor
 
 if TYPE_CHECKING:
     from shared.config import Settings
@@ -58,6 +59,7 @@ redis.call('HSET', KEYS[1], 't', string.format('%.0f', now), 'v', string.format(
 redis.call('PEXPIRE', KEYS[1], math.ceil((capacity - tokens) / rate * 1000) + 1000)
 return {granted, string.format('%.17g', wait)}
 """
+TOKEN_BUCKET_SHA = hashlib.sha1(TOKEN_BUCKET_LUA.encode()).hexdigest()
 
 
 class Buckets(Protocol):
@@ -144,6 +146,27 @@ class RedisBuckets:
         granted, wait = self.reserve(key, rate, capacity, cost)
         return 0.0 if granted else wait
 
+    async def areserve(
+        self, wire: AsyncWire, key: str, rate: float, capacity: float, cost: float = 1, max_wait: float = 0
+    ) -> tuple[bool, float]:
+        """:meth:`reserve` on the caller's event loop (EVALSHA, EVAL when Redis lost its script cache)."""
+        if rate <= 0:
+            return True, 0.0
+        _check(rate, capacity, cost)
+        args = (1, self.prefix + key, float(rate), float(capacity), float(cost), float(min(max_wait, 1e12)))
+
+        async def run(w: AsyncWire) -> tuple[bool, float]:
+            (reply,) = await w.execute([("EVALSHA", TOKEN_BUCKET_SHA, *args)])
+            if isinstance(reply, ReplyError) and str(reply).startswith("NOSCRIPT"):
+                (reply,) = await w.execute([("EVAL", TOKEN_BUCKET_LUA, *args)])
+            if isinstance(reply, ReplyError):
+                raise reply
+            return bool(int(reply[0])), float(reply[1])
+
+        return await self.connection.acall(
+            wire, run, lambda: self.fallback.reserve(key, rate, capacity, cost, max_wait)
+        )
+
 
 _buckets: dict[tuple[Any, ...], Buckets] = {}
 _buckets_lock = threading.Lock()
@@ -188,6 +211,11 @@ class AsyncLimiter:
         self.max_batch = max(1, int(min(max_batch or self.capacity, self.capacity)))
         self._waiting: list[tuple[asyncio.Future[float | None], float]] = []
         self._draining: asyncio.Task[None] | None = None
+        self._wire = buckets.connection.async_wire() if isinstance(buckets, RedisBuckets) else None
+
+    async def close(self) -> None:
+        if self._wire is not None:
+            await self._wire.close()
 
     async def acquire(self, max_wait: float = math.inf) -> bool:
         """Wait for a token; False (at once, nothing taken) when none would be free within ``max_wait`` s."""
@@ -214,7 +242,9 @@ class AsyncLimiter:
                 if not batch:
                     continue
                 args = (self.key, self.rate, self.capacity, len(batch), min(w for _, w in batch))
-                if self.buckets.remote:
+                if self._wire is not None:
+                    granted, wait = await self.buckets.areserve(self._wire, *args)  # type: ignore[attr-defined]
+                elif self.buckets.remote:
                     granted, wait = await loop.run_in_executor(executor(), self.buckets.reserve, *args)
                 else:
                     granted, wait = self.buckets.reserve(*args)

@@ -206,8 +206,12 @@ class DnsClient:
         self.stats = {"queries": 0, "cache_hits": 0, "shared_hits": 0, "timeouts": 0, "tcp": 0}
 
     async def close(self) -> None:
+        """Closes the sockets, flushes shared-cache writes and closes a limiter given to this client."""
         if self._shared is not None:
-            await self._shared.flush()
+            await self._shared.close()
+        close_limiter = getattr(self._limiter, "close", None)
+        if close_limiter is not None:
+            await close_limiter()
         for channels in self._channels.values():
             for channel in channels:
                 if channel.transport is not None:

@@ -140,4 +140,6 @@ class WhoisClient:
 
     async def close(self) -> None:
         if self._cache is not None:
-            await self._cache.flush()
+            await self._cache.close()
+        if self.limiter is not None:
+            await self.limiter.close()
