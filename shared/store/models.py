@@ -287,3 +287,78 @@ class LeaseRow(Base):
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     holder: Mapped[str] = mapped_column(String(100))
     expires_at: Mapped[float] = mapped_column(Float)
+
+
+class D365SyncRow(Base):
+    """A lead's Dynamics 365 state; no row means ``not_synced``."""
+
+    __tablename__ = "d365_sync"
+    __table_args__ = (Index("ix_d365_sync_status_domain", "status", "domain"),)
+
+    domain_id: Mapped[int] = mapped_column(ForeignKey("domains.id", ondelete="CASCADE"), primary_key=True)
+    domain: Mapped[str] = mapped_column(String(253), unique=True)
+    status: Mapped[str] = mapped_column(String(16))  # queued | synced | failed
+    queued_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    synced_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    lead_id: Mapped[str | None] = mapped_column(String(64))  # Dataverse leadid
+    lead_url: Mapped[str | None] = mapped_column(String(500))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    pushed_score: Mapped[int | None] = mapped_column(Integer)
+    pushed_priority: Mapped[str | None] = mapped_column(String(2))
+
+
+class ReferralRow(Base):
+    """A Partner Center referral, upserted by its id; ``domain`` links it to a lead."""
+
+    __tablename__ = "referrals"
+    __table_args__ = (
+        Index("ix_referrals_domain", "domain"),
+        Index("ix_referrals_updated", "updated_at"),
+        Index("ix_referrals_link_status", "link_status"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    engagement_id: Mapped[str | None] = mapped_column(String(64))
+    name: Mapped[str | None] = mapped_column(String(300))
+    type: Mapped[str | None] = mapped_column(String(32))
+    qualification: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[str | None] = mapped_column(String(32))
+    substatus: Mapped[str | None] = mapped_column(String(64))
+    direction: Mapped[str | None] = mapped_column(String(16))
+    customer_name: Mapped[str | None] = mapped_column(String(300))
+    customer_country: Mapped[str | None] = mapped_column(String(64))
+    customer_size: Mapped[str | None] = mapped_column(String(64))
+    customer_tenant_id: Mapped[str | None] = mapped_column(String(64))
+    contact_domain: Mapped[str | None] = mapped_column(String(253))
+    deal_value: Mapped[float | None] = mapped_column(Float)
+    currency: Mapped[str | None] = mapped_column(String(8))
+    created_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    domain: Mapped[str | None] = mapped_column(String(253))
+    link_status: Mapped[str] = mapped_column(String(16))  # linked | domain_missing
+    raw: Mapped[dict[str, Any]] = mapped_column(JsonType)
+    first_seen_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    synced_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class SyncRunRow(Base):
+    """One Partner Center sync: when, what it found, how it ended."""
+
+    __tablename__ = "sync_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), index=True)
+    trigger: Mapped[str] = mapped_column(String(16))  # timer | manual
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    status: Mapped[str] = mapped_column(String(16))  # running | ok | failed | needs_login | skipped
+    pages: Mapped[int] = mapped_column(Integer, default=0)
+    fetched: Mapped[int] = mapped_column(Integer, default=0)
+    created: Mapped[int] = mapped_column(Integer, default=0)
+    updated: Mapped[int] = mapped_column(Integer, default=0)
+    unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    domain_missing: Mapped[int] = mapped_column(Integer, default=0)
+    scans_queued: Mapped[int] = mapped_column(Integer, default=0)
+    watermark: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    error: Mapped[str | None] = mapped_column(Text)
