@@ -2,8 +2,9 @@
 
 Behaviour follows Microsoft's Dataverse documentation:
 
-* Upsert (https://learn.microsoft.com/power-apps/developer/data-platform/webapi/update-delete-entities-using-web-api#upsert-a-table-row,
-  .../use-alternate-key-reference-record): ``PATCH /api/data/v9.2/leads(new_domain='acme.com.tr')``
+* Upsert (https://learn.microsoft.com/power-apps/developer/data-platform/webapi/update-delete-entities-using-web-api,
+  https://learn.microsoft.com/power-apps/developer/data-platform/use-alternate-key-reference-record):
+  ``PATCH /api/data/v9.2/leads(new_domain='acme.com.tr')``
   creates the row when the key is unknown, updates it otherwise. Without a ``Prefer`` header
   both answer ``204 No Content`` with an ``OData-EntityId`` header; with
   ``Prefer: return=representation`` a create answers ``201 Created`` and an update ``200 OK``
@@ -16,18 +17,20 @@ Behaviour follows Microsoft's Dataverse documentation:
   (https://learn.microsoft.com/power-apps/developer/data-platform/webapi/compose-http-requests-handle-errors);
   an unknown property in a body is 400 "Invalid property 'x' was found in entity
   'Microsoft.Dynamics.CRM.lead'" and an unknown ``$select``/``$filter`` column 400 "Could not
-  find a property named 'x' on type 'Microsoft.Dynamics.CRM.lead'" (code ``0x0``, as in
-  "Troubleshoot Dataverse Web API client errors"); a choice value outside the option set is
-  400 ``0x8004431a`` "... is outside the valid range. Accepted Values: ...".
+  find a property named 'x' on type 'Microsoft.Dynamics.CRM.lead'" (code ``0x0``, both from
+  https://learn.microsoft.com/troubleshoot/power-platform/dataverse/dataverse-web-api-and-sdk/web-api-client-errors);
+  a choice value outside the option set is 400 ``0x8004431a`` "... is outside the valid range.
+  Accepted Values: ..." (message as the platform writes it; the code is not on a docs page).
 * Service protection limits (https://learn.microsoft.com/power-apps/developer/data-platform/api-limits):
   429 with ``Retry-After`` in seconds and the hex code of the limit that was hit --
   ``0x80072322`` (-2147015902, number of requests), ``0x80072321`` (-2147015903, execution
   time), ``0x80072326`` (-2147015898, concurrent requests) -- evaluated per user, and repeated
   for that user until the Retry-After duration has ended. Every answer carries
   ``x-ms-dop-hint`` (the recommended degree of parallelism, as the Web API samples read it).
-* A missing or invalid bearer token is 401 with
+* A missing or invalid bearer token is 401 with the bearer challenge
   ``WWW-Authenticate: Bearer authorization_uri=<authority>/oauth2/authorize, resource_id=<org url>/``
-  (https://learn.microsoft.com/power-apps/developer/data-platform/authenticate-oauth#discover-the-authority-at-run-time).
+  that "Discover the authority at run time" relies on
+  (https://learn.microsoft.com/power-apps/developer/data-platform/authenticate-oauth).
 
 Fault knobs, counters and a Python view of the rows are on :class:`DataverseStandin`.
 """
