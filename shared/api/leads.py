@@ -41,7 +41,9 @@ def _encode_cursor(query: LeadFilter, row: dict[str, Any]) -> str:
     """A keyset cursor: the sort, and the sort value and domain of the page's last row."""
     _, column, _ = sort_of(query)
     value = row[column.key]
-    payload = {"s": query.sort, "v": value.isoformat() if isinstance(value, datetime) else value, "d": row["domain"]}
+    payload = {"s": query.sort, "d": row["domain"]}
+    if column.key != "domain":  # sorted by domain, the value is the domain: a 253-character one fits once
+        payload["v"] = value.isoformat() if isinstance(value, datetime) else value
     raw = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
@@ -59,7 +61,7 @@ def _decode_cursor(cursor: str, query: LeadFilter) -> After | int:
             if not isinstance(offset, int) or isinstance(offset, bool) or not 0 <= offset <= MAX_OFFSET:
                 raise ValueError
             return offset
-        sort, value, domain = data["s"], data["v"], data["d"]
+        sort, domain = data["s"], data["d"]
         if not isinstance(domain, str) or not isinstance(sort, str):
             raise ValueError
     except Exception:
@@ -67,9 +69,10 @@ def _decode_cursor(cursor: str, query: LeadFilter) -> After | int:
     if sort != query.sort:
         raise _invalid_cursor(f"this cursor continues sort={sort}, not sort={query.sort}")
     _, column, _ = sort_of(query)
-    python_type = column.type.python_type
+    value = domain if column.key == "domain" else data.get("v", ValueError)
+    python_type = getattr(column.type, "impl", column.type).python_type  # UtcDateTime: its DateTime
     try:
-        if value is None and not column.nullable:
+        if value is ValueError or (value is None and not column.nullable):
             raise ValueError
         if value is not None and python_type is datetime:
             value = datetime.fromisoformat(value)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
+import json
 import os
 import subprocess
 import sys
@@ -234,6 +236,64 @@ def test_cursor_pagination_walks_every_lead_once(client, api):
         if cursor is None:
             break
     assert seen == sorted(seen) and len(seen) == len(set(seen)) == 6
+
+
+@pytest.mark.parametrize("sort", ["-priority", "score", "-scanned_at", "changed_at", "provider", "-provider"])
+def test_keyset_cursor_follows_every_sort_through_ties_and_nulls(client, api, sort):
+    """Cursors continue after the last lead's (sort value, domain): the order of one big page, one lead at a time."""
+    whole = client.request("GET", "/api/v1/leads", headers=auth(api), params={"sort": sort}).json()
+    assert whole["next"] is None
+    seen, cursor, totals = [], None, set()
+    while True:
+        params = {"limit": 1, "sort": sort, **({"cursor": cursor} if cursor else {})}
+        page = client.request("GET", "/api/v1/leads", headers=auth(api), params=params).json()
+        seen += [i["domain"] for i in page["items"]]
+        totals.add(page["total"])
+        cursor = page["next"]
+        if cursor is None:
+            break
+    assert seen == [i["domain"] for i in whole["items"]] and totals == {6}
+
+
+def test_cursors_are_checked(client, api):
+    def cursor(payload: object) -> str:
+        return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
+
+    first = client.request("GET", "/api/v1/leads", headers=auth(api), params={"limit": 2, "sort": "domain"}).json()
+    body = assert_problem(
+        client.request("GET", "/api/v1/leads", headers=auth(api), params={"cursor": first["next"], "sort": "-score"}),
+        422,
+        "cursor",
+    )
+    assert "sort=domain" in body["detail"]  # a cursor continues the sort it came from
+    for bad in (
+        {"s": "-priority", "v": "high", "d": "m365.com.tr"},  # priority_score is a number
+        {"s": "-priority", "v": True, "d": "m365.com.tr"},
+        {"s": "domain", "d": None},
+        {"s": "-scanned_at", "v": None, "d": "m365.com.tr"},  # never NULL
+        {"s": "-priority", "v": 10, "d": 5},
+        {"s": "-scanned_at", "v": "yesterday", "d": "m365.com.tr"},
+        {"s": "-scanned_at", "v": "2026-11-01T09:00:00", "d": "m365.com.tr"},  # no time zone
+        {"o": -1},
+        ["o"],
+    ):
+        sort = bad["s"] if isinstance(bad, dict) and "s" in bad else "-priority"
+        params = {"cursor": cursor(bad), "sort": sort}
+        assert_problem(client.request("GET", "/api/v1/leads", headers=auth(api), params=params), 422, "cursor")
+    # Offset cursors of earlier versions still work.
+    everything = client.request("GET", "/api/v1/leads", headers=auth(api), params={"sort": "domain"}).json()["items"]
+    old = client.request(
+        "GET", "/api/v1/leads", headers=auth(api), params={"cursor": cursor({"o": 4}), "sort": "domain"}
+    )
+    assert [i["domain"] for i in old.json()["items"]] == [i["domain"] for i in everything][4:]
+    # The longest domain still makes a cursor the parameter accepts.
+    longest = ".".join(["z" * 63, "z" * 63, "z" * 63, "z" * 61])
+    for sort in ("domain", "-provider"):
+        payload = {"s": sort, "d": longest, **({"v": "x" * 32} if sort != "domain" else {})}
+        reply = client.request(
+            "GET", "/api/v1/leads", headers=auth(api), params={"cursor": cursor(payload), "sort": sort}
+        )
+        assert reply.status == 200, reply.body
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,208 @@
+"""The lead list's page plans (shared.store.queries.page_query) against a reference order, on SQLite and PostgreSQL.
+
+Every filter x sort pair, both plans (sorted small sets, index-ordered large ones), offsets and
+keyset pages across ties and NULLs must give exactly the order Python gives: the sort key, then
+the domain in the same direction, NULLs last either way. Both backends are checked against the same
+reference, so they agree with each other too.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from shared.store.db import engine_for
+from shared.store.models import DomainRow, LeadRow
+from shared.store.queries import SORT_KEYS, After, LeadFilter, page_query
+from shared.store.repository import Repository
+from shared.text import fold
+
+T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+SEGMENTS = ["Migration", "Existing", "Cold"]
+COMMERCIAL = ["RENEWAL", "WEAK_PARTNER", "GREENFIELD"]
+PROVIDERS = ["Google", "M365", "Zoho", None]
+SCORES = [0, 20, 50, 50, 90, None]  # few values: long runs of ties, and a NULL
+SORTS = [prefix + key for key in SORT_KEYS for prefix in ("", "-")]
+FILTERS: list[dict[str, Any]] = [
+    {},
+    {"segment": ["Migration"]},
+    {"commercial_segment": ["WEAK_PARTNER"]},
+    {"priority": ["P3"]},
+    {"priority": ["P1", "P2"]},
+    {"priority": ["P6", "P1", "P1", "P4"]},  # unordered, with a duplicate
+    {"provider": ["Google", "Zoho"]},
+    {"provider": ["M365"]},
+    {"status": ["no_mx"]},
+    {"status": ["ok", "no_mx"], "segment": ["Existing", "Cold"]},
+    {"segment": ["Migration"], "provider": ["Google"]},
+    {"min_score": 50},
+    {"max_score": 20, "commercial_segment": ["RENEWAL", "GREENFIELD"]},
+    {"changed_since": T0 + timedelta(days=1)},
+    {"q": "firma1"},  # FTS5 / pg_trgm
+    {"q": "1"},  # shorter than a trigram
+    {"q": "ŞİŞLİ", "priority": ["P2", "P5"]},
+    {"q": "nothing-matches"},
+]
+
+
+def _lead(i: int) -> dict[str, Any]:
+    score = SCORES[i % len(SCORES)]
+    category = 1 + (i * 7) % 6
+    return {
+        "domain_id": i + 1,
+        "domain": f"firma{i}.com.tr" if i % 5 else f"sisli-{i}.com.tr",
+        "status": "no_mx" if i % 9 == 0 else "ok",
+        "provider": PROVIDERS[(i // 2) % len(PROVIDERS)],
+        "segment": SEGMENTS[i % len(SEGMENTS)],
+        "commercial_segment": COMMERCIAL[(i // 3) % len(COMMERCIAL)],
+        "priority_category": f"P{category}",
+        "priority_score": None if score is None else (7 - category) * 1000 + score,
+        "score": score,
+        "dkim_found": 0,
+        "scan_count": 1,
+        "scanned_at": T0 + timedelta(hours=i % 3),  # three values: ties across every page
+        "changed_at": None if i % 2 else T0 + timedelta(days=i % 4),
+    }
+
+
+@pytest.fixture
+def leads(database_url: str) -> tuple[Repository, list[dict[str, Any]]]:
+    rows = [_lead(i) for i in range(150)]
+    repo = Repository(engine_for(database_url))
+    with repo.engine.begin() as conn:
+        conn.execute(
+            sa.insert(DomainRow.__table__),
+            [
+                {
+                    "id": row["domain_id"],
+                    "name": row["domain"],
+                    "unicode_name": row["domain"],
+                    "company_name": "Şişli Yapı" if row["domain"].startswith("sisli") else None,
+                    "search_text": fold(row["domain"] + (" Şişli Yapı" if row["domain"].startswith("sisli") else "")),
+                    "first_seen_at": T0,
+                }
+                for row in rows
+            ],
+        )
+        conn.execute(sa.insert(LeadRow.__table__), rows)
+    return repo, rows
+
+
+def _matches(f: LeadFilter) -> Callable[[dict[str, Any]], bool]:
+    def match(row: dict[str, Any]) -> bool:
+        lists = {
+            "segment": "segment",
+            "provider": "provider",
+            "priority": "priority_category",
+            "commercial_segment": "commercial_segment",
+            "status": "status",
+        }
+        if any(getattr(f, name) and row[column] not in getattr(f, name) for name, column in lists.items()):
+            return False
+        if f.min_score is not None and (row["score"] is None or row["score"] < f.min_score):
+            return False
+        if f.max_score is not None and (row["score"] is None or row["score"] > f.max_score):
+            return False
+        if f.changed_since is not None and (row["changed_at"] is None or row["changed_at"] < f.changed_since):
+            return False
+        text = fold(row["domain"] + (" Şişli Yapı" if row["domain"].startswith("sisli") else ""))
+        return not f.q or fold(f.q) in text
+
+    return match
+
+
+def reference(rows: list[dict[str, Any]], f: LeadFilter) -> list[str]:
+    """The documented order: the key, then the domain in the same direction; NULL keys last either way."""
+    column = SORT_KEYS[f.sort.lstrip("-")].key
+    descending = f.sort.startswith("-")
+    found = [row for row in rows if _matches(f)(row)]
+    valued = sorted((r for r in found if r[column] is not None), key=lambda r: (r[column], r["domain"]))
+    nulls = sorted(r["domain"] for r in found if r[column] is None)
+    if descending:
+        valued.reverse()
+        nulls.reverse()
+    return [r["domain"] for r in valued] + nulls
+
+
+def run(repo: Repository, f: LeadFilter, *, small: bool, after: After | None = None) -> list[dict[str, Any]]:
+    page = page_query(f, repo.engine.dialect.name, after=after, small=small)
+    with repo.engine.connect() as conn:
+        return [dict(row._mapping) for row in conn.execute(page.statement, page.parameters)]
+
+
+def test_every_filter_and_sort_in_both_plans_matches_the_reference(leads):
+    repo, rows = leads
+    for spec, sort, small in itertools.product(FILTERS, SORTS, (True, False)):
+        f = LeadFilter(**spec, sort=sort, limit=500)
+        expected = reference(rows, f)
+        assert [r["domain"] for r in run(repo, f, small=small)] == expected, (spec, sort, small)
+        window = f.model_copy(update={"offset": 7, "limit": 5})
+        got = [r["domain"] for r in run(repo, window, small=small)]
+        assert got == expected[7:13], (spec, sort, small, "offset")  # limit + 1: the peek at the next page
+
+
+def test_keyset_pages_walk_every_lead_once_across_ties_and_nulls(leads):
+    repo, rows = leads
+    walks = [FILTERS[0], FILTERS[4], FILTERS[8], FILTERS[10], FILTERS[11]]  # none, split, small, combined, range
+    for spec, sort, small in itertools.product(walks, SORTS, (True, False)):
+        f = LeadFilter(**spec, sort=sort, limit=17)
+        column = SORT_KEYS[f.sort.lstrip("-")].key
+        seen: list[str] = []
+        after = None
+        for _ in range(100):
+            page = run(repo, f, small=small, after=after)
+            seen += [r["domain"] for r in page[: f.limit]]
+            if len(page) <= f.limit:
+                break
+            after = After(page[f.limit - 1][column], page[f.limit - 1]["domain"])
+        assert seen == reference(rows, f), (spec, sort, small)
+
+
+def test_repository_pages_count_once_per_filter(leads):
+    repo, rows = leads
+    f = LeadFilter(priority=["P1", "P2"], sort="-score", limit=4)
+    first = repo.lead_page(f)
+    expected = reference(rows, f)
+    assert first.total == len(expected) and first.more and [r["domain"] for r in first.rows] == expected[:4]
+    last = first.rows[-1]
+    second = repo.lead_page(f.model_copy(update={"sort": "-score"}), after=After(last["score"], last["domain"]))
+    assert [r["domain"] for r in second.rows] == expected[4:8]
+    repo.lead_page(f.model_copy(update={"sort": "domain", "offset": 3}))
+    assert len(repo._counts._items) == 1  # one count for the filter, whatever the sort, page or cursor
+    assert repo.leads(f) == (first.rows, first.total)  # the CLI's shape
+
+
+def _plan(repo: Repository, f: LeadFilter) -> str:
+    page = page_query(f, repo.engine.dialect.name)
+    sql = str(
+        page.statement.params(page.parameters).compile(
+            dialect=repo.engine.dialect, compile_kwargs={"literal_binds": True}
+        )
+    )
+    with repo.engine.connect() as conn:
+        if repo.engine.dialect.name == "sqlite":
+            return "\n".join(row[-1] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
+        # 150 rows: PostgreSQL would rather read the whole table; show what the indexes give.
+        conn.exec_driver_sql("SET enable_seqscan = off")
+        conn.exec_driver_sql("SET enable_bitmapscan = off")
+        return "\n".join(row[0] for row in conn.exec_driver_sql("EXPLAIN " + sql))
+
+
+@pytest.mark.parametrize(
+    ("spec", "sort", "index", "ranges"),
+    [
+        ({"commercial_segment": ["WEAK_PARTNER"]}, "-score", "ix_leads_commercial_segment_score", 2),  # + NULL part
+        ({"priority": ["P1", "P2"]}, "-scanned_at", "ix_leads_priority_category_scanned_at", 2),
+        ({"status": ["no_mx"]}, "provider", "ix_leads_status_provider", 2),
+        ({"segment": ["Cold"]}, "domain", "ix_leads_segment_domain", 1),
+    ],
+)
+def test_large_pages_are_read_off_the_filter_and_sort_index(leads, spec, sort, index, ranges):
+    repo, _ = leads
+    plan = _plan(repo, LeadFilter(**spec, sort=sort))
+    assert plan.count(index) == ranges, plan
