@@ -3,6 +3,7 @@
 import azure.functions as func
 
 from functions.bulk_scan import bp as bulk_scan
+from functions.d365_push_queue import bp as d365_push_queue
 from functions.leads_api import bp as leads_api
 from functions.scan import bp as scan
 
@@ -10,3 +11,4 @@ app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 app.register_functions(scan)
 app.register_functions(leads_api)
 app.register_functions(bulk_scan)
+app.register_functions(d365_push_queue)

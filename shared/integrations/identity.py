@@ -138,11 +138,29 @@ def authority(authority_host: str, tenant: str) -> str:
     return f"{authority_host.rstrip('/')}/{tenant}"
 
 
+def msal_http_client() -> Any:
+    """The ``requests`` session MSAL uses: it verifies against :func:`ca_bundle` (or certifi).
+
+    requests lets ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` override a session's ``verify`` while
+    ``trust_env`` is on, so a bundle named by ``SSL_CERT_FILE`` would be ignored whenever the
+    other variable points elsewhere; the session therefore takes the bundle and the proxies
+    from the environment itself and turns ``trust_env`` off."""
+    import urllib.request
+
+    import requests
+
+    session = requests.Session()
+    session.trust_env = False
+    session.verify = msal_verify()
+    session.proxies = urllib.request.getproxies()
+    return session
+
+
 def msal_options(authority_host: str) -> dict[str, Any]:
     """Instance discovery asks Microsoft's own cloud about the authority: off for any other host
     (sovereign clouds name theirs explicitly; test stand-ins are not known to Microsoft)."""
     custom = authority_host.rstrip("/") != MICROSOFT_AUTHORITY
-    return {"verify": msal_verify(), "instance_discovery": False if custom else None}
+    return {"http_client": msal_http_client(), "instance_discovery": False if custom else None}
 
 
 def describe_msal_error(result: dict[str, Any]) -> str:

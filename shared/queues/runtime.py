@@ -41,6 +41,12 @@ QUEUE_FUNCTIONS: tuple[QueueFunction, ...] = (
         "shared.jobs.handler:handle_scan_batch",
         "Scan one batch of a bulk scan job",
     ),
+    QueueFunction(
+        "d365_push",
+        "d365-push",
+        "shared.integrations.d365.push:handle_push",
+        "Push one lead to Dynamics 365 (upsert by domain)",
+    ),
 )
 
 

@@ -228,7 +228,7 @@ class DataverseClient:
             if status in (429, 503) and (status == 429 or "Retry-After" in response.headers):
                 self.stats["throttled"] += 1
                 throttles += 1
-                pause = _retry_after(response)
+                pause = _retry_after(response) + 0.05  # a margin for clock granularity on both sides
                 await asyncio.to_thread(self.gate.close_for, pause)
                 log.warning("dataverse throttled", extra={"status": status, "code": code, "retry_after": pause})
                 if throttles > MAX_THROTTLES:
