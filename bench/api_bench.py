@@ -4,14 +4,21 @@ Seeds N leads (domains, lead rows and one snapshot each, with a realistic provid
 into a fresh database, starts ``hunter serve`` (functions-framework + gunicorn threads) and
 measures, from an async HTTP client with bounded concurrency on 127.0.0.1:
 
-* ``GET /api/v1/leads`` with a filter + sort + limit 50 (rotating filters and pages),
+* ``GET /api/v1/leads`` with a filter + sort + limit 50 (rotating filters, sorts and offsets),
 * ``GET /api/v1/leads/{domain}`` for random domains,
+* ``GET /api/v1/leads`` following ``next`` cursors (pages 2-6 of a rotating filter + sort),
 
-reporting p50/p95 latency and requests/s. Also measures the cold start of the Azure entry
-point: ``python -X importtime -c "import function_app"`` and the RSS after that import.
+reporting p50/p95 latency (overall, per filter and per sort) and requests/s. Also measures the
+cold start of the Azure entry point: ``python -X importtime -c "import function_app"`` and the
+RSS after that import.
 
     python bench/api_bench.py --backend sqlite --leads 100000
     python bench/api_bench.py --backend postgresql --leads 100000
+
+On a busy machine, seed once and measure again when it is quiet:
+
+    python bench/api_bench.py --backend postgresql --keep        # prints the database URL
+    python bench/api_bench.py --database-url postgresql+pg8000://...  # measures it again
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import sqlalchemy as sa
@@ -158,9 +166,12 @@ def seed(url: str, count: int) -> None:
                         "record": snap,
                     }
                 )
-            conn.execute(sa.insert(DomainRow.__table__), domains)
-            conn.execute(sa.insert(LeadRow.__table__), leads)
-            conn.execute(sa.insert(SnapshotRow.__table__), snapshots)
+            for table, rows in ((DomainRow, domains), (LeadRow, leads), (SnapshotRow, snapshots)):
+                if engine.dialect.name == "postgresql":  # pg8000 runs an executemany row by row
+                    for chunk in range(0, len(rows), 1000):
+                        conn.execute(sa.insert(table.__table__).values(rows[chunk : chunk + 1000]))
+                else:
+                    conn.execute(sa.insert(table.__table__), rows)
     if engine.dialect.name == "postgresql":
         raw = engine.raw_connection()  # VACUUM refuses a transaction: use the driver in autocommit
         try:
@@ -177,40 +188,52 @@ def seed(url: str, count: int) -> None:
             conn.execute(sa.text("ANALYZE"))
 
 
-async def measure(base: str, key: str, leads: int, requests: int, concurrency: int) -> dict[str, list[float]]:
-    results: dict[str, list[float]] = {"list": [], "detail": []}
-    by_filter = results.setdefault("by_filter", {})  # type: ignore[assignment]
+CURSOR_PAGES = 5  # pages 2..6 of a cursor walk
+
+
+async def measure(base: str, key: str, leads: int, requests: int, concurrency: int) -> dict[str, Any]:
+    results: dict[str, Any] = {"list": [], "detail": [], "cursor": [], "by_filter": {}, "by_sort": {}}
     rng = random.Random(7)
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=base, headers={"X-API-Key": key}, limits=limits, timeout=30) as client:
         semaphore = asyncio.Semaphore(concurrency)
 
-        async def one(kind: str) -> None:
-            if kind == "list":
-                params = {
-                    **rng.choice(FILTERS),
-                    "sort": rng.choice(SORTS),
-                    "limit": 50,
-                    "offset": rng.choice([0, 0, 50, 500]),
-                }
-                path = "/v1/leads"
-            else:
-                params, path = {}, f"/v1/leads/firma{rng.randrange(leads)}.com.tr"
+        async def get(path: str, params: dict[str, Any]) -> tuple[float, dict[str, Any]]:
             async with semaphore:
                 started = time.perf_counter()
                 reply = await client.get(path, params=params)
-                elapsed = time.perf_counter() - started
+                elapsed = (time.perf_counter() - started) * 1000
             if reply.status_code != 200:
                 raise SystemExit(f"{path} {params}: {reply.status_code} {reply.text[:300]}")
-            results[kind].append(elapsed * 1000)
-            if kind == "list":
-                by_filter.setdefault(next(iter(params)), []).append(elapsed * 1000)
+            return elapsed, reply.json()
 
-        for kind in ("list", "detail"):  # warm-up: imports, key verification, caches
-            await asyncio.gather(*(one(kind) for _ in range(50)))
-            results[kind].clear()
-        by_filter.clear()
-        await asyncio.gather(*(one(kind) for kind in ("list", "detail") for _ in range(requests)))
+        async def one(kind: str) -> None:
+            if kind == "detail":
+                elapsed, _ = await get(f"/v1/leads/firma{rng.randrange(leads)}.com.tr", {})
+                results["detail"].append(elapsed)
+                return
+            params = {**rng.choice(FILTERS), "sort": rng.choice(SORTS), "limit": 50}
+            if kind == "list":
+                elapsed, _ = await get("/v1/leads", {**params, "offset": rng.choice([0, 0, 50, 500])})
+                results["list"].append(elapsed)
+                results["by_filter"].setdefault(next(iter(params)), []).append(elapsed)
+                results["by_sort"].setdefault(params["sort"], []).append(elapsed)
+                return
+            _, page = await get("/v1/leads", params)  # page 1: not counted here
+            for _ in range(CURSOR_PAGES):
+                if page["next"] is None:
+                    break
+                elapsed, page = await get("/v1/leads", {**params, "cursor": page["next"]})
+                results["cursor"].append(elapsed)
+
+        for kind in ("list", "detail", "cursor"):  # warm-up: imports, key verification, caches
+            await asyncio.gather(*(one(kind) for _ in range(20 if kind == "cursor" else 50)))
+        for values in results.values():
+            values.clear()
+        await asyncio.gather(
+            *(one(kind) for kind in ("list", "detail") for _ in range(requests)),
+            *(one("cursor") for _ in range(requests // (CURSOR_PAGES * 2))),
+        )
     return results
 
 
@@ -250,10 +273,15 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2, help="hunter serve --workers")
     parser.add_argument("--postgres-admin", default="postgresql+pg8000://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--keep", action="store_true", help="keep the seeded database and print its URL")
+    parser.add_argument("--database-url", help="measure this database, seeded by an earlier --keep run")
     args = parser.parse_args()
 
     drop = None
-    if args.backend == "sqlite":
+    if args.database_url:
+        url = args.database_url
+        args.backend = engine_for(url).dialect.name
+    elif args.backend == "sqlite":
         url = f"sqlite:///{tempfile.mkdtemp(prefix='hunter-api-bench-')}/hunter.db"
     else:
         name = f"hunter_bench_{uuid.uuid4().hex[:8]}"
@@ -267,9 +295,15 @@ def main() -> None:
                 conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
     started = time.monotonic()
-    seed(url, args.leads)
+    if args.database_url:
+        with engine_for(url).connect() as conn:
+            args.leads = conn.execute(sa.select(sa.func.count()).select_from(LeadRow.__table__)).scalar_one()
+    else:
+        seed(url, args.leads)
     seeded = time.monotonic() - started
-    key, _ = ApiKeyStore(engine_for(url)).create("bench", ["read"], rate_limit_per_minute=1_000_000)
+    key, _ = ApiKeyStore(engine_for(url)).create(
+        f"bench-{uuid.uuid4().hex[:6]}", ["read"], rate_limit_per_minute=1_000_000
+    )
     server, base = start_api_server({"HUNTER_DATABASE_URL": url, "HUNTER_LOG_LEVEL": "WARNING"}, workers=args.workers)
     try:
         wall = time.monotonic()
@@ -278,26 +312,34 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=10)
-        if drop:
+        if drop and not args.keep:
             drop()
     import_ms, rss_mb = cold_start()
-    print(f"backend            {args.backend} ({args.leads:,} leads seeded in {seeded:.0f} s)")
-    print(
-        f"concurrency        {args.concurrency} connections, {args.requests} requests per endpoint, "
-        f"{args.workers} server processes"
-    )
-    for kind, label in (("list", "GET /v1/leads      "), ("detail", "GET /v1/leads/{d}  ")):
-        values = sorted(results[kind])
-        p95 = values[int(len(values) * 0.95) - 1]
-        print(f"{label} p50 {statistics.median(values):6.1f} ms   p95 {p95:6.1f} ms")
-    for name, values in sorted(results["by_filter"].items()):
+    seeded_text = "already seeded" if args.database_url else f"seeded in {seeded:.0f} s"
+
+    def field(label: str, text: str) -> None:
+        print(f"{label:<36s} {text}")
+
+    def line(label: str, values: list[float]) -> None:
         values = sorted(values)
-        print(
-            f"  list by {name:20s} p50 {statistics.median(values):6.1f} ms   "
-            f"p95 {values[max(0, int(len(values) * 0.95) - 1)]:6.1f} ms"
-        )
-    print(f"throughput         {2 * args.requests / wall:,.0f} requests/s")
-    print(f"cold start         import function_app {import_ms:.0f} ms, RSS after import {rss_mb:.0f} MB")
+        p95 = values[max(0, int(len(values) * 0.95) - 1)]
+        field(label, f"p50 {statistics.median(values):6.1f} ms   p95 {p95:6.1f} ms")
+
+    field("backend", f"{args.backend} ({args.leads:,} leads {seeded_text})")
+    field(
+        "concurrency",
+        f"{args.concurrency} connections, {args.requests} requests per endpoint, {args.workers} server processes",
+    )
+    line("GET /v1/leads", results["list"])
+    line("GET /v1/leads/{d}", results["detail"])
+    line(f"GET /v1/leads, cursor pages 2-{CURSOR_PAGES + 1}", results["cursor"])
+    for group in ("filter", "sort"):
+        for name, values in sorted(results[f"by_{group}"].items()):
+            line(f"  list by {group} {name}", values)
+    field("throughput", f"{(2 * args.requests + len(results['cursor'])) / wall:,.0f} requests/s")
+    field("cold start", f"import function_app {import_ms:.0f} ms, RSS after import {rss_mb:.0f} MB")
+    if args.keep:
+        field("kept", f"--database-url {url}")
     print(json.dumps({"backend": args.backend, "leads": args.leads}), file=sys.stderr)
 
 
