@@ -10,8 +10,9 @@ from shared.api.models import ExportQuery
 from shared.http.app import AppContext
 from shared.http.types import HttpRequest, HttpResponse
 from shared.store.queries import LIST_FIELDS, list_query
+from shared.store.repository import INTEGRATION_FIELDS
 
-COLUMNS = ("domain", "domain_unicode", "company_name", *LIST_FIELDS[1:])
+COLUMNS = ("domain", "domain_unicode", "company_name", *LIST_FIELDS[1:], *INTEGRATION_FIELDS)
 BATCH = 1000
 
 
@@ -20,9 +21,11 @@ def _rows(context: AppContext, query: ExportQuery) -> Iterator[list[object]]:
     with context.repository.sessions() as session:
         dialect = context.engine.dialect.name
         result = session.execute(list_query(query, dialect).execution_options(yield_per=BATCH))
-        for row in result:
-            values = row._mapping
-            yield [values[c] for c in COLUMNS]
+        for chunk in result.mappings().partitions(BATCH):
+            rows = [dict(values) for values in chunk]
+            context.repository.attach_integrations(rows)  # D365 state and referrals, per chunk
+            for values in rows:
+                yield [values[c] for c in COLUMNS]
 
 
 def _cell(value: object) -> object:

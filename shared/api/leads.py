@@ -130,9 +130,11 @@ def get_lead(request: HttpRequest, context: AppContext) -> HttpResponse:
     if row is None:
         raise _not_found(name)
     record = repo.latest_record(name, usable=True) or repo.latest_record(name)
+    item = lead_item(row, domain)
+    repo.attach_integrations([item])
     return HttpResponse.json(
         {
-            "lead": lead_item(row, domain),
+            "lead": item,
             "breakdown": row.breakdown or [],
             "rules_version": row.rules_version,
             "evidence": record.provider_evidence,

@@ -144,6 +144,12 @@ class LeadItem(_Out):
     scan_count: int
     scanned_at: datetime
     changed_at: datetime | None
+    d365_sync_status: Literal["not_synced", "queued", "synced", "failed"] = "not_synced"
+    d365_lead_id: str | None = None
+    d365_lead_url: str | None = Field(None, description="opens the lead in Dynamics 365")
+    d365_synced_at: datetime | None = None
+    d365_last_error: str | None = None
+    referral_count: int = Field(0, description="Partner Center referrals linked to this lead")
 
 
 class LeadPage(_Out):

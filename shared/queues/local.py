@@ -104,6 +104,8 @@ class LocalQueue(Queue):
         return result.rowcount == 1
 
     def update_visibility(self, message: QueueMessage, timeout: float) -> QueueMessage:
+        if message.receipt is None:  # a peeked message: without a receipt nobody may touch it
+            raise QueueError(f"message {message.id} was peeked, not received: it has no receipt")
         receipt = uuid.uuid4().hex
         with self.engine.begin() as connection:
             result = connection.execute(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import (
@@ -19,9 +19,11 @@ from sqlalchemy import (
     Select,
     bindparam,
     case,
+    exists,
     func,
     literal,
     literal_column,
+    or_,
     select,
     table,
     tuple_,
@@ -67,11 +69,23 @@ class LeadFilter(BaseModel):
     max_score: int | None = Field(None, ge=0, le=100)
     q: str | None = Field(None, max_length=253, description="substring of the domain or company name")
     changed_since: datetime | None = None
+    d365_sync_status: list[Literal["not_synced", "queued", "synced", "failed"]] = Field(default_factory=list)
+    has_referral: bool | None = Field(None, description="only leads with (true) or without (false) a referral")
+    referral_type: list[str] = Field(default_factory=list, description="Partner Center referral types")
     sort: str = DEFAULT_SORT
     limit: int = Field(50, ge=1, le=500)
     offset: int = Field(0, ge=0, le=MAX_OFFSET)
 
-    @field_validator("segment", "provider", "priority", "commercial_segment", "status", mode="before")
+    @field_validator(
+        "segment",
+        "provider",
+        "priority",
+        "commercial_segment",
+        "status",
+        "d365_sync_status",
+        "referral_type",
+        mode="before",
+    )
     @classmethod
     def _lists(cls, value: object) -> object:
         """Query strings give one value as text: accept ``P1``, ``P1,P2`` and repeated keys alike."""
@@ -165,6 +179,37 @@ def _conditions(f: LeadFilter, dialect: str, split: str | None = None, branch: i
     if f.q:
         needle = fold(f.q)
         conditions.append(_search(_search_mode(needle, dialect), params["f_q"]))
+    conditions.extend(_integration_conditions(f))
+    return conditions
+
+
+def _integration_conditions(f: LeadFilter) -> list[ColumnElement[bool]]:
+    """Dynamics 365 state and Partner Center referrals: semi-joins on their own indexed tables."""
+    from shared.store.models import D365SyncRow, ReferralRow
+
+    conditions: list[ColumnElement[bool]] = []
+    if f.d365_sync_status:
+        wanted = [s for s in f.d365_sync_status if s != "not_synced"]
+        either = []
+        if wanted:
+            either.append(
+                LeadRow.domain_id.in_(
+                    select(D365SyncRow.domain_id).where(
+                        D365SyncRow.status.in_(bindparam("f_d365", wanted, expanding=True))
+                    )
+                )
+            )
+        if "not_synced" in f.d365_sync_status:
+            either.append(~exists().where(D365SyncRow.domain_id == LeadRow.domain_id))
+        conditions.append(or_(*either))
+    if f.has_referral is not None or f.referral_type:
+        referral = exists().where(ReferralRow.domain == LeadRow.domain)
+        if f.referral_type:
+            referral = exists().where(
+                ReferralRow.domain == LeadRow.domain,
+                ReferralRow.type.in_(bindparam("f_referral_type", f.referral_type, expanding=True)),
+            )
+        conditions.append(~referral if f.has_referral is False else referral)
     return conditions
 
 

@@ -245,7 +245,29 @@ class Repository:
             result = session.connection().execute(page.statement, page.parameters)  # Core: no ORM bookkeeping
             names = tuple(result.keys())
             rows = [dict(zip(names, row, strict=True)) for row in result]
-        return LeadPage(rows[: lead_filter.limit], total, more=len(rows) > lead_filter.limit)
+        page = rows[: lead_filter.limit]
+        self.attach_integrations(page)
+        return LeadPage(page, total, more=len(rows) > lead_filter.limit)
+
+    def attach_integrations(self, rows: list[dict[str, Any]]) -> None:
+        """Add each lead's Dynamics 365 state and referral count: two indexed lookups for the page."""
+        from shared.store.models import D365SyncRow, ReferralRow
+
+        domains = [row["domain"] for row in rows]
+        if not domains:
+            return
+        with self.sessions() as session:
+            syncs = {r.domain: r for r in session.scalars(select(D365SyncRow).where(D365SyncRow.domain.in_(domains)))}
+            referrals = dict(
+                session.execute(
+                    select(ReferralRow.domain, func.count())
+                    .where(ReferralRow.domain.in_(domains))
+                    .group_by(ReferralRow.domain)
+                ).all()
+            )
+        for row in rows:
+            row.update(d365_fields(syncs.get(row["domain"])))
+            row["referral_count"] = referrals.get(row["domain"], 0)
 
     def lead_with_domain(self, domain: str) -> tuple[LeadRow, DomainRow] | tuple[None, None]:
         with self.sessions() as session:
@@ -308,4 +330,33 @@ def _lead_values(domain_id: int, result: ScanResult, *, changed: bool) -> dict[s
         "scan_count": 1,
         "scanned_at": record.scanned_at or utcnow(),
         "changed_at": (record.scanned_at or utcnow()) if changed else None,
+    }
+
+
+INTEGRATION_FIELDS = (
+    "d365_sync_status",
+    "d365_lead_id",
+    "d365_lead_url",
+    "d365_synced_at",
+    "d365_last_error",
+    "referral_count",
+)
+
+
+def d365_fields(sync: Any) -> dict[str, Any]:
+    """A lead's Dynamics 365 fields from its ``d365_sync`` row (None = never pushed)."""
+    if sync is None:
+        return {
+            "d365_sync_status": "not_synced",
+            "d365_lead_id": None,
+            "d365_lead_url": None,
+            "d365_synced_at": None,
+            "d365_last_error": None,
+        }
+    return {
+        "d365_sync_status": sync.status,
+        "d365_lead_id": sync.lead_id,
+        "d365_lead_url": sync.lead_url,
+        "d365_synced_at": sync.synced_at,
+        "d365_last_error": sync.last_error,
     }

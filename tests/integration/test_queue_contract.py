@@ -43,10 +43,6 @@ SQS_AGE_DIFFERS = (
     "SqsQueue.oldest_age peeks, which counts as a receive and could dead-letter messages of a main queue "
     "(it has a redrive policy), so it answers only on poison queues"
 )
-LOCAL_PEEKED_UPDATE_BUG = (
-    "shared/queues/local.py: LocalQueue.update_visibility(peeked) filters `receipt == None`, which SQLAlchemy "
-    "renders as `receipt IS NULL` and so matches a never-received message: it succeeds instead of raising"
-)
 TURKISH = "İstanbul'da ağaç gölgesinde şarkı söyleyen çocuklar: ĞÜŞİÖÇ ğüşıöç — “tırnak” €"
 
 
@@ -217,11 +213,7 @@ def test_stale_receipts_and_double_deletes(backend: Backend, queue: Queue) -> No
     assert queue.length() == 0
 
 
-def test_peeked_message_cannot_be_deleted_or_updated(
-    request: pytest.FixtureRequest, backend: Backend, queue: Queue
-) -> None:
-    if backend.kind.startswith("local"):
-        request.applymarker(pytest.mark.xfail(reason=LOCAL_PEEKED_UPDATE_BUG, strict=False))
+def test_peeked_message_cannot_be_deleted_or_updated(queue: Queue) -> None:
     queue.send("peeked")
     (peeked,) = queue.peek()
     assert peeked.receipt is None

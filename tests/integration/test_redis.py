@@ -312,14 +312,14 @@ def test_whois_answers_are_cached_and_queries_limited(redis_server, prefix):
     async def run() -> tuple[list, list]:
         client = WhoisClient(
             server=f"127.0.0.1:{whois.port}",
-            timeout=0.3,
+            timeout=2,
             cache=cache,
             cache_ttl=60,
-            limiter=AsyncLimiter(buckets, "whois", 2, max_batch=1),
+            limiter=AsyncLimiter(buckets, "whois", 0.1, capacity=2, max_batch=1),
         )
-        first = [await client.lookup(f"d{i}.com") for i in range(3)]  # burst of 2, then 0.5 s > 0.3 s: skipped
+        first = [await client.lookup(f"d{i}.com") for i in range(3)]  # a burst of 2, then 10 s > 2 s: skipped
         await client.close()
-        again = WhoisClient(server=f"127.0.0.1:{whois.port}", timeout=0.3, cache=cache, cache_ttl=60)
+        again = WhoisClient(server=f"127.0.0.1:{whois.port}", timeout=2, cache=cache, cache_ttl=60)
         second = [await again.lookup("d0.com"), await again.lookup("d1.com")]
         return first, second
 
