@@ -198,14 +198,14 @@ def test_bucket_retry_after_and_refill_use_the_server_clock(redis_server, prefix
     rate = 2 / 60  # a 2-per-minute API key
     assert [buckets.take("minute", rate, 2) for _ in range(2)] == [0.0, 0.0]
     assert 29.0 < buckets.take("minute", rate, 2) <= 30.0
-    assert buckets.take("fast", 20, 1) == 0.0
-    wait = buckets.take("fast", 20, 1)
-    assert 0.0 < wait <= 0.05
-    time.sleep(wait + 0.01)
-    assert buckets.take("fast", 20, 1) == 0.0
+    assert buckets.take("fast", 2, 1) == 0.0
+    wait = buckets.take("fast", 2, 1)
+    assert 0.0 < wait <= 0.5
+    time.sleep(wait + 0.02)
+    assert buckets.take("fast", 2, 1) == 0.0
     client = redis_server.client()
     assert set(client.hgetall(f"{prefix}fast")) == {b"t", b"v"}
-    assert 0 < client.pttl(f"{prefix}fast") <= 1100  # gone once it would be full again: no stale keys
+    assert 0 < client.pttl(f"{prefix}fast") <= 1500  # gone once it would be full again: no stale keys
 
 
 def test_api_key_limits_are_shared_by_two_processes(redis_server, tmp_path):
@@ -422,7 +422,7 @@ def test_redis_killed_mid_run_degrades_then_recovers(own_redis, tmp_path, dns_se
     started = time.monotonic()
     for i in range(100):
         one_round(i)
-    assert time.monotonic() - started < 3.0
+    assert time.monotonic() - started < 10  # one refused connection, not 100 (or 100 timeouts)
     status, body = ready(context)
     assert status == 200 and body["status"] == "degraded" and body["checks"]["redis"].startswith("degraded")
     scan = dispatch(HttpRequest("POST", "/v1/scan", headers=headers, body=b'{"domain": "m365.com.tr"}'), context)
@@ -455,7 +455,7 @@ def test_a_hung_redis_costs_one_timeout_per_interval(own_redis, tmp_path, redis_
     finally:
         own_redis.resume()
     assert calls > 100  # without the breaker 1.2 s would have allowed six calls of 0.2 s
-    assert elapsed < 1.2 + 0.3
+    assert elapsed < 1.2 + 0.8  # at most the timeout of the call in flight at the end
     assert connection_for(settings).breaker.opens == 1 and warnings_in(redis_log) == 1
     time.sleep(settings.redis_retry_interval + 0.05)
     assert cache.get("warm") == 1  # back, and the entry survived the pause

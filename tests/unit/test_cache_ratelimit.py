@@ -53,10 +53,10 @@ def dead_redis(retry_interval: float = 0.3) -> RedisConnection:
 
 def test_memory_cache_expires_entries():
     cache = MemoryCache()
-    cache.set("a", {"v": 1}, 0.05)
+    cache.set("a", {"v": 1}, 0.2)
     cache.set("b", [1, 2], 10)
     assert cache.get("a") == {"v": 1}
-    time.sleep(0.07)
+    time.sleep(0.25)
     assert cache.get("a") is None
     assert cache.get_many(["a", "b", "c"]) == {"b": [1, 2]}
 
@@ -109,12 +109,12 @@ def test_memory_bucket_refills_at_the_rate():
 
 def test_reserve_goes_into_debt_only_within_max_wait():
     buckets = MemoryBuckets()
-    assert buckets.reserve("k", 10, 10, 10) == (True, 0.0)
-    granted, wait = buckets.reserve("k", 10, 10, 5, max_wait=1.0)
-    assert granted and 0.45 < wait <= 0.5  # yours, in half a second
-    granted, wait = buckets.reserve("k", 10, 10, 5, max_wait=0.5)
-    assert not granted and wait > 0.9  # would be a second: refused, nothing taken
-    granted, _ = buckets.reserve("k", 10, 10, 5, max_wait=1.2)
+    assert buckets.reserve("k", 1, 10, 10) == (True, 0.0)
+    granted, wait = buckets.reserve("k", 1, 10, 5, max_wait=10)
+    assert granted and 4.5 < wait <= 5  # yours, in five seconds
+    granted, wait = buckets.reserve("k", 1, 10, 5, max_wait=5)
+    assert not granted and wait > 9  # would be ten: refused, nothing taken
+    granted, _ = buckets.reserve("k", 1, 10, 5, max_wait=11)
     assert granted
 
 
@@ -144,7 +144,7 @@ def test_async_limiter_paces_to_the_rate():
         return time.monotonic() - started
 
     elapsed = asyncio.run(run())
-    assert 0.4 < elapsed < 1.5  # 100 beyond the burst at 200/s: half a second
+    assert 0.4 < elapsed < 3  # 100 beyond the burst at 200/s: half a second
 
 
 def test_async_limiter_refuses_when_the_wait_is_too_long():
@@ -175,19 +175,19 @@ def test_async_limiter_batches_waiters_into_one_reservation():
 
 
 def test_breaker_opens_once_skips_then_probes_once_per_interval(redis_log):
-    breaker = CircuitBreaker(retry_interval=0.1)
+    breaker = CircuitBreaker(retry_interval=0.3)
     assert breaker.state == "closed" and breaker.allow()
     for _ in range(5):
         breaker.failure(ConnectionError("refused"))
     assert breaker.state == "open" and breaker.opens == 1
     assert not breaker.allow()
-    time.sleep(0.12)
+    time.sleep(0.32)
     assert breaker.state == "half-open"
     assert breaker.allow()  # the probe
     assert not breaker.allow()  # everyone else keeps skipping while it runs
     breaker.failure(TimeoutError("still down"))
     assert breaker.opens == 1 and len(redis_log.warnings()) == 1  # same outage, one warning
-    time.sleep(0.12)
+    time.sleep(0.32)
     assert breaker.allow()
     breaker.success()
     assert breaker.state == "closed" and breaker.allow()
@@ -202,7 +202,7 @@ def test_unconfigured_redis_uses_the_fallback_and_reports_not_configured():
 
 
 def test_dead_redis_costs_one_failure_per_interval_and_one_warning(redis_log):
-    connection = dead_redis(retry_interval=0.5)
+    connection = dead_redis(retry_interval=1.0)
     cache = RedisCache(connection, "t", fallback=MemoryCache(), prefix=f"t-{uuid.uuid4().hex}:")
     buckets = RedisBuckets(connection, prefix=f"t-{uuid.uuid4().hex}:")
     attempts = 0
@@ -222,7 +222,7 @@ def test_dead_redis_costs_one_failure_per_interval_and_one_warning(redis_log):
     assert attempts == 0  # the first set opened the breaker; nothing reached for Redis after it
     assert connection.breaker.opens == 1 and len(redis_log.warnings()) == 1
     assert connection.health().startswith("degraded")
-    time.sleep(0.52)
+    time.sleep(1.02)
     connection.call(counted, lambda: None)
     assert attempts == 1  # one probe after the interval, refused again
     assert connection.breaker.opens == 1 and len(redis_log.warnings()) == 1
