@@ -116,7 +116,7 @@ def test_validation_and_not_found_errors_follow_the_route(openapi: dict[str, Any
         responses = openapi["paths"][route.path][route.method.lower()]["responses"]
         takes_input = bool(route.query_model or route.body_model or "{" in route.path)
         assert ("422" in responses) == takes_input, route.name
-        assert ("404" in responses) == ("{domain}" in route.path), route.name
+        assert ("404" in responses) == ("{" in route.path), route.name  # every path parameter names a thing
 
 
 def test_problem_schema_is_rfc_7807(openapi: dict[str, Any]) -> None:
