@@ -650,9 +650,11 @@ def connector_export(directory: Path, host: str) -> None:
 
 def _register_queue_commands() -> None:
     from shared.cli_d365 import d365
+    from shared.cli_pc import pc
     from shared.cli_queue import jobs, queue, worker
 
     main.add_command(d365)
+    main.add_command(pc)
     main.add_command(worker)
     main.add_command(queue)
     main.add_command(jobs)

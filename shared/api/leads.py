@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from shared.api.models import LangQuery, LeadQuery, NoQuery
+from shared.api.partner_center import lead_referrals
 from shared.domains import parse
 from shared.http.app import AppContext
 from shared.http.types import HttpRequest, HttpResponse, ProblemError
@@ -140,6 +141,7 @@ def get_lead(request: HttpRequest, context: AppContext) -> HttpResponse:
             "evidence": record.provider_evidence,
             "snapshot": record.model_dump(mode="json"),
             "changes": [change_item(e) for e in repo.events(name, limit=50)],
+            "referrals": lead_referrals(context, name),
         }
     )
 

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.api.pc_models import LeadReferralOut
 from shared.models import ScanRecord, TenantSize, WhoisInfo
 from shared.sales import SalesSummary
 from shared.store.queries import LeadFilter
@@ -166,6 +167,7 @@ class LeadDetailOut(_Out):
     evidence: list[str]
     snapshot: ScanRecord = Field(description="the newest usable scan, every signal")
     changes: list[ChangeOut]
+    referrals: list[LeadReferralOut] = Field(description="Partner Center referrals linked to this lead, newest first")
 
 
 class NoQuery(BaseModel):

@@ -15,6 +15,7 @@ import azure.functions as func
 from shared.http.routes import ROUTES, Route
 from shared.http.types import HttpRequest, HttpResponse
 from shared.queues.runtime import QUEUE_FUNCTIONS, QueueFunction
+from shared.timers import TIMER_FUNCTIONS, TimerFunction
 
 ROUTE_PREFIX = "/api"  # host.json extensions.http.routePrefix
 
@@ -105,4 +106,44 @@ def add_queue_functions(bp: func.Blueprint, names: Iterable[str]) -> func.Bluepr
             )
     if wanted:
         raise ValueError(f"no such queue functions: {', '.join(sorted(wanted))}")
+    return bp
+
+
+def _timer_function_for(function: TimerFunction) -> Callable[[func.TimerRequest], Awaitable[None]]:
+    async def handle(timer: func.TimerRequest) -> None:
+        import logging
+
+        if timer.past_due:
+            logging.getLogger("hunter.timers").info("timer past due", extra={"function": function.name})
+        await function.resolve()()
+
+    handle.__name__ = function.name
+    handle.__qualname__ = function.name
+    handle.__doc__ = function.summary
+    return handle
+
+
+def add_timer_functions(bp: func.Blueprint, names: Iterable[str]) -> func.Blueprint:
+    """Add one timer-triggered function per named entry of ``TIMER_FUNCTIONS``.
+
+    The schedule is the binding expression ``%HUNTER_…%``: the host reads the NCRONTAB from that
+    app setting, the one the local worker reads too. ``use_monitor`` keeps the schedule's
+    last-fire time in storage so a restarted host catches up a missed fire once; overlapping runs
+    across instances and apps are prevented by the handler's own lease, not by the host.
+    """
+    wanted = set(names)
+    for function in TIMER_FUNCTIONS:
+        if function.name in wanted:
+            wanted.discard(function.name)
+            handler = _timer_function_for(function)
+            bp.function_name(name=function.name)(
+                bp.timer_trigger(
+                    arg_name="timer",
+                    schedule=f"%{function.app_setting}%",
+                    run_on_startup=False,
+                    use_monitor=True,
+                )(handler)
+            )
+    if wanted:
+        raise ValueError(f"no such timer functions: {', '.join(sorted(wanted))}")
     return bp

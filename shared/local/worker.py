@@ -6,6 +6,10 @@ A received message stays hidden for ``HUNTER_QUEUE_LEASE`` seconds and the lease
 while its handler runs, so a live worker keeps its messages and a killed one (SIGKILL, power
 loss) releases them within one lease. A message that fails is retried after the retry delay;
 after ``maxDequeueCount`` deliveries it moves to ``<queue>-poison`` with its body unchanged.
+
+It also fires the timer functions (``shared.timers.TIMER_FUNCTIONS``) on their NCRONTAB
+schedules, as the Functions host does. Every worker fires them; a handler that must not run
+twice at once (the Partner Center sync) takes a lease in the store, so extra fires are no-ops.
 """
 
 from __future__ import annotations
@@ -15,11 +19,13 @@ import contextlib
 import logging
 import os
 import signal
+from datetime import UTC, datetime
 
 from shared.queues import Queue, QueueMessage, open_queue, poison_name
 from shared.queues.audit import QueueAudit
 from shared.queues.hostjson import QueueOptions, queue_options
 from shared.queues.runtime import QUEUE_FUNCTIONS, MessageContext, QueueFunction, invoke, runtime_context
+from shared.timers import TIMER_FUNCTIONS, Schedule, TimerFunction
 
 log = logging.getLogger("hunter.worker")
 MIN_POLL = 0.05
@@ -33,9 +39,13 @@ class QueueWorker:
         *,
         exit_when_idle: bool = False,
         handle_signals: bool = False,
+        timers: tuple[TimerFunction, ...] | None = None,
     ) -> None:
         self.context = runtime_context()
         self.functions = functions
+        # A worker draining queues for a script (exit_when_idle) fires no timers unless asked.
+        self.timers = timers if timers is not None else (() if exit_when_idle else TIMER_FUNCTIONS)
+        self.fired = 0
         self.options = options or queue_options()
         self.lease = self.context.settings.queue_lease
         self.exit_when_idle = exit_when_idle
@@ -59,7 +69,11 @@ class QueueWorker:
             await asyncio.to_thread(self._queue(poison_name(function.queue)).create)
         log.info("worker started", extra={"queues": [f.queue for f in self.functions], "lease": self.lease})
         watcher = asyncio.create_task(self._watch_parent())
+        timers = [asyncio.create_task(self._fire(timer)) for timer in self.timers]
         await asyncio.gather(*(self._poll(function) for function in self.functions))
+        if self.exit_when_idle:
+            self.stopping.set()  # the queues are drained: let a timer finish its run and stop
+        await asyncio.gather(*timers)
         watcher.cancel()
         log.info("worker stopped", extra={"processed": self.processed, "failed": self.failed})
 
@@ -75,6 +89,31 @@ class QueueWorker:
                 log.warning("parent process gone; stopping")
                 self.stopping.set()
             await asyncio.sleep(1.0)
+
+    async def _fire(self, timer: TimerFunction) -> None:
+        """Sleep until the schedule's next fire time (or until stopping), run the handler, repeat.
+        A failing handler is logged and fired again next time, as the Functions host does."""
+        try:
+            schedule = Schedule.parse(getattr(self.context.settings, timer.schedule_setting))
+            handler = timer.resolve()
+        except Exception as exc:
+            log.error("timer not started", extra={"timer": timer.name, "error": str(exc)})
+            return
+        last = datetime.now(UTC)
+        while not self.stopping.is_set():
+            # From the later of now and the last fire time: waking a hair early never fires twice.
+            due = schedule.next_after(max(datetime.now(UTC), last))
+            delay = (due - datetime.now(UTC)).total_seconds()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), timeout=max(0.0, delay))
+            if self.stopping.is_set():
+                break
+            last = due
+            self.fired += 1
+            try:
+                await handler()
+            except Exception:
+                log.exception("timer function failed", extra={"timer": timer.name})
 
     async def _poll(self, function: QueueFunction) -> None:
         queue, poison = self._queue(function.queue), self._queue(poison_name(function.queue))

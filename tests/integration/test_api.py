@@ -110,15 +110,23 @@ def test_function_metadata_matches_the_routing_table():
     import json
 
     from shared.queues.runtime import QUEUE_FUNCTIONS
+    from shared.timers import TIMER_FUNCTIONS
 
     indexed = {}
     queue_triggers = {}
+    timer_triggers = {}
     for function in indexed_functions():
         meta = json.loads(function.get_function_json())
         if meta["bindings"][0]["type"] == "queueTrigger":
             (binding,) = meta["bindings"]
             assert binding["direction"] == "IN" and binding["connection"] == "AzureWebJobsStorage"
             queue_triggers[function.get_function_name()] = binding["queueName"]
+            continue
+        if meta["bindings"][0]["type"] == "timerTrigger":
+            (binding,) = meta["bindings"]
+            assert binding["direction"] == "IN" and binding["name"] == "timer"
+            assert binding["runOnStartup"] is False and binding["useMonitor"] is True
+            timer_triggers[function.get_function_name()] = binding["schedule"]
             continue
         trigger, output = meta["bindings"]
         assert (trigger["type"], trigger["direction"], output["type"], output["direction"]) == (
@@ -131,6 +139,9 @@ def test_function_metadata_matches_the_routing_table():
     expected = {r.name: (r.path.lstrip("/"), [r.method], "ANONYMOUS") for r in ROUTES}
     assert indexed == expected
     assert queue_triggers == {f.name: f.queue for f in QUEUE_FUNCTIONS}
+    # The schedule is an app-setting binding expression, the setting the local worker reads too.
+    assert timer_triggers == {f.name: f"%{f.app_setting}%" for f in TIMER_FUNCTIONS}
+    assert timer_triggers == {"pc_sync_timer": "%HUNTER_PC_SYNC_SCHEDULE%"}
 
 
 def test_host_json_keeps_the_api_prefix():

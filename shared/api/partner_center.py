@@ -1,0 +1,109 @@
+"""Partner Center over HTTP: run the referral sync now, list referrals, read one.
+
+With ``HUNTER_PARTNER_CENTER_ENABLED`` off the reads answer 404 and the sync 409, each with a
+problem body saying the integration is off; nothing else in Hunter changes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.api.models import NoQuery
+from shared.api.pc_models import ReferralDetailOut, ReferralOut, ReferralPage, ReferralQuery, SyncRunOut
+from shared.http.app import AppContext
+from shared.http.types import HttpRequest, HttpResponse, ProblemError
+
+OFF_DETAIL = "set HUNTER_PARTNER_CENTER_ENABLED=true (and HUNTER_PC_CLIENT_ID, then run `hunter pc login`)"
+
+
+def _require_enabled(context: AppContext, status: int) -> None:
+    if not context.settings.partner_center_enabled:
+        raise ProblemError(status, "Partner Center integration is off", OFF_DETAIL)
+
+
+def referral_item(row: Any) -> dict[str, Any]:
+    """A ``referrals`` row as :class:`ReferralOut` fields."""
+    fields = {name: getattr(row, name) for name in ReferralOut.model_fields if name != "website"}
+    fields["website"] = f"https://{row.domain}" if row.domain else None
+    return fields
+
+
+def lead_referrals(context: AppContext, domain: str) -> list[dict[str, Any]]:
+    """The referrals linked to a lead, newest first (for the lead detail)."""
+    from shared.api.pc_models import LeadReferralOut
+    from shared.integrations.partner_center.store import referrals_for_domain
+
+    return [
+        {name: getattr(row, name) for name in LeadReferralOut.model_fields}
+        for row in referrals_for_domain(context.engine, domain)
+    ]
+
+
+def sync_partner_center(request: HttpRequest, context: AppContext) -> HttpResponse:
+    NoQuery.model_validate(request.query_params())
+    _require_enabled(context, 409)
+    from shared.integrations.partner_center.sync import sync_now
+
+    outcome = sync_now(context.settings, context.engine, trigger="manual")
+    detail = f"{outcome.error} (sync run {outcome.run_id})"
+    if outcome.status == "skipped":
+        raise ProblemError(409, "A Partner Center sync is already running", detail)
+    if outcome.status == "needs_login":
+        raise ProblemError(409, "Partner Center sign-in needed", detail)
+    if outcome.status != "ok":
+        raise ProblemError(502, "Partner Center sync failed", detail)
+    body = SyncRunOut.model_validate(outcome.as_dict() | {"id": outcome.run_id})
+    return HttpResponse.json(body.model_dump(mode="json"))
+
+
+def list_referrals(request: HttpRequest, context: AppContext) -> HttpResponse:
+    _require_enabled(context, 404)
+    query = ReferralQuery.model_validate(request.query_params())
+    from shared.domains import parse
+    from shared.integrations.partner_center.store import ReferralFilter, list_referrals
+
+    domain = None
+    if query.domain is not None:
+        parsed = parse(query.domain)
+        if parsed.domain is None:
+            raise ProblemError(
+                422, "Invalid request", parsed.error, errors=[{"field": "domain", "message": parsed.error}]
+            )
+        domain = parsed.domain.name
+    rows, total = list_referrals(context.engine, ReferralFilter(**query.model_dump(exclude={"domain"}), domain=domain))
+    end = query.offset + len(rows)
+    page = ReferralPage(
+        items=[ReferralOut.model_validate(referral_item(row)) for row in rows],
+        total=total,
+        limit=query.limit,
+        offset=query.offset,
+        next_offset=end if end < total and rows else None,
+    )
+    return HttpResponse.json(page.model_dump(mode="json"))
+
+
+def get_referral(request: HttpRequest, context: AppContext) -> HttpResponse:
+    _require_enabled(context, 404)
+    NoQuery.model_validate(request.query_params())
+    from shared.integrations.partner_center.store import get_referral as load
+
+    referral_id = request.route_params["referral_id"]
+    row = load(context.engine, referral_id) if len(referral_id) <= 64 else None
+    if row is None:
+        raise ProblemError(404, "Referral not found", f"no referral {referral_id!r} has been synced")
+    lead = context.repository.lead(row.domain) if row.domain else None
+    body = ReferralDetailOut.model_validate(
+        referral_item(row)
+        | {
+            "raw": row.raw,
+            "lead": {
+                "domain": lead.domain,
+                "score": lead.score,
+                "segment": lead.segment,
+                "priority_category": lead.priority_category,
+            }
+            if lead
+            else None,
+        }
+    )
+    return HttpResponse.json(body.model_dump(mode="json"))
