@@ -246,7 +246,9 @@ class AsyncCacheBatcher:
     def __init__(self, cache: Cache, *, max_batch: int = 512) -> None:
         self.cache = cache
         self.max_batch = max_batch
-        self._wire = cache.connection.async_wire() if isinstance(cache, RedisCache) else None
+        # Two connections: a read (on the path of every DNS miss) never waits behind a batch of writes.
+        self._read_wire = cache.connection.async_wire() if isinstance(cache, RedisCache) else None
+        self._write_wire = cache.connection.async_wire() if isinstance(cache, RedisCache) else None
         self._reads: dict[str, list[asyncio.Future[Any]]] = {}
         self._writes: list[tuple[str, Any, float]] = []
         self._reading: asyncio.Task[None] | None = None
@@ -276,17 +278,18 @@ class AsyncCacheBatcher:
 
     async def close(self) -> None:
         await self.flush()
-        if self._wire is not None:
-            await self._wire.close()
+        for wire in (self._read_wire, self._write_wire):
+            if wire is not None:
+                await wire.close()
 
     async def _get_many(self, keys: list[str]) -> dict[str, Any]:
-        if self._wire is not None:
-            return await self.cache.aget_many(self._wire, keys)  # type: ignore[attr-defined]
+        if self._read_wire is not None:
+            return await self.cache.aget_many(self._read_wire, keys)  # type: ignore[attr-defined]
         return await asyncio.get_running_loop().run_in_executor(executor(), self.cache.get_many, keys)
 
     async def _set_many(self, entries: list[tuple[str, Any, float]]) -> None:
-        if self._wire is not None:
-            await self.cache.aset_many(self._wire, entries)  # type: ignore[attr-defined]
+        if self._write_wire is not None:
+            await self.cache.aset_many(self._write_wire, entries)  # type: ignore[attr-defined]
         else:
             await asyncio.get_running_loop().run_in_executor(executor(), self.cache.set_many, entries)
 

@@ -45,6 +45,12 @@ if TYPE_CHECKING:
 MAX_CNAME_HOPS = 8
 NEGATIVE_TTL = 300
 MAX_CACHE_TTL = 3600
+# The shared cache is read on every in-process miss, which puts a Redis round trip in front of the
+# query. A bulk scan of new domains finds almost nothing there, so when a window of reads hit less
+# than SHARED_MIN_HITS of the time, reads pause (writes go on, for the next scanner) and resume later.
+SHARED_WINDOW = 2000
+SHARED_MIN_HITS = 0.02
+SHARED_PAUSE = 30.0
 
 
 class Outcome(StrEnum):
@@ -199,11 +205,13 @@ class DnsClient:
         self._cache_size = cache_size
         self.max_ttl = max_ttl
         self._shared = AsyncCacheBatcher(shared_cache) if shared_cache is not None and max_ttl > 0 else None
+        self._shared_reads = self._shared_hits = 0  # in the current window
+        self._shared_paused_until = 0.0
         self._inflight: dict[tuple[str, int], asyncio.Future[Answer]] = {}
         self._sockets_per_server = sockets_per_server
         self._channels: dict[tuple[str, int], list[_UdpChannel]] = {}
         self._channel_lock = asyncio.Lock()
-        self.stats = {"queries": 0, "cache_hits": 0, "shared_hits": 0, "timeouts": 0, "tcp": 0}
+        self.stats = {"queries": 0, "cache_hits": 0, "shared_hits": 0, "shared_pauses": 0, "timeouts": 0, "tcp": 0}
 
     async def close(self) -> None:
         """Closes the sockets, flushes shared-cache writes and closes a limiter given to this client."""
@@ -264,8 +272,9 @@ class DnsClient:
         self._inflight[key] = future
         shared: tuple[Answer, float] | None = None
         try:
-            if self._shared is not None:
+            if self._shared is not None and self._shared_paused_until <= time.monotonic():
                 shared = _decode(name, qtype, await self._shared.get(f"{qtype}:{name}"))
+                self._count_shared_read(shared is not None)
             answer = shared[0] if shared is not None else await self._resolve(name, qtype, deadline)
         except BaseException as exc:
             future.set_result(Answer(name, wire.TYPE_NAMES[qtype], Outcome.TIMEOUT, detail=repr(exc)))
@@ -288,6 +297,15 @@ class DnsClient:
             if len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
         return answer
+
+    def _count_shared_read(self, hit: bool) -> None:
+        self._shared_reads += 1
+        self._shared_hits += hit
+        if self._shared_reads >= SHARED_WINDOW:
+            if self._shared_hits < SHARED_MIN_HITS * self._shared_reads:
+                self._shared_paused_until = time.monotonic() + SHARED_PAUSE
+                self.stats["shared_pauses"] += 1
+            self._shared_reads = self._shared_hits = 0
 
     # -- the wire -----------------------------------------------------------------------
 

@@ -460,3 +460,27 @@ def test_a_hung_redis_costs_one_timeout_per_interval(own_redis, tmp_path, redis_
     time.sleep(settings.redis_retry_interval + 0.05)
     assert cache.get("warm") == 1  # back, and the entry survived the pause
     assert connection_for(settings).breaker.state == "closed"
+
+
+def test_dns_client_stops_reading_a_cache_that_never_hits(redis_server, dns_server_factory, monkeypatch, prefix):
+    """A bulk scan of new domains: reads pause (no round trip before each query), writes go on."""
+    import shared.dns.client as dns_client
+
+    monkeypatch.setattr(dns_client, "SHARED_WINDOW", 50)
+    dns = dns_server_factory(RECORDS)
+    server = redis_server.client()
+    cache = RedisCache(RedisConnection(redis_server.url, timeout=2), "dns", prefix=prefix)
+
+    async def run() -> tuple[dict, int, int]:
+        client = DnsClient([dns.address], timeout=0.5, shared_cache=cache)
+        await asyncio.gather(*(client.query(f"new{i}.example.org", "A") for i in range(50)))
+        server.config_resetstat()
+        await asyncio.gather(*(client.query(f"more{i}.example.org", "A") for i in range(50)))
+        await client.close()
+        reads = server.info("commandstats").get("cmdstat_mget", {}).get("calls", 0)
+        writes = server.info("commandstats").get("cmdstat_set", {}).get("calls", 0)
+        return client.stats, reads, writes
+
+    stats, reads, writes = aio.run(run())
+    assert stats["shared_pauses"] == 1 and stats["queries"] == 100
+    assert reads == 0 and writes == 50  # the second 50 were not looked up, but were stored
