@@ -39,24 +39,9 @@ PUSH = tuple(f for f in QUEUE_FUNCTIONS if f.queue == D365_QUEUE)
 LEADS = 40
 
 
-def hunter_columns(mapping_path: Path = BUNDLED) -> tuple[dict[str, str], dict[str, dict[int, str]]]:
-    """The custom columns (and choice options) an org prepared for Hunter has, from the mapping."""
-    mapping = load_mapping(mapping_path)
-    columns, options = {}, {}
-    for name, column in mapping.columns.items():
-        if column.options:
-            columns[name] = "choice"
-            options[name] = {value: label for label, value in column.options.items()}
-        elif column.field == "score":
-            columns[name] = "int"
-        else:
-            columns[name] = "memo" if (column.max_length or 0) > 4000 else "string"
-    return columns, options
-
-
 @pytest.fixture(scope="module")
 def ms():
-    columns, options = hunter_columns()
+    columns, options = load_mapping(BUNDLED).required_columns()
     with start_standins(extra_columns=columns) as standins:
         standins.dataverse.option_sets.update(options)
         yield standins

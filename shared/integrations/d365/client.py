@@ -73,11 +73,19 @@ def _retry_after(response: httpx.Response, default: float = 5.0) -> float:
 
 
 class ThrottleGate:
-    """The shared "not before" time after a 429: a lease row all workers read before a request."""
+    """The shared "not before" time after a 429, and a probe to reopen carefully.
+
+    The deadline is a lease row every worker reads before a request, so one app registration
+    (one Dataverse user) pauses everywhere at once. When the pause ends, one request goes first
+    (a probe) while this process's others wait for its answer: if Dataverse is still throttling,
+    only the probe hears so, instead of every request that was waiting for the pause to end.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.local_until = 0.0
+        self._cautious = False  # a pause happened: the next request is a probe
+        self._probe: asyncio.Future[None] | None = None
 
     def _stored(self) -> float:
         from sqlalchemy import select
@@ -88,14 +96,32 @@ class ThrottleGate:
             value = connection.scalar(select(LeaseRow.expires_at).where(LeaseRow.name == GATE))
         return value or 0.0
 
-    async def wait(self) -> None:
+    async def wait(self) -> bool:
+        """Return once a request may go; True if the caller is the probe (it must call :meth:`answered`)."""
         while True:
-            until = max(self.local_until, await asyncio.to_thread(self._stored))
+            stored = await asyncio.to_thread(self._stored)  # read first: a 429 may land while this runs
+            until = max(self.local_until, stored)
             self.local_until = until
             delay = until - time.time()
-            if delay <= 0:
-                return
-            await asyncio.sleep(delay)
+            if delay > 0:
+                self._cautious = True
+                await asyncio.sleep(delay)
+                continue
+            if self._probe is not None:  # someone is testing the water: wait for the answer
+                await asyncio.shield(self._probe)
+                continue
+            if self._cautious:
+                self._probe = asyncio.get_running_loop().create_future()
+                return True
+            return False
+
+    def answered(self, throttled: bool) -> None:
+        """The probe's answer: a success ends the caution, a 429 keeps it (the gate is closed again)."""
+        probe, self._probe = self._probe, None
+        if not throttled:
+            self._cautious = False
+        if probe is not None and not probe.done():
+            probe.set_result(None)
 
     def close_for(self, seconds: float) -> None:
         from sqlalchemy import update
@@ -105,6 +131,7 @@ class ThrottleGate:
 
         until = time.time() + seconds
         self.local_until = max(self.local_until, until)
+        self._cautious = True
         insert = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
         table = LeaseRow.__table__
         with self.engine.begin() as connection:
@@ -195,7 +222,6 @@ class DataverseClient:
         transient = 0
         throttles = 0
         while True:
-            await self.gate.wait()
             headers = {
                 "Authorization": f"Bearer {await self.token()}",
                 "Accept": "application/json",
@@ -203,12 +229,15 @@ class DataverseClient:
                 "OData-Version": "4.0",
                 "Prefer": "return=representation",
             }
+            probe = False
             try:
                 async with self._slots:
-                    await self.gate.wait()  # the gate may have closed while this request waited for a slot
+                    probe = await self.gate.wait()  # after the slot: the gate may have closed meanwhile
                     self.stats["requests"] += 1
                     response = await self.http.patch(path, params={"$select": "leadid"}, json=body, headers=headers)
             except (httpx.TimeoutException, httpx.TransportError) as exc:
+                if probe:
+                    self.gate.answered(throttled=False)
                 transient += 1
                 if transient >= TRANSIENT_ATTEMPTS:
                     raise DataverseError(
@@ -219,17 +248,22 @@ class DataverseClient:
                 continue
             self._adapt_concurrency(response)
             status = response.status_code
+            throttled = status == 429 or (status == 503 and "Retry-After" in response.headers)
+            if probe and not throttled:
+                self.gate.answered(throttled=False)
             if status in (200, 201):
                 lead_id = response.json().get("leadid")
                 if not lead_id:
                     raise DataverseError(status, None, "Dataverse answered without a leadid", permanent=False)
                 return UpsertResult(lead_id, created=status == 201)
             code, message = _odata_error(response)
-            if status in (429, 503) and (status == 429 or "Retry-After" in response.headers):
+            if throttled:
                 self.stats["throttled"] += 1
                 throttles += 1
                 pause = _retry_after(response) + 0.05  # a margin for clock granularity on both sides
                 await asyncio.to_thread(self.gate.close_for, pause)
+                if probe:
+                    self.gate.answered(throttled=True)
                 log.warning("dataverse throttled", extra={"status": status, "code": code, "retry_after": pause})
                 if throttles > MAX_THROTTLES:
                     raise DataverseError(status, code, message, permanent=False)

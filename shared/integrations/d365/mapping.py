@@ -89,6 +89,22 @@ class Mapping(BaseModel):
             raise ValueError(f"the alternate key column {self.alternate_key!r} must be mapped to field: domain")
         return self
 
+    def required_columns(self) -> tuple[dict[str, str], dict[str, dict[int, str]]]:
+        """What the Dataverse org must have for this mapping: column → type (string, memo, int,
+        choice) and, for choice columns, option value → label. For setting up an org (and the
+        stand-in the tests and the benchmark use)."""
+        columns: dict[str, str] = {}
+        options: dict[str, dict[int, str]] = {}
+        for name, column in self.columns.items():
+            if column.options:
+                columns[name] = "choice"
+                options[name] = {value: label for label, value in column.options.items()}
+            elif column.field == "score":
+                columns[name] = "int"
+            else:
+                columns[name] = "memo" if (column.max_length or 0) > 4000 else "string"
+        return columns, options
+
     def payload(self, lead: dict[str, Any]) -> dict[str, Any]:
         """The PATCH body for one lead document. A value without an option raises MappingError."""
         body: dict[str, Any] = {}
