@@ -350,6 +350,7 @@ def page_query(f: LeadFilter, dialect: str = "sqlite", *, after: After | None = 
         split=split,
         branches=branches,
         ranges=tuple(name for name in ("min_score", "max_score", "changed_since") if getattr(f, name) is not None),
+        fixed=_fixed_fields(f),
         q=_search_mode(fold(f.q), dialect) if f.q else None,
         after=None if after is None else ("null" if after.value is None else "value"),
     )
@@ -369,6 +370,27 @@ class _Shape:
     ranges: tuple[str, ...]
     q: str | None  # the search mode
     after: str | None  # "value", "null" (inside the NULL group) or None
+    fixed: tuple[tuple[str, Any], ...]  # every other filter field, with its value
+
+
+# The filters a page statement takes as bound parameters (_parameters). Any other filter field is
+# part of the statement's shape with its value, so a filter added to LeadFilter later can never be
+# left out of a cached statement, only cached once per value.
+BOUND_FIELDS = frozenset({*FILTER_COLUMNS, "min_score", "max_score", "changed_since", "q"})
+PAGE_FIELDS = frozenset({"sort", "limit", "offset"})
+
+
+def _fixed_fields(f: LeadFilter) -> tuple[tuple[str, Any], ...]:
+    fields = (name for name in LeadFilter.model_fields if name not in BOUND_FIELDS | PAGE_FIELDS)
+    return tuple((name, _frozen(getattr(f, name))) for name in fields)
+
+
+def _frozen(value: Any) -> Any:
+    return tuple(_frozen(v) for v in value) if isinstance(value, list | tuple) else value
+
+
+def _thawed(value: Any) -> Any:
+    return [_thawed(v) for v in value] if isinstance(value, tuple) else value
 
 
 def _template(shape: _Shape) -> LeadFilter:
@@ -376,7 +398,10 @@ def _template(shape: _Shape) -> LeadFilter:
     lists = {name: [f"v{i}" for i in range(shape.branches if name == shape.split else 1)] for name in shape.lists}
     q = {"fts": "xyz", "instr": "x", "like": "x"}.get(shape.q) if shape.q else None
     ranges = {"min_score": 0, "max_score": 100, "changed_since": datetime(2000, 1, 1, tzinfo=UTC)}
-    return LeadFilter.model_construct(sort=shape.sort, q=q, **lists, **{name: ranges[name] for name in shape.ranges})
+    fixed = {name: _thawed(value) for name, value in shape.fixed}
+    return LeadFilter.model_construct(
+        sort=shape.sort, q=q, **lists, **{name: ranges[name] for name in shape.ranges}, **fixed
+    )
 
 
 @lru_cache(maxsize=512)

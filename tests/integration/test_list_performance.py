@@ -206,3 +206,24 @@ def test_large_pages_are_read_off_the_filter_and_sort_index(leads, spec, sort, i
     repo, _ = leads
     plan = _plan(repo, LeadFilter(**spec, sort=sort))
     assert plan.count(index) == ranges, plan
+
+
+def test_other_filters_reach_the_cached_page_statements(leads):
+    """A filter the page builder binds no parameter for (here Dynamics 365 state) is part of the cached shape."""
+    from shared.store.models import D365SyncRow
+
+    repo, rows = leads
+    synced = [rows[i] for i in (3, 10, 11)]
+    with repo.engine.begin() as conn:
+        conn.execute(
+            sa.insert(D365SyncRow.__table__),
+            [{"domain_id": r["domain_id"], "domain": r["domain"], "status": "synced"} for r in synced],
+        )
+    everything = sorted(r["domain"] for r in rows)
+    expected = {"synced": sorted(r["domain"] for r in synced)}
+    expected["not_synced"] = [d for d in everything if d not in expected["synced"]]
+    for small, sort in itertools.product((True, False), ("domain", "-score")):
+        for status in ("synced", "not_synced", None):  # one after the other: same shape but for this filter
+            spec = {"d365_sync_status": [status]} if status else {}
+            got = {r["domain"] for r in run(repo, LeadFilter(**spec, sort=sort, limit=500), small=small)}
+            assert got == set(expected[status] if status else everything), (status, small, sort)
