@@ -266,7 +266,9 @@ class DataverseStandin:
         try:
             # Throttling is decided on arrival; a concurrency breach is answered at once, as documented
             extra = Throttle(self.throttle.retry_after, "concurrency") if over_limit else None
-            throttled = self.throttle.check(caller, extra, 0.0 if over_limit else self.latency)
+            throttled = self.throttle.check(
+                caller, extra, 0.0 if over_limit else self.latency, arrived_at=request.received_at
+            )
             if not over_limit:
                 self._delay()  # latency is time in flight, as server time is on the real service
             if throttled is not None:
@@ -310,6 +312,7 @@ class DataverseStandin:
         code, message = PROTECTION_ERRORS.get(throttle.reason, PROTECTION_ERRORS["requests"])
         response = Response.json(429, {"error": {"code": code, "message": message}})
         response.headers["Retry-After"] = str(throttle.retry_after)
+        response.on_sent = throttle.on_sent
         return self._with_common_headers(response)
 
     def _error_response(self, error: ODataError) -> Response:

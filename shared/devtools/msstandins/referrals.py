@@ -253,7 +253,7 @@ class ReferralsStandin:
                 "This API supports App+User credentials only; app-only tokens are not accepted.",
                 {"WWW-Authenticate": 'Bearer error="invalid_token"'},
             )
-        throttled = self.throttle.check(check.info.caller, delay=self.latency)
+        throttled = self.throttle.check(check.info.caller, delay=self.latency, arrived_at=request.received_at)
         if self.latency > 0:
             time.sleep(self.latency)
         if throttled is not None:
@@ -275,13 +275,15 @@ class ReferralsStandin:
         )
 
     def _throttled(self, throttle: Throttle) -> Response:
-        return self._error(
+        response = self._error(
             429,
             "tooManyRequests",
             "Client application has been throttled and should not attempt to repeat the request until an amount of "
             "time has elapsed.",
             {"Retry-After": str(throttle.retry_after)},
         )
+        response.on_sent = throttle.on_sent
+        return response
 
     def _route(self, request: Request) -> Response:
         prefix = "/v1.0/engagements/referrals"
