@@ -31,7 +31,23 @@ def ready(request: HttpRequest, context: AppContext) -> HttpResponse:
         status = "degraded"
     else:
         status = "ok"
-    return HttpResponse.json({"status": status, "checks": checks}, 503 if status == "down" else 200)
+    body = {"status": status, "checks": checks, "integrations": integrations(context)}
+    return HttpResponse.json(body, 503 if status == "down" else 200)
+
+
+def integrations(context: AppContext) -> dict[str, dict]:
+    """Dynamics 365 and Partner Center, reported but never deciding readiness: their trouble
+    (a throttled Dataverse, a Partner Center login that needs a human) must not take Hunter down."""
+    from shared.integrations.d365.push import d365_status
+    from shared.integrations.partner_center.sync import partner_center_status
+
+    settings = context.settings
+    out = {"d365": d365_status(context.engine, settings)}
+    if settings.partner_center_enabled:
+        out["partner_center"] = partner_center_status(context.engine, settings)
+    else:
+        out["partner_center"] = {"enabled": False, "state": "disabled"}
+    return out
 
 
 def startup(request: HttpRequest, context: AppContext) -> HttpResponse:

@@ -173,4 +173,7 @@ def dashboard(request: HttpRequest, context: AppContext) -> HttpResponse:
             "by_commercial_segment": counts(LeadRow.commercial_segment),
         }
     body["recent_changes"] = [change_item(e) for e in context.repository.events(limit=20)]
+    from shared.api.health import integrations
+
+    body["integrations"] = integrations(context)
     return HttpResponse.json(body)

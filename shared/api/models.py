@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -203,3 +203,7 @@ class Dashboard(_Out):
     by_priority: list[Count]
     by_commercial_segment: list[Count]
     recent_changes: list[ChangeOut]
+    integrations: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Dynamics 365 push and Partner Center sync at a glance: state (needs_login), counts, last run",
+    )

@@ -52,7 +52,9 @@ def sync_partner_center(request: HttpRequest, context: AppContext) -> HttpRespon
         raise ProblemError(409, "Partner Center sign-in needed", detail)
     if outcome.status != "ok":
         raise ProblemError(502, "Partner Center sync failed", detail)
-    body = SyncRunOut.model_validate(outcome.as_dict() | {"id": outcome.run_id})
+    data = outcome.as_dict()
+    data["id"] = data.pop("run_id")
+    body = SyncRunOut.model_validate(data)
     return HttpResponse.json(body.model_dump(mode="json"))
 
 

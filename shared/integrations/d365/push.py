@@ -208,3 +208,35 @@ def _lead(engine: Engine, domain: str) -> tuple[LeadRow | None, str | None]:
             .where(LeadRow.domain == domain)
         ).first()
     return (row[0], row[1]) if row else (None, None)
+
+
+def d365_status(engine: Engine, settings: Settings) -> dict[str, Any]:
+    """The push at a glance for health and the dashboard: sign-in state, counts by sync state,
+    the last success and the last error. Never raises (Dataverse trouble must not fail a probe)."""
+    from sqlalchemy import func
+
+    from shared.integrations.identity import get_states
+
+    if not settings.d365_enabled:
+        return {"enabled": False, "state": "disabled"}
+    try:
+        state = get_states(engine).get("d365")
+        with Session(engine) as session:
+            counts = dict(session.execute(select(D365SyncRow.status, func.count()).group_by(D365SyncRow.status)).all())
+            last_synced = session.scalar(select(func.max(D365SyncRow.synced_at)))
+            failed = session.scalar(
+                select(D365SyncRow)
+                .where(D365SyncRow.status == "failed")
+                .order_by(D365SyncRow.queued_at.desc())
+                .limit(1)
+            )
+        return {
+            "enabled": True,
+            "state": state.state if state else "unknown",
+            "detail": state.detail if state else None,
+            "counts": {k: counts.get(k, 0) for k in ("queued", "synced", "failed")},
+            "last_synced_at": last_synced.isoformat() if last_synced else None,
+            "last_error": {"domain": failed.domain, "error": failed.last_error} if failed else None,
+        }
+    except Exception as exc:
+        return {"enabled": True, "state": "unknown", "detail": f"status unavailable: {type(exc).__name__}"}
