@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from importlib import resources
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -26,7 +26,17 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    connect_args: dict = {}
+    parsed = make_url(url)
+    if parsed.query.get("sslmode") in ("require", "verify-ca", "verify-full"):
+        # libpq's sslmode (what Azure's connection strings carry) as pg8000's ssl_context: verifying.
+        import ssl
+
+        connect_args["ssl_context"] = ssl.create_default_context()
+        url = parsed.difference_update_query(["sslmode"]).render_as_string(hide_password=False)
+    elif "sslmode" in parsed.query:
+        url = parsed.difference_update_query(["sslmode"]).render_as_string(hide_password=False)
+    engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, connect_args=connect_args)
     if engine.dialect.name == "postgresql":
 
         @event.listens_for(engine, "connect")
