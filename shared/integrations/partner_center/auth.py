@@ -94,9 +94,14 @@ def complete_device_flow(
         app = _app(settings, cache)
         kwargs = {"exit_condition": exit_condition} if exit_condition else {}
         result = app.acquire_token_by_device_flow(flow, **kwargs)
-    if "access_token" not in result:
-        raise SignInError(f"Partner Center sign-in failed: {describe_msal_error(result)}", code=result.get("error"))
-    user = (result.get("id_token_claims") or {}).get("preferred_username")
+        if "access_token" not in result:
+            raise SignInError(f"Partner Center sign-in failed: {describe_msal_error(result)}", code=result.get("error"))
+        user = (result.get("id_token_claims") or {}).get("preferred_username")
+        # One sign-in is stored: the new one replaces whoever signed in before (whose refresh
+        # token may be the revoked one that sent the operator here).
+        for account in app.get_accounts():
+            if user and (account.get("username") or "").lower() != user.lower():
+                app.remove_account(account)
     set_state(engine, STATE_NAME, "ok", f"signed in as {user}" if user else "signed in")
     log.info("partner center sign-in stored", extra={"user": user})
     return user
