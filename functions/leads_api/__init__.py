@@ -1,4 +1,4 @@
-"""HTTP: leads, lead detail, sales summary, exports, dashboard, OpenAPI documents, health."""
+"""HTTP: leads, lead detail, sales summary, exports, dashboard, the key's scopes, the web app, OpenAPI, health."""
 
 from shared.http.azure import blueprint
 
@@ -9,6 +9,8 @@ bp = blueprint(
         "get_lead",
         "get_sales_summary",
         "get_dashboard",
+        "get_me",
+        "web_app",
         "get_openapi",
         "get_swagger",
         "health_live",

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from shared import __version__
-from shared.http.routes import ROUTES, Route
+from shared.http.routes import ROUTES, WEB_APP_TAG, Route
 from shared.http.types import JSON, PROBLEM_JSON, HttpRequest, HttpResponse
 
 TITLE = "Hunter API"
@@ -39,6 +39,9 @@ PATH_PARAMS = {
     "name": ("Queue", "A queue name such as scan-requests."),
 }
 SWAGGER_EXCLUDED_TAGS = frozenset({"Health"})  # probes and metrics are for the platform, not a connector
+# The web app's static files are pages, not an API: left out of both documents (and so of the fuzzing).
+UNDOCUMENTED_TAGS = frozenset({WEB_APP_TAG})
+DOCUMENTED_ROUTES: tuple[Route, ...] = tuple(route for route in ROUTES if route.tag not in UNDOCUMENTED_TAGS)
 CONNECTOR_CATEGORIES = "Sales and CRM;IT Operations"
 API_PROPERTIES: dict[str, Any] = {
     "properties": {
@@ -132,7 +135,7 @@ def _error_responses() -> dict[str, dict[str, Any]]:
 def _models() -> list[tuple[type, str]]:
     """(model, JSON Schema mode) of every model the routes name: inputs validate, outputs serialize."""
     seen: dict[tuple[type, str], None] = {}
-    for route in ROUTES:
+    for route in DOCUMENTED_ROUTES:
         for ref, mode in (
             (route.query_model, "validation"),
             (route.body_model, "validation"),
@@ -317,13 +320,13 @@ def _openapi(server_url: str) -> dict[str, Any]:
         raise RuntimeError("a model named Problem would shadow the problem document schema")
     schemas["Problem"] = _problem_schema()
     paths: dict[str, dict[str, Any]] = {}
-    for route in ROUTES:
+    for route in DOCUMENTED_ROUTES:
         paths.setdefault(route.path, {})[route.method.lower()] = _operation(route, schemas, refs)
     return {
         "openapi": "3.1.0",
         "info": {"title": TITLE, "version": __version__, "description": DESCRIPTION},
         "servers": [{"url": server_url}],
-        "tags": [{"name": tag} for tag in dict.fromkeys(route.tag for route in ROUTES)],
+        "tags": [{"name": tag} for tag in dict.fromkeys(route.tag for route in DOCUMENTED_ROUTES)],
         "paths": paths,
         "components": {
             "schemas": schemas,
@@ -542,7 +545,7 @@ def _swagger(host: str | None, base_path: str) -> dict[str, Any]:
     components = source["components"]
     tags: dict[str, None] = {}
     paths: dict[str, dict[str, Any]] = {}
-    for route in ROUTES:
+    for route in DOCUMENTED_ROUTES:
         if route.tag in SWAGGER_EXCLUDED_TAGS:
             continue
         op3 = source["paths"][route.path][route.method.lower()]

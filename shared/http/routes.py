@@ -36,6 +36,7 @@ class Route:
 
 
 _A = "shared.api"
+WEB_APP_TAG = "Web app"  # static files: served on both hosts, left out of the OpenAPI documents
 ROUTES: tuple[Route, ...] = (
     Route(
         "scan_domain",
@@ -252,6 +253,27 @@ ROUTES: tuple[Route, ...] = (
         response_model="shared.api.pc_models:ReferralDetailOut",
     ),
     Route(
+        "get_me",
+        "GET",
+        "/v1/me",
+        f"{_A}.ui:me",
+        "read",
+        "The presented API key's name and scopes (what a client may show)",
+        "Meta",
+        query_model=f"{_A}.models:NoQuery",
+        response_model=f"{_A}.ui:MeOut",
+    ),
+    Route(
+        "web_app",
+        "GET",
+        "/ui/{*path}",
+        f"{_A}.ui:serve",
+        None,
+        "The sales team's web app (static files; they hold no data, so no key)",
+        WEB_APP_TAG,
+        response_type="text/html",
+    ),
+    Route(
         "get_openapi", "GET", "/v1/openapi.json", f"{_A}.docs:openapi_json", "read", "This API as OpenAPI 3.1", "Meta"
     ),
     Route(
@@ -295,10 +317,13 @@ ROUTES: tuple[Route, ...] = (
 )
 
 _PARAM = re.compile(r"\{(\w+)\}")
+_CATCH_ALL = re.compile(r"/\{\*(\w+)\}$")  # Azure's "{*path}": the rest of the path, possibly empty
 
 
 def _compile(path: str) -> re.Pattern[str]:
-    return re.compile("^" + _PARAM.sub(r"(?P<\1>[^/]+)", re.escape(path).replace(r"\{", "{").replace(r"\}", "}")) + "$")
+    pattern = re.escape(path).replace(r"\{", "{").replace(r"\}", "}").replace(r"\*", "*")
+    pattern = _CATCH_ALL.sub(r"(?:/(?P<\1>.*))?", pattern)
+    return re.compile("^" + _PARAM.sub(r"(?P<\1>[^/]+)", pattern) + "$")
 
 
 _COMPILED = [(route, _compile(route.path)) for route in ROUTES]

@@ -7,10 +7,13 @@ from shared.http.app import dispatch
 from shared.http.types import HttpRequest, ProblemError
 
 ROUTE_PREFIX = "/api"
+WEB_APP = ROUTE_PREFIX + "/ui/"
 
 
 def http_entry(request: flask.Request) -> flask.Response:
     path = request.path
+    if path == "/":  # the web app lives below the API prefix, as on Azure
+        return flask.redirect(WEB_APP, code=302)
     if path != ROUTE_PREFIX and not path.startswith(ROUTE_PREFIX + "/"):
         response = ProblemError(404, "Not found", f"the API lives under {ROUTE_PREFIX}/").response(path)
     else:

@@ -1,0 +1,89 @@
+// Pieces every screen uses: badges, loading and empty states, errors that say what to do, a toast.
+
+import { h } from "./dom.js";
+import { t, num } from "./i18n.js";
+
+export function priorityBadge(priority) {
+  if (!priority) return h("span", { class: "muted", text: "—" });
+  const level = /^P[1-6]$/.test(priority) ? priority.toLowerCase() : "none";
+  return h("span", { class: `badge prio-${level}`, title: t(`priority.${priority}`), text: priority });
+}
+
+export function d365Badge(status) {
+  const known = ["not_synced", "queued", "synced", "failed"].includes(status) ? status : "not_synced";
+  return h("span", { class: `pill d365-${known}`, text: t(`d365.${known}`) });
+}
+
+export function loading(label) {
+  return h("p", { class: "loading", role: "status" }, h("span", { class: "spinner", "aria-hidden": "true" }), label || t("common.loading"));
+}
+
+/** What went wrong and what to do about it; never raw JSON or a stack trace. */
+export function errorText(error) {
+  const status = error && typeof error.status === "number" ? error.status : -1;
+  switch (status) {
+    case 0:
+      return t("error.network");
+    case 401:
+      return t("error.unauthorized");
+    case 403:
+      return t("error.forbidden", { scope: error.scope ? t(`scope.${error.scope}`) : "?" });
+    case 404:
+      return t("error.notFound");
+    case 409:
+      return t("error.conflict", { detail: error.detail || error.title || "" });
+    case 413:
+      return t("error.tooLarge");
+    case 422: {
+      const fields = [...new Set((error.errors || []).map((e) => e.field))].join(", ");
+      return t("error.invalid", { fields: fields || "—" });
+    }
+    case 429:
+      return t("error.rateLimited", { seconds: num(Number(error.retryAfter) || 60) });
+    default:
+      if (status >= 500) return t("error.server");
+      if (status >= 400) return t("error.request", { detail: error.detail || error.title || status });
+      return t("error.unexpected");
+  }
+}
+
+export function errorBox(error, { retry } = {}) {
+  return h(
+    "div",
+    { class: "alert alert-error", role: "alert" },
+    h("p", { text: errorText(error) }),
+    retry ? h("button", { type: "button", class: "btn", onclick: retry, text: t("common.retry") }) : null,
+  );
+}
+
+export function emptyState(title, ...actions) {
+  return h("div", { class: "empty" }, h("p", { class: "empty-title", text: title }), actions.length ? h("p", {}, ...actions) : null);
+}
+
+let toastTimer = null;
+export function toast(message, kind = "info") {
+  const box = document.getElementById("toast");
+  box.className = `toast toast-${kind} toast-show`;
+  box.textContent = message;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => {
+    box.className = "toast";
+    box.textContent = "";
+  }, 4000);
+}
+
+export function setTitle(...parts) {
+  document.title = [...parts.filter(Boolean), "Hunter"].join(" · ");
+}
+
+/** A definition list from [label, value] pairs; empty values show a dash. */
+export function facts(pairs) {
+  return h(
+    "dl",
+    { class: "facts" },
+    pairs.map(([label, value]) => [
+      h("dt", { text: label }),
+      h("dd", {}, value === null || value === undefined || value === "" ? h("span", { class: "muted", text: "—" }) : value),
+    ]),
+  );
+}

@@ -1,0 +1,279 @@
+// Leads: server-side filters, sorting and cursor paging; the view lives in the URL (#/leads?priority=P1&sort=-score).
+
+import { api, download, queryString } from "../api.js";
+import { clear, h, svgIcon } from "../dom.js";
+import { dateTime, getLang, num, t } from "../i18n.js";
+import { d365Badge, emptyState, errorBox, loading, priorityBadge, setTitle, toast } from "../ui.js";
+
+const FILTERS = ["q", "segment", "provider", "priority", "commercial_segment", "min_score", "max_score", "d365_sync_status", "has_referral"];
+const PAGE_SIZE = 50;
+const SORTABLE = { domain: "domain", provider: "provider", score: "score", priority: "priority", scanned_at: "scanned_at" };
+const PRIORITIES = ["P1", "P2", "P3", "P4", "P5", "P6"];
+const D365 = ["not_synced", "queued", "synced", "failed"];
+
+let options = null; // filter choices from the dashboard counts, once per page load
+const previousCursors = []; // the cursors of the pages walked through with "next" (cursor paging goes forward)
+
+async function filterOptions() {
+  if (!options) {
+    const board = await api("/dashboard");
+    const keys = (counts) => counts.map((c) => c.key).filter(Boolean).sort((a, b) => a.localeCompare(b, getLang()));
+    options = {
+      segment: keys(board.by_segment),
+      provider: keys(board.by_provider),
+      commercial_segment: keys(board.by_commercial_segment),
+    };
+  }
+  return options;
+}
+
+function currentFilters(query) {
+  const out = {};
+  for (const name of FILTERS) if (query.get(name)) out[name] = query.get(name);
+  return out;
+}
+
+function select(name, label, values, current, describe = (v) => v) {
+  return h(
+    "div",
+    { class: "field" },
+    h("label", { for: `f-${name}`, text: label }),
+    h(
+      "select",
+      { id: `f-${name}`, name },
+      h("option", { value: "", text: t("common.all") }),
+      values.map((v) => h("option", { value: v, selected: v === current, text: describe(v) })),
+    ),
+  );
+}
+
+function input(name, label, attrs, current) {
+  return h(
+    "div",
+    { class: `field field-${name}` },
+    h("label", { for: `f-${name}`, text: label }),
+    h("input", { id: `f-${name}`, name, value: current || "", ...attrs }),
+  );
+}
+
+function filterForm(ctx, filters, opts) {
+  const form = h(
+    "form",
+    { class: "filters card", role: "search", "aria-label": t("leads.filters") },
+    input("q", t("leads.search"), { type: "search", placeholder: t("leads.searchHint"), maxlength: 253 }, filters.q),
+    select("priority", t("col.priority"), PRIORITIES, filters.priority, (p) => `${p} — ${t(`priority.${p}`)}`),
+    select("segment", t("col.segment"), opts.segment, filters.segment, (s) => t(`segment.${s}`, {}, s)),
+    select("provider", t("col.provider"), opts.provider, filters.provider, (p) => t(`provider.${p}`, {}, p)),
+    select("commercial_segment", t("leads.commercial"), opts.commercial_segment, filters.commercial_segment, (s) =>
+      t(`commercial.${s}`, {}, s),
+    ),
+    input("min_score", t("leads.minScore"), { type: "number", min: 0, max: 100, inputmode: "numeric" }, filters.min_score),
+    input("max_score", t("leads.maxScore"), { type: "number", min: 0, max: 100, inputmode: "numeric" }, filters.max_score),
+    select("d365_sync_status", t("col.d365"), D365, filters.d365_sync_status, (s) => t(`d365.${s}`)),
+    select("has_referral", t("col.referral"), ["true", "false"], filters.has_referral, (v) =>
+      t(v === "true" ? "leads.withReferral" : "leads.withoutReferral"),
+    ),
+    h(
+      "div",
+      { class: "field field-actions" },
+      h("button", { type: "submit", class: "btn btn-primary", text: t("leads.apply") }),
+      h("button", { type: "reset", class: "btn", text: t("leads.clear") }),
+    ),
+  );
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const data = new FormData(form);
+    const next = {};
+    for (const name of FILTERS) {
+      const value = String(data.get(name) || "").trim();
+      if (value) next[name] = value;
+    }
+    const sort = ctx.query.get("sort");
+    if (sort) next.sort = sort;
+    ctx.navigate("leads", next);
+  });
+  form.addEventListener("reset", (event) => {
+    event.preventDefault();
+    const sort = ctx.query.get("sort");
+    ctx.navigate("leads", sort ? { sort } : {});
+  });
+  return form;
+}
+
+function sortHeader(ctx, key, label) {
+  const sort = ctx.query.get("sort") || "-priority";
+  const active = sort.replace(/^-/, "") === key;
+  const descending = sort.startsWith("-");
+  const next = active && descending ? key : `-${key}`;
+  const button = h(
+    "button",
+    {
+      type: "button",
+      class: "sort",
+      title: t("leads.sortBy", { column: label }),
+      onclick: () => {
+        const query = Object.fromEntries(ctx.query);
+        delete query.cursor;
+        ctx.navigate("leads", { ...query, sort: next });
+      },
+    },
+    label,
+    svgIcon(active ? (descending ? "down" : "up") : "both"),
+  );
+  return h("th", { scope: "col", "aria-sort": active ? (descending ? "descending" : "ascending") : "none" }, button);
+}
+
+function providerCell(item) {
+  const main = item.provider ? t(`provider.${item.provider}`, {}, item.provider) : "—";
+  const extra = [item.local_provider, item.gateway ? t("leads.via", { gateway: item.gateway }) : null].filter(Boolean);
+  return h("td", {}, main, extra.length ? h("div", { class: "sub", text: extra.join(" · ") }) : null);
+}
+
+function row(item) {
+  return h(
+    "tr",
+    {},
+    h(
+      "th",
+      { scope: "row" },
+      h("a", { href: `#/leads/${encodeURIComponent(item.domain)}`, text: item.domain_unicode || item.domain }),
+    ),
+    h("td", { text: item.company_name || "—" }),
+    providerCell(item),
+    h("td", { text: item.segment ? t(`segment.${item.segment}`, {}, item.segment) : "—" }),
+    h("td", { class: "num", text: item.score === null ? "—" : num(item.score) }),
+    h("td", {}, priorityBadge(item.priority_category)),
+    h("td", {}, d365Badge(item.d365_sync_status)),
+    h(
+      "td",
+      { class: "center" },
+      item.referral_count > 0
+        ? h("span", { class: "referral", title: t("leads.referrals", { count: num(item.referral_count) }) }, svgIcon("star"), h("span", { class: "sr-only", text: t("leads.referrals", { count: num(item.referral_count) }) }), num(item.referral_count))
+        : h("span", { class: "muted", "aria-label": t("leads.noReferral"), text: "—" }),
+    ),
+    h("td", { class: "nowrap", text: dateTime(item.scanned_at) }),
+  );
+}
+
+export async function render(root, ctx) {
+  setTitle(t("nav.leads"));
+  const filters = currentFilters(ctx.query);
+  const sort = ctx.query.get("sort") || "";
+  const cursor = ctx.query.get("cursor") || "";
+  const page = Number(ctx.query.get("page") || "1") || 1;
+  if (page === 1) previousCursors.length = 0;
+  const heading = h("h1", { text: t("nav.leads") });
+  const summary = h("p", { class: "summary", role: "status", "aria-live": "polite" });
+  const exportButtons = h(
+    "div",
+    { class: "toolbar" },
+    ["csv", "xlsx"].map((format) =>
+      h("button", {
+        type: "button",
+        class: "btn",
+        text: t(format === "csv" ? "leads.exportCsv" : "leads.exportXlsx"),
+        onclick: async (event) => {
+          const button = event.currentTarget;
+          button.disabled = true;
+          button.setAttribute("aria-busy", "true");
+          try {
+            const params = { ...filters, sort, format, delimiter: format === "csv" && getLang() === "tr" ? ";" : null };
+            const name = await download(`/leads/export${queryString(params)}`, `hunter-leads.${format}`);
+            toast(t("leads.exported", { name }), "success");
+          } catch (error) {
+            toast(errorBoxText(error), "error");
+          } finally {
+            button.disabled = false;
+            button.removeAttribute("aria-busy");
+          }
+        },
+      }),
+    ),
+  );
+  root.append(h("div", { class: "page-head" }, heading, exportButtons), summary);
+  const formSlot = h("div", {}, loading());
+  const results = h("div", { class: "results", "aria-busy": "true" }, loading(t("leads.loading")));
+  root.append(formSlot, results);
+
+  const [opts, pageData] = await Promise.allSettled([
+    filterOptions(),
+    api(`/leads${queryString({ ...filters, sort, cursor, limit: PAGE_SIZE })}`),
+  ]);
+  if (!ctx.isCurrent()) return;
+  clear(formSlot).append(filterForm(ctx, filters, opts.status === "fulfilled" ? opts.value : { segment: [], provider: [], commercial_segment: [] }));
+  clear(results).removeAttribute("aria-busy");
+  if (pageData.status === "rejected") {
+    results.append(errorBox(pageData.reason, { retry: () => ctx.navigate("leads", Object.fromEntries(ctx.query)) }));
+    return;
+  }
+  const data = pageData.value;
+  const first = (page - 1) * PAGE_SIZE + 1;
+  summary.textContent = data.total
+    ? t("leads.showing", { from: num(first), to: num(first + data.items.length - 1), total: num(data.total) })
+    : "";
+  if (data.total === 0) {
+    const filtered = Object.keys(filters).length > 0;
+    results.append(
+      filtered
+        ? emptyState(t("leads.noMatch"), h("a", { class: "btn", href: "#/leads", text: t("leads.clear") }))
+        : emptyState(t("leads.empty"), ctx.can("scan") ? h("a", { class: "btn btn-primary", href: "#/scan", text: t("nav.scan") }) : null),
+    );
+    return;
+  }
+  const table = h(
+    "table",
+    { class: "table leads-table" },
+    h("caption", { class: "sr-only", text: t("leads.caption") }),
+    h(
+      "thead",
+      {},
+      h(
+        "tr",
+        {},
+        sortHeader(ctx, SORTABLE.domain, t("col.domain")),
+        h("th", { scope: "col", text: t("col.company") }),
+        sortHeader(ctx, SORTABLE.provider, t("col.provider")),
+        h("th", { scope: "col", text: t("col.segment") }),
+        sortHeader(ctx, SORTABLE.score, t("col.score")),
+        sortHeader(ctx, SORTABLE.priority, t("col.priority")),
+        h("th", { scope: "col", text: t("col.d365") }),
+        h("th", { scope: "col", text: t("col.referral") }),
+        sortHeader(ctx, SORTABLE.scanned_at, t("col.lastScan")),
+      ),
+    ),
+    h("tbody", {}, data.items.map(row)),
+  );
+  const base = { ...filters, ...(sort ? { sort } : {}) };
+  const pager = h(
+    "nav",
+    { class: "pager", "aria-label": t("leads.paging") },
+    page > 1 ? h("button", { type: "button", class: "btn", text: t("leads.firstPage"), onclick: () => ctx.navigate("leads", base) }) : null,
+    page > 1 && previousCursors.length
+      ? h("button", {
+          type: "button",
+          class: "btn",
+          text: t("leads.previous"),
+          onclick: () => {
+            const back = previousCursors.pop();
+            ctx.navigate("leads", back ? { ...base, cursor: back, page: String(page - 1) } : base);
+          },
+        })
+      : null,
+    data.next
+      ? h("button", {
+          type: "button",
+          class: "btn btn-primary",
+          text: t("leads.next"),
+          onclick: () => {
+            previousCursors.push(cursor);
+            ctx.navigate("leads", { ...base, cursor: data.next, page: String(page + 1) });
+          },
+        })
+      : null,
+  );
+  results.append(h("div", { class: "table-wrap" }, table), pager);
+}
+
+function errorBoxText(error) {
+  return errorBox(error).textContent;
+}
