@@ -34,6 +34,7 @@ from shared.integrations.partner_center import auth
 from shared.integrations.partner_center.sync import (
     OVERLAP,
     PartnerCenterDisabled,
+    lead_context,
     partner_center_status,
     run_sync,
     scheduled_sync,
@@ -42,6 +43,7 @@ from shared.local.worker import QueueWorker
 from shared.pipeline import run_pipeline
 from shared.queues.hostjson import QueueOptions
 from shared.queues.runtime import QUEUE_FUNCTIONS
+from shared.scoring import LeadContext
 from shared.store.models import LeadRow, ReferralRow, ScanJobRow, SyncRunRow, TokenCacheRow
 from shared.timers import TIMER_FUNCTIONS
 
@@ -218,6 +220,9 @@ def test_sync_pages_links_scans_scores_and_rereads_change_nothing(env):
     assert before["co8.com.tr"].segment != "Existing" and lead(env, "co8.com.tr").segment == "Existing"
     assert lead(env, "co8.com.tr").score == before["co8.com.tr"].score
     assert lead(env, "co9.com.tr").score == before["co9.com.tr"].score  # Independent: no boost
+    assert lead_context(env["engine"], "co3.com.tr").referral_type == "co-sell"
+    assert lead_context(env["engine"], "co8.com.tr").known_tenant
+    assert lead_context(env["engine"], "co1.com.tr") == LeadContext()
 
     # the lead list filters and the lead detail
     status, page = call(env, "GET", "/v1/leads", query={"has_referral": "true", "sort": "domain"})

@@ -88,9 +88,25 @@ async def _keep_lease(engine: Engine, holder: str, lost: asyncio.Event) -> None:
             log.warning("sync lease renewal failed", extra={"error": type(exc).__name__})
 
 
+def _context_from(rows: list[Any]) -> Any:
+    from shared.scoring import LeadContext
+
+    facts = referral_facts(
+        {"type": r.type, "status": r.status, "customer_tenant_id": r.customer_tenant_id, "updated_at": r.updated_at}
+        for r in rows
+    )
+    return LeadContext(referral_type=facts.referral_type, known_tenant=facts.known_tenant)
+
+
+def lead_context(engine: Engine, domain: str) -> Any:
+    """The :class:`~shared.scoring.LeadContext` a lead's referrals give, for any caller that scores
+    a lead from its snapshot (``score_record(record, extra=lead_context(engine, domain))``)."""
+    return _context_from(store.referral_rows_for(engine, [domain]).get(domain, []))
+
+
 def rescore_leads(engine: Engine, domains: list[str]) -> int:
     """Score each lead again with its referral facts; returns how many leads changed."""
-    from shared.scoring import LeadContext, score_record
+    from shared.scoring import score_record
     from shared.store.repository import Repository
 
     repository = Repository(engine)
@@ -100,13 +116,7 @@ def rescore_leads(engine: Engine, domains: list[str]) -> int:
         record = repository.latest_record(domain, usable=True) or repository.latest_record(domain)
         if record is None:
             continue
-        facts = referral_facts(
-            {"type": r.type, "status": r.status, "customer_tenant_id": r.customer_tenant_id, "updated_at": r.updated_at}
-            for r in grouped.get(domain, [])
-        )
-        score = score_record(
-            record, extra=LeadContext(referral_type=facts.referral_type, known_tenant=facts.known_tenant)
-        )
+        score = score_record(record, extra=_context_from(grouped.get(domain, [])))
         values = {
             "score": score.score,
             "segment": score.segment.value,
