@@ -1,0 +1,120 @@
+"""Browser fixtures: ``hunter serve`` (with a queue worker) on a seeded SQLite database, keys of each
+scope, and Debian's Chromium driven by Playwright. Every page fails its test on a console error, and a
+failing test leaves a full-page screenshot in ``tests/browser/artifacts/``."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shared import aio
+from shared.config import Settings
+from shared.devtools.api_server import start_api_server
+from shared.http.auth import ApiKeyStore
+from shared.inputs import InputRow
+from shared.pipeline import run_pipeline
+from shared.store.db import engine_for
+from shared.store.repository import Repository
+from tests.integration.zones import RECORDS
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).with_name("artifacts")
+SEED = [
+    ("m365.com.tr", "M365 Bilişim A.Ş."),
+    ("google.com.tr", "Gökyüzü Yazılım Ltd. Şti."),
+    ("gw.com.tr", "Çağrı Lojistik"),
+    ("godaddy.com.tr", "Şişli İnşaat"),
+    ("own.com.tr", "Öztürk Gıda"),
+    ("newmx.com", "Ilıca Turizm"),
+    ("pp.com", None),
+    ("nomx.com", None),
+]
+
+
+@pytest.fixture(scope="session")
+def web(tmp_path_factory: pytest.TempPathFactory, dns_server_factory) -> Iterator[dict[str, Any]]:
+    dns = dns_server_factory(RECORDS)
+    db_url = f"sqlite:///{tmp_path_factory.mktemp('web') / 'hunter.db'}"
+    env = {
+        "HUNTER_DATABASE_URL": db_url,
+        "HUNTER_DNS_NAMESERVERS": dns.address,
+        "HUNTER_DNS_TIMEOUT": "0.3",
+        "HUNTER_WHOIS_ENABLED": "false",
+    }
+    settings = Settings(**{k.removeprefix("HUNTER_").lower(): v for k, v in env.items()})
+    aio.run(run_pipeline((InputRow(d, c) for d, c in SEED), settings, Repository(engine_for(db_url))))
+    store = ApiKeyStore(engine_for(db_url))
+    keys = {
+        "read": store.create("okuyucu", ["read"], rate_limit_per_minute=100_000)[0],
+        "scan": store.create("satış-ekibi", ["scan"], rate_limit_per_minute=100_000)[0],
+        "admin": store.create("yönetici", ["admin"], rate_limit_per_minute=100_000)[0],
+    }
+    log = (tmp_path_factory.mktemp("web-server") / "server.log").open("wb")
+    server, base = start_api_server(env, queue_workers=1, log=log)
+    yield {"base": base, "origin": base.removesuffix("/api"), "app": f"{base}/ui/", "keys": keys}
+    server.terminate()
+    server.wait(timeout=10)
+    log.close()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+class ConsoleErrors(list):
+    """Console errors of a page. Chromium logs every 4xx answer as one; a test that provokes one on
+    purpose (a bad key, an unknown lead) names its status with ``expect_http_error``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.expected: set[int] = set()
+
+    def check(self) -> None:
+        unexpected = [m for m in self if not any(f"status of {status} " in m for status in self.expected)]
+        assert not unexpected, f"console errors: {unexpected}"
+
+
+@pytest.fixture
+def page(browser, web, request) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="tr-TR", accept_downloads=True)
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=web["origin"])
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    errors = ConsoleErrors()
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
+    external: list[str] = []
+    page.on(
+        "request",
+        lambda req: None if req.url.startswith((web["origin"], "data:", "blob:")) else external.append(req.url),
+    )
+    page.expect_http_error = errors.expected.add
+    yield page
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"{request.node.name}-{int(time.time())}.png"), full_page=True)
+    missing = page.evaluate("window.hunterMissingTexts || []")
+    context.close()
+    if report is not None and report.passed:
+        assert not external, f"third-party requests: {external}"
+        errors.check()
+        assert not missing, f"labels without a text: {missing}"
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)
