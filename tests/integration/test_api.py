@@ -194,6 +194,25 @@ def test_bearer_token_works_too(client, api):
     assert reply.status == 200
 
 
+def test_me_names_the_key_and_its_scopes(client, api):
+    assert client.request("GET", "/api/v1/me", headers=auth(api, "read")).json() == {
+        "name": "reader",
+        "scopes": ["read"],
+    }
+    me = client.request("GET", "/api/v1/me", headers=auth(api, "admin")).json()
+    assert me == {"name": "admin", "scopes": ["read", "scan", "admin"]}  # admin includes scan and read
+    assert_problem(client.request("GET", "/api/v1/me"), 401)
+
+
+def test_web_app_is_served_without_a_key_on_both_hosts(client):
+    reply = client.request("GET", "/api/ui/")
+    assert reply.status == 200 and reply.content_type.startswith("text/html")
+    assert "unsafe-inline" not in reply.headers["content-security-policy"]
+    assert reply.headers["x-content-type-options"] == "nosniff"
+    assert client.request("GET", "/api/ui/js/app.js").content_type.startswith("text/javascript")
+    assert client.request("GET", "/api/ui/../host.json").status == 404
+
+
 def test_wrong_scope_is_403(client, api):
     assert_problem(client.request("POST", "/api/v1/scan", headers=auth(api, "read"), json={"domain": "x.com"}), 403)
     assert client.request("GET", "/api/v1/dashboard", headers=auth(api, "scan")).status == 200  # scan implies read
