@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -9,7 +10,8 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# Full-page screenshots of each screen; HUNTER_SCREENSHOTS=docs/screenshots refreshes the committed ones.
+SCREENSHOTS = Path(os.environ.get("HUNTER_SCREENSHOTS") or Path(__file__).with_name("artifacts") / "screens")
 
 
 def sign_in(page, web, key: str = "admin", route: str = "") -> None:
