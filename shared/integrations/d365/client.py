@@ -123,15 +123,21 @@ class ThrottleGate:
         if probe is not None and not probe.done():
             probe.set_result(None)
 
-    def close_for(self, seconds: float) -> None:
+    def close_for(self, seconds: float) -> float:
+        """Close the gate in this process at once (call it on the event loop); returns the deadline
+        to :meth:`share` with the other workers."""
+        until = time.time() + seconds
+        self.local_until = max(self.local_until, until)
+        self._cautious = True
+        return until
+
+    def share(self, until: float) -> None:
+        """Write the deadline to the store, where every other worker reads it (blocking: run in a thread)."""
         from sqlalchemy import update
         from sqlalchemy.dialects import postgresql, sqlite
 
         from shared.store.models import LeaseRow
 
-        until = time.time() + seconds
-        self.local_until = max(self.local_until, until)
-        self._cautious = True
         insert = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
         table = LeaseRow.__table__
         with self.engine.begin() as connection:
@@ -261,7 +267,8 @@ class DataverseClient:
                 self.stats["throttled"] += 1
                 throttles += 1
                 pause = _retry_after(response) + 0.05  # a margin for clock granularity on both sides
-                await asyncio.to_thread(self.gate.close_for, pause)
+                until = self.gate.close_for(pause)  # this process pauses now, before any await
+                await asyncio.to_thread(self.gate.share, until)
                 if probe:
                     self.gate.answered(throttled=True)
                 log.warning("dataverse throttled", extra={"status": status, "code": code, "retry_after": pause})
