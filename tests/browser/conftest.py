@@ -38,7 +38,7 @@ SEED = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def web(tmp_path_factory: pytest.TempPathFactory, dns_server_factory) -> Iterator[dict[str, Any]]:
     dns = dns_server_factory(RECORDS)
     db_url = f"sqlite:///{tmp_path_factory.mktemp('web') / 'hunter.db'}"
@@ -64,8 +64,11 @@ def web(tmp_path_factory: pytest.TempPathFactory, dns_server_factory) -> Iterato
     log.close()
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
+@pytest.fixture(scope="module")
+def browser(web) -> Iterator[Any]:
+    """Module-scoped on purpose: Playwright's sync API runs an event loop in this thread while it is open,
+    and the next test file on the same xdist worker calls asyncio.run(). (Set up after ``web``, which seeds
+    the database with asyncio.run too.)"""
     with playwright_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         yield browser
