@@ -36,6 +36,8 @@ def lead_detail(repository: Repository, raw_domain: str, *, lang: str, now: date
     record = repository.latest_record(domain, usable=True) or repository.latest_record(domain)
     if lead is None or record is None:
         raise LeadNotFoundError(f"{domain} has not been scanned yet; run: hunter scan {domain}")
-    score = score_record(record)
+    from shared.integrations.partner_center.sync import lead_context
+
+    score = score_record(record, extra=lead_context(repository.engine, domain))
     summary = build_sales_summary(record, score, lang=lang, generated_at=now)
     return LeadDetail(lead, record, score, summary, repository.events(domain))

@@ -150,7 +150,10 @@ def get_sales_summary(request: HttpRequest, context: AppContext) -> HttpResponse
     name = _known_domain(request, context)
     lang = LangQuery.model_validate(request.query_params()).lang or context.settings.default_lang
     record = context.repository.latest_record(name, usable=True) or context.repository.latest_record(name)
-    summary = build_sales_summary(record, score_record(record), lang=lang)
+    from shared.integrations.partner_center.sync import lead_context
+
+    score = score_record(record, extra=lead_context(context.engine, name))
+    summary = build_sales_summary(record, score, lang=lang)
     return HttpResponse.json(summary.model_dump(mode="json"))
 
 

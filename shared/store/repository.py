@@ -20,7 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from shared.models import ScanRecord, ScanStatus
-from shared.scoring import ChangeEvent, ScoreResult, diff_records
+from shared.scoring import ChangeEvent, ScoreResult, diff_records, score_record
 from shared.store.db import session_factory
 from shared.store.models import ChangeEventRow, DomainRow, LeadRow, SnapshotRow, utcnow
 from shared.store.queries import SMALL_RESULT, After, LeadFilter, count_query, page_query
@@ -96,6 +96,7 @@ class Repository:
         results = [r for r in results if r.record.domain]
         if not results and guard is None:
             return []
+        self._score_with_referrals(results)
         now = utcnow()
         self._counts.clear()
         with self.sessions.begin() as session:
@@ -147,6 +148,25 @@ class Repository:
             if leads:
                 self._upsert_leads(session, leads)
         return list(results)
+
+    def _score_with_referrals(self, results: Sequence[ScanResult]) -> None:
+        """Score leads that have Partner Center referrals with those facts too (a co-sell boost, a
+        known tenant): the scanner scores from DNS alone, and a rescan must not drop them. One
+        indexed lookup per batch; nothing happens for domains without referrals."""
+        from shared.store.models import ReferralRow
+
+        domains = [r.record.domain for r in results if r.score is not None]
+        if not domains:
+            return
+        with self.sessions() as session:
+            linked = set(session.scalars(select(ReferralRow.domain).where(ReferralRow.domain.in_(domains)).distinct()))
+        if not linked:
+            return
+        from shared.integrations.partner_center.sync import lead_context
+
+        for result in results:
+            if result.record.domain in linked:
+                result.score = score_record(result.record, extra=lead_context(self.engine, result.record.domain))
 
     def _upsert_domains(self, session: Session, results: Sequence[ScanResult], now: datetime) -> dict[str, int]:
         rows: dict[str, dict[str, Any]] = {}
@@ -246,7 +266,8 @@ class Repository:
             names = tuple(result.keys())
             rows = [dict(zip(names, row, strict=True)) for row in result]
         page = rows[: lead_filter.limit]
-        self.attach_integrations(page)
+        for row in page:  # the page statement read the integration fields (see attach_integrations)
+            row["d365_sync_status"] = row["d365_sync_status"] or "not_synced"
         return LeadPage(page, total, more=len(rows) > lead_filter.limit)
 
     def attach_integrations(self, rows: list[dict[str, Any]]) -> None:

@@ -112,7 +112,9 @@ def lead_document(lead: LeadRow, company: str | None, settings: Settings) -> dic
     one_liner = None
     label = None
     if record is not None:
-        score = score_record(record)
+        from shared.integrations.partner_center.sync import lead_context
+
+        score = score_record(record, extra=lead_context(runtime_context().engine, lead.domain))
         summary = build_sales_summary(record, score, lang=settings.default_lang)
         one_liner, label = summary.one_liner, summary.priority_label
     host = lead.gateway or lead.local_provider
