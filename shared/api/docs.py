@@ -117,7 +117,7 @@ def _error_responses() -> dict[str, dict[str, Any]]:
             {"WWW-Authenticate": {"description": "Bearer challenge", "schema": {"type": "string"}}},
         ),
         "Forbidden": problem("The API key lacks the scope this operation needs."),
-        "NotFound": problem("What the path names does not exist (a lead not scanned yet, an unknown job, queue or referral)."),
+        "NotFound": problem("Not found: a lead not scanned yet, or an unknown job, queue or referral."),
         "ValidationFailed": problem("A parameter or body field is invalid; see `errors`."),
         "TooManyRequests": problem(
             "The per-key rate limit is exhausted.",
