@@ -30,7 +30,15 @@ from sqlalchemy import (
     union_all,
 )
 
-from shared.store.models import FILTER_INDEXES, FILTER_SORT_INDEXES, SORT_INDEXES, DomainRow, LeadRow
+from shared.store.models import (
+    FILTER_INDEXES,
+    FILTER_SORT_INDEXES,
+    SORT_INDEXES,
+    D365SyncRow,
+    DomainRow,
+    LeadRow,
+    ReferralRow,
+)
 from shared.text import fold
 
 # Public sort key -> column; "-" prefix sorts descending. Ties break on the domain name.
@@ -474,9 +482,25 @@ def _page_statement(shape: _Shape) -> Select:
     rows = page.subquery("page")
     order = [rows.c.sort_group] if "sort_group" in rows.c else []
     return (
-        select(*LIST_COLUMNS)
+        select(*LIST_COLUMNS, *_integration_columns())
         .select_from(rows)
         .join(LeadRow, LeadRow.domain == rows.c.sort_domain)
         .join(DomainRow, DomainRow.id == LeadRow.domain_id)
+        .outerjoin(D365SyncRow, D365SyncRow.domain_id == LeadRow.domain_id)
         .order_by(*order, *ordered(rows.c.sort_value, rows.c.sort_domain))
+    )
+
+
+def _integration_columns() -> tuple[Any, ...]:
+    """A page's Dynamics 365 state and referral count (``repository.INTEGRATION_FIELDS``), read in the
+    same statement: two primary-key / indexed lookups per row instead of a second session and two
+    more queries. A NULL ``d365_sync_status`` (no sync row) means not_synced."""
+    referrals = select(func.count()).where(ReferralRow.domain == LeadRow.domain).correlate(LeadRow)
+    return (
+        D365SyncRow.status.label("d365_sync_status"),
+        D365SyncRow.lead_id.label("d365_lead_id"),
+        D365SyncRow.lead_url.label("d365_lead_url"),
+        D365SyncRow.synced_at.label("d365_synced_at"),
+        D365SyncRow.last_error.label("d365_last_error"),
+        referrals.scalar_subquery().label("referral_count"),
     )

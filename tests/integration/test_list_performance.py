@@ -227,3 +227,41 @@ def test_other_filters_reach_the_cached_page_statements(leads):
             spec = {"d365_sync_status": [status]} if status else {}
             got = {r["domain"] for r in run(repo, LeadFilter(**spec, sort=sort, limit=500), small=small)}
             assert got == set(expected[status] if status else everything), (status, small, sort)
+
+
+def test_pages_carry_the_same_integration_fields_as_attach_integrations(leads):
+    """The page statement reads the Dynamics 365 state and referral count itself; same values as the detail's."""
+    from shared.store.models import D365SyncRow, ReferralRow
+    from shared.store.repository import INTEGRATION_FIELDS
+
+    repo, rows = leads
+    with repo.engine.begin() as conn:
+        conn.execute(
+            sa.insert(D365SyncRow.__table__),
+            [
+                {"domain_id": 4, "domain": rows[3]["domain"], "status": "synced", "lead_id": "L-4", "last_error": None},
+                {"domain_id": 5, "domain": rows[4]["domain"], "status": "failed", "lead_id": None, "last_error": "429"},
+            ],
+        )
+        conn.execute(
+            sa.insert(ReferralRow.__table__),
+            [
+                {"id": f"r{n}", "domain": rows[n % 2 + 3]["domain"], "link_status": "linked", "raw": {}}
+                | {"first_seen_at": T0, "synced_at": T0}
+                for n in range(3)
+            ],
+        )
+    for small in (True, False):
+        got = run(repo, LeadFilter(sort="domain", limit=500), small=small)
+        for row in got:
+            row["d365_sync_status"] = row["d365_sync_status"] or "not_synced"
+        expected = [{k: v for k, v in row.items() if k not in INTEGRATION_FIELDS} for row in got]
+        repo.attach_integrations(expected)
+        assert [{k: r[k] for k in INTEGRATION_FIELDS} for r in got] == [
+            {k: r[k] for k in INTEGRATION_FIELDS} for r in expected
+        ]
+        assert {r["domain"]: r["referral_count"] for r in got if r["referral_count"]} == {
+            rows[3]["domain"]: 2,
+            rows[4]["domain"]: 1,
+        }
+    assert repo.lead_page(LeadFilter(sort="domain", limit=500)).rows == got
