@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, case, func, select, text
+from sqlalchemy import Engine, case, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -252,11 +252,7 @@ class Repository:
         """
         dialect = self.engine.dialect.name
         count_key = lead_filter.model_dump_json(include=COUNT_FIELDS)
-        with self.sessions() as session:
-            if dialect == "postgresql":
-                # A parallel plan costs more than our index reads (and picked a sequential scan
-                # over the trigram index for q=): none for this transaction.
-                session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
+        with self.sessions() as session:  # (no parallel plans on PostgreSQL: see migration 0005)
             total = self._counts.get(count_key)
             if total is None:
                 total = session.scalar(count_query(lead_filter, dialect)) or 0

@@ -265,3 +265,14 @@ def test_pages_carry_the_same_integration_fields_as_attach_integrations(leads):
             rows[4]["domain"]: 1,
         }
     assert repo.lead_page(LeadFilter(sort="domain", limit=500)).rows == got
+
+
+def test_no_parallel_scans_of_leads_on_postgresql(leads):
+    """A parallel plan chose a sequential scan over the trigram index for q= (migration 0005 turns them off)."""
+    repo, _ = leads
+    if repo.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only")
+    with repo.engine.connect() as conn:
+        query = "SELECT relname, reloptions FROM pg_class WHERE oid IN ('leads'::regclass, 'domains'::regclass)"
+        options = dict(conn.execute(sa.text(query)).all())
+    assert options == {"leads": ["parallel_workers=0"], "domains": ["parallel_workers=0"]}
