@@ -6,25 +6,11 @@ import json
 import sys
 
 import click
-from rich.console import Console
 from rich.table import Table
 
-from shared.config import Settings, get_settings
-
-out = Console(highlight=False)
-if not out.is_terminal:
-    out = Console(highlight=False, width=200)
-err = Console(stderr=True, highlight=False)
-db_option = click.option("--db", "database_url", help="Database URL (default HUNTER_DATABASE_URL).")
-
-
-def _context(database_url: str | None) -> tuple[Settings, object]:
-    from shared.store.db import engine_for
-
-    settings = get_settings()
-    if database_url:
-        settings = settings.model_copy(update={"database_url": database_url})
-    return settings, engine_for(settings.database_url)
+from shared.cli_common import context_for as _context
+from shared.cli_common import db_option, err, out
+from shared.config import Settings
 
 
 def _require_enabled(settings: Settings) -> None:

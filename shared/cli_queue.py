@@ -6,22 +6,14 @@ import json
 import time
 
 import click
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from shared.cli_common import db_option, err, out
+from shared.cli_common import settings_for as _settings
 from shared.config import Settings, get_settings
 
-out = Console(highlight=False)
-if not out.is_terminal:
-    out = Console(highlight=False, width=200)
-err = Console(stderr=True, highlight=False)
 STALL_HINT_SECONDS = 20.0
-
-
-def _settings(database_url: str | None) -> Settings:
-    settings = get_settings()
-    return settings.model_copy(update={"database_url": database_url}) if database_url else settings
 
 
 def _engine(settings: Settings):  # type: ignore[no-untyped-def]
@@ -43,9 +35,6 @@ def _age(seconds: float | None) -> str:
     if seconds < 120:
         return f"{seconds:.0f}s"
     return f"{seconds / 60:.0f}m" if seconds < 7200 else f"{seconds / 3600:.1f}h"
-
-
-db_option = click.option("--db", "database_url", help="Database URL (default HUNTER_DATABASE_URL).")
 
 
 @click.command()

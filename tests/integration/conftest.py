@@ -131,3 +131,31 @@ def moto_sqs() -> Iterator[str]:
         yield f"http://{host}:{port}"
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def synthetic_dns() -> Iterator[str]:
+    """``bench/synthetic_dns.py``: answers for any coN.com.tr (a realistic provider mix), 2 ms per query.
+
+    Module-scoped (one process per test file); yields ``host:port`` for ``HUNTER_DNS_NAMESERVERS``."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    process = subprocess.Popen(
+        [sys.executable, str(root / "bench" / "synthetic_dns.py"), "--port", "0", "--delay-ms", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        cwd=root,
+    )
+    ready = process.stdout.readline().split()  # type: ignore[union-attr]
+    if not ready or ready[0] != "READY":
+        process.kill()
+        pytest.fail("the synthetic DNS server (bench/synthetic_dns.py) did not start")
+    try:
+        yield f"{ready[1]}:{ready[2]}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

@@ -49,7 +49,7 @@ def hunter(args: list[str], tmp_path: Path, dns, *, stdin: str | None = None) ->
         os.environ,
         HUNTER_DATABASE_URL=f"sqlite:///{tmp_path / 'hunter.db'}",
         HUNTER_DNS_NAMESERVERS=dns.address,
-        HUNTER_DNS_TIMEOUT="0.3",
+        HUNTER_DNS_TIMEOUT="1.0",  # generous: the loopback server shares two cores with the scanner
         HUNTER_WHOIS_ENABLED="false",
     )
     return subprocess.run(

@@ -5,8 +5,6 @@ retry, token expiry, flag off. SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -45,21 +43,6 @@ def ms():
     with start_standins(extra_columns=columns) as standins:
         standins.dataverse.option_sets.update(options)
         yield standins
-
-
-@pytest.fixture(scope="module")
-def synthetic_dns():
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT / "bench" / "synthetic_dns.py"), "--port", "0", "--delay-ms", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        cwd=ROOT,
-    )
-    ready = process.stdout.readline().split()  # type: ignore[union-attr]
-    yield f"{ready[1]}:{ready[2]}"
-    process.terminate()
-    process.wait(timeout=10)
 
 
 @pytest.fixture

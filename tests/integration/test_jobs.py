@@ -42,23 +42,6 @@ FAST = QueueOptions(
 )
 
 
-@pytest.fixture(scope="module")
-def synthetic_dns():
-    """``bench/synthetic_dns.py``: answers for coN.com.tr for any N, 2 ms per query."""
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT / "bench" / "synthetic_dns.py"), "--port", "0", "--delay-ms", "2"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        cwd=ROOT,
-    )
-    ready = process.stdout.readline().split()  # type: ignore[union-attr]
-    assert ready and ready[0] == "READY", "synthetic DNS server did not start"
-    yield f"{ready[1]}:{ready[2]}"
-    process.terminate()
-    process.wait(timeout=10)
-
-
 @pytest.fixture
 def env(database_url, synthetic_dns):
     values = {

@@ -62,21 +62,6 @@ def ms():
         yield standins
 
 
-@pytest.fixture(scope="module")
-def synthetic_dns():
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT / "bench" / "synthetic_dns.py"), "--port", "0", "--delay-ms", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        cwd=ROOT,
-    )
-    ready = process.stdout.readline().split()  # type: ignore[union-attr]
-    yield f"{ready[1]}:{ready[2]}"
-    process.terminate()
-    process.wait(timeout=10)
-
-
 @pytest.fixture
 def env(ms, synthetic_dns, database_url, monkeypatch):
     monkeypatch.setenv("SSL_CERT_FILE", str(ms.ca_path))
