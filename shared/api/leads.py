@@ -17,7 +17,7 @@ from shared.http.types import HttpRequest, HttpResponse, ProblemError
 from shared.sales import build_sales_summary
 from shared.scoring import score_record
 from shared.store.models import ChangeEventRow, DomainRow, LeadRow
-from shared.store.queries import LIST_FIELDS, MAX_OFFSET, After, LeadFilter, sort_of
+from shared.store.queries import LIST_FIELDS, MAX_OFFSET, After, LeadFilter, integration_fields, lead_query, sort_of
 
 
 def lead_item(row: LeadRow, domain: DomainRow | None = None) -> dict:
@@ -127,12 +127,13 @@ def _known_domain(request: HttpRequest, context: AppContext) -> str:
 def get_lead(request: HttpRequest, context: AppContext) -> HttpResponse:
     name = _parsed_domain(request)
     repo = context.repository
-    row, domain = repo.lead_with_domain(name)  # one query answers "is it known?" too
-    if row is None:
+    with repo.sessions() as session:  # the lead, its domain and its integration state: one query
+        found = session.execute(lead_query(name)).first()
+    if found is None:
         raise _not_found(name)
+    row, domain = found[0], found[1]
+    item = lead_item(row, domain) | integration_fields(found)
     record = repo.latest_record(name, usable=True) or repo.latest_record(name)
-    item = lead_item(row, domain)
-    repo.attach_integrations([item])
     return HttpResponse.json(
         {
             "lead": item,

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from shared.store.db import engine_for
 from shared.store.models import DomainRow, LeadRow
-from shared.store.queries import SORT_KEYS, After, LeadFilter, page_query
+from shared.store.queries import SORT_KEYS, After, LeadFilter, integration_fields, lead_query, page_query
 from shared.store.repository import Repository
 from shared.text import fold
 
@@ -265,6 +265,11 @@ def test_pages_carry_the_same_integration_fields_as_attach_integrations(leads):
             rows[4]["domain"]: 1,
         }
     assert repo.lead_page(LeadFilter(sort="domain", limit=500)).rows == got
+    with repo.sessions() as session:  # the lead detail's query
+        for row in [r for r in got if r["referral_count"] or r["d365_sync_status"] != "not_synced"] + got[:2]:
+            found = session.execute(lead_query(row["domain"])).first()
+            assert found[0].domain == row["domain"] and found[1].name == row["domain"]
+            assert integration_fields(found) == {k: row[k] for k in INTEGRATION_FIELDS}
 
 
 def test_no_parallel_scans_of_leads_on_postgresql(leads):
