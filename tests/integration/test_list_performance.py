@@ -281,3 +281,36 @@ def test_no_parallel_scans_of_leads_on_postgresql(leads):
         query = "SELECT relname, reloptions FROM pg_class WHERE oid IN ('leads'::regclass, 'domains'::regclass)"
         options = dict(conn.execute(sa.text(query)).all())
     assert options == {"leads": ["parallel_workers=0"], "domains": ["parallel_workers=0"]}
+
+
+def test_the_detail_reads_the_repository_records_in_one_session(database_url: str):
+    """The lead detail's snapshot and changes (by domain id, one session) are the repository's answers."""
+    from shared.api.leads import _changes, _newest_snapshot
+    from shared.models import MxHost, ScanRecord, ScanStatus
+    from shared.providers import classify
+    from shared.scoring import score_record
+    from shared.store.repository import ScanResult
+
+    def scan(domain: str, mx: str, at: datetime, status: ScanStatus = ScanStatus.OK) -> ScanResult:
+        record = ScanRecord(
+            input=domain, domain=domain, domain_unicode=domain, status=status, scanned_at=at,
+            mx=[MxHost(preference=10, host=mx)] if status == ScanStatus.OK else [],
+        )  # fmt: skip
+        record = classify(record)
+        return ScanResult(record, score_record(record))
+
+    repo = Repository(engine_for(database_url))
+    google, m365 = "aspmx.l.google.com", "x-com-tr.mail.protection.outlook.com"
+    repo.save([scan("a.com.tr", google, T0), scan("b.com.tr", google, T0, ScanStatus.TIMEOUT)])
+    repo.save([scan("a.com.tr", m365, T0 + timedelta(days=1)), scan("b.com.tr", google, T0, ScanStatus.SERVFAIL)])
+    repo.save([scan("a.com.tr", m365, T0 + timedelta(days=2), ScanStatus.TIMEOUT)])
+    for domain in ("a.com.tr", "b.com.tr"):
+        with repo.sessions() as session:
+            domain_id = session.execute(lead_query(domain)).first()[0].domain_id
+            newest = ScanRecord.model_validate(session.scalar(_newest_snapshot(domain_id)))
+            changes = [(e.kind, e.after) for e in session.scalars(_changes(domain_id, limit=50))]
+        assert newest == (repo.latest_record(domain, usable=True) or repo.latest_record(domain))
+        assert changes == [(e.kind, e.after) for e in repo.events(domain, limit=50)]
+        assert bool(changes) == (domain == "a.com.tr")  # Google -> M365
+    assert newest.status == ScanStatus.SERVFAIL  # b.com.tr never had a usable scan: its newest
+    assert repo.latest_record("a.com.tr", usable=True).provider == "M365"
