@@ -38,6 +38,9 @@ def _scan(context: AppContext, domain: Domain, raw: str) -> ScanResult:
 
     result = aio.run(run())
     context.repository.save([result])
+    from shared.integrations.d365.push import repush_changed
+
+    repush_changed(context.settings, context.engine, [result])
     context.metrics.scans.labels(result.record.status.value).inc()
     _remember(context, domain, result)
     return result

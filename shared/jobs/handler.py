@@ -64,6 +64,9 @@ async def handle_scan_batch(body: str, message: MessageContext) -> None:
         results = await asyncio.gather(*(_scan(scanner, limit, item) for item in items))
         guard = claim_guard(request.job, {item.domain: item.seq for item in items if item.domain})
         saved = await asyncio.to_thread(context.repository.save, list(results), guard=guard)
+        from shared.integrations.d365.push import repush_changed
+
+        await asyncio.to_thread(repush_changed, context.settings, context.engine, saved)
         for result in saved:
             context.metrics.scans.labels(result.record.status.value).inc()
     await asyncio.to_thread(jobs.finish_if_complete, request.job)

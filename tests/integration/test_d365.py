@@ -21,13 +21,15 @@ from shared.http.auth import ApiKeyStore
 from shared.http.types import HttpRequest
 from shared.inputs import InputRow
 from shared.integrations.d365.mapping import BUNDLED, load_mapping, mapping_for
-from shared.integrations.d365.push import D365_QUEUE, handle_push
+from shared.integrations.d365.push import D365_QUEUE, handle_push, repush_changed
 from shared.local.worker import QueueWorker
 from shared.pipeline import run_pipeline
 from shared.queues import open_queue, poison_name
 from shared.queues.hostjson import QueueOptions
 from shared.queues.runtime import QUEUE_FUNCTIONS, MessageContext
+from shared.scoring import score_record
 from shared.store.models import D365SyncRow, LeadRow
+from shared.store.repository import ScanResult
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST = QueueOptions(
@@ -206,3 +208,21 @@ def test_bad_push_requests(env):
         "invalid": ["not a domain"],
     }
     assert call(env, "POST", "/v1/d365/push", {"domains": ["a.com"], "priority": "P9"})[0] == 422
+
+
+def test_a_rescan_that_changes_a_synced_lead_pushes_it_again_when_asked(env):
+    ms = env["ms"]
+    call(env, "POST", "/v1/leads/co10.com.tr/d365-push")
+    drain()
+    assert sync_row(env, "co10.com.tr").status == "synced"
+    repository, engine = env["context"].repository, env["context"].engine
+    record = repository.latest_record("co10.com.tr")
+    same = ScanResult(record, score_record(record))
+    changed = ScanResult(record, same.score.model_copy(update={"score": same.score.score + 1}))
+    assert repush_changed(env["settings"], engine, [changed]) == 0  # the setting is off by default
+    on = env["settings"].model_copy(update={"d365_repush_on_change": True})
+    assert repush_changed(on, engine, [same]) == 0  # same score and priority: nothing to send
+    assert repush_changed(on, engine, [changed]) == 1
+    assert sync_row(env, "co10.com.tr").status == "queued"
+    drain()
+    assert ms.dataverse.snapshot().updates == 1 and ms.dataverse.count() == 1

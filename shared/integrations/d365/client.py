@@ -36,6 +36,10 @@ API = "/api/data/v9.2/"
 TRANSIENT_ATTEMPTS = 4
 MAX_THROTTLES = 20  # pauses honoured inside one message before it is handed back to the queue
 GATE = "d365-throttle"
+# Dataverse's documented service protection limit: 6,000 requests per user in a 5-minute sliding
+# window. One bucket per app registration (one Dataverse user), shared by every worker via Redis.
+REQUESTS_PER_WINDOW = 6000
+WINDOW_SECONDS = 300
 
 
 class DataverseError(RuntimeError):
@@ -238,6 +242,7 @@ class DataverseClient:
             probe = False
             try:
                 async with self._slots:
+                    await self._request_budget()
                     probe = await self.gate.wait()  # after the slot: the gate may have closed meanwhile
                     self.stats["requests"] += 1
                     response = await self.http.patch(path, params={"$select": "leadid"}, json=body, headers=headers)
@@ -287,6 +292,16 @@ class DataverseClient:
                 await asyncio.sleep(random.uniform(0, 0.5 * 2**transient))
                 continue
             raise DataverseError(status, code, message, permanent=status in (400, 401, 403, 404, 405, 412))
+
+    async def _request_budget(self) -> None:
+        """Stay inside 6,000 requests per 5 minutes for this app registration, on every worker."""
+        from shared.ratelimit import buckets_for
+
+        buckets = buckets_for(self.settings)
+        key = f"d365:requests:{self.settings.d365_client_id}"
+        rate = REQUESTS_PER_WINDOW / WINDOW_SECONDS
+        while (wait := await asyncio.to_thread(buckets.take, key, rate, REQUESTS_PER_WINDOW)) > 0:
+            await asyncio.sleep(wait)
 
     def lead_url(self, lead_id: str) -> str:
         """A link that opens the lead in the Dynamics 365 web client."""

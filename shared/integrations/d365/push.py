@@ -242,3 +242,21 @@ def d365_status(engine: Engine, settings: Settings) -> dict[str, Any]:
         }
     except Exception as exc:
         return {"enabled": True, "state": "unknown", "detail": f"status unavailable: {type(exc).__name__}"}
+
+
+def repush_changed(settings: Settings, engine: Engine, results: Iterable[Any]) -> int:
+    """With ``HUNTER_D365_REPUSH_ON_CHANGE``: queue again the synced leads whose score or priority
+    a (re)scan just changed, so Dynamics 365 keeps up. Returns how many were queued."""
+    if not (settings.d365_enabled and settings.d365_repush_on_change):
+        return 0
+    scored = {r.record.domain: r.score for r in results if r.record.domain and r.score is not None}
+    if not scored:
+        return 0
+    states = sync_states(engine, scored)
+    changed = [
+        domain
+        for domain, state in states.items()
+        if state.status == "synced"
+        and (state.pushed_score != scored[domain].score or state.pushed_priority != scored[domain].priority_category)
+    ]
+    return enqueue_pushes(settings, engine, changed)[0] if changed else 0
