@@ -162,11 +162,12 @@ class Repository:
             linked = set(session.scalars(select(ReferralRow.domain).where(ReferralRow.domain.in_(domains)).distinct()))
         if not linked:
             return
-        from shared.integrations.partner_center.sync import lead_context
+        from shared.integrations.partner_center.sync import contexts_for
 
+        contexts = contexts_for(self.engine, linked)  # one query for the whole batch
         for result in results:
-            if result.record.domain in linked:
-                result.score = score_record(result.record, extra=lead_context(self.engine, result.record.domain))
+            if result.record.domain in contexts:
+                result.score = score_record(result.record, extra=contexts[result.record.domain])
 
     def _upsert_domains(self, session: Session, results: Sequence[ScanResult], now: datetime) -> dict[str, int]:
         rows: dict[str, dict[str, Any]] = {}

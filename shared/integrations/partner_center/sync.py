@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -102,6 +103,11 @@ def lead_context(engine: Engine, domain: str) -> Any:
     """The :class:`~shared.scoring.LeadContext` a lead's referrals give, for any caller that scores
     a lead from its snapshot (``score_record(record, extra=lead_context(engine, domain))``)."""
     return _context_from(store.referral_rows_for(engine, [domain]).get(domain, []))
+
+
+def contexts_for(engine: Engine, domains: Iterable[str]) -> dict[str, Any]:
+    """:func:`lead_context` for many leads in one query (the store scoring a batch of scans)."""
+    return {domain: _context_from(rows) for domain, rows in store.referral_rows_for(engine, domains).items()}
 
 
 def rescore_leads(engine: Engine, domains: list[str]) -> int:
