@@ -1,4 +1,5 @@
-"""HTTP: leads, lead detail, sales summary, exports, dashboard, the key's scopes, the web app, OpenAPI, health."""
+"""HTTP: leads, lead detail, sales summary, exports, dashboard, the key's scopes, API key administration,
+the web app, OpenAPI, health."""
 
 from shared.http.azure import blueprint
 
@@ -10,6 +11,9 @@ bp = blueprint(
         "get_sales_summary",
         "get_dashboard",
         "get_me",
+        "list_api_keys",
+        "create_api_key",
+        "revoke_api_key",
         "web_app",
         "get_openapi",
         "get_swagger",

@@ -219,7 +219,7 @@ def _query_parameters(model: type, schema: dict[str, Any]) -> list[dict[str, Any
 def _success(route: Route, refs: dict[tuple[type, str], dict[str, Any]]) -> dict[str, Any]:
     if route.response_model:
         model = route.resolve(route.response_model)
-        description = "Accepted" if route.status == 202 else "OK"
+        description = {201: "Created", 202: "Accepted"}.get(route.status, "OK")
         return {"description": description, "content": {"application/json": {"schema": refs[(model, "serialization")]}}}
     if route.response_type == "text/csv":
         return {

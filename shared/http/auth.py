@@ -85,11 +85,15 @@ class ApiKeyStore:
         with self.sessions() as session:
             return list(session.scalars(select(ApiKeyRow).order_by(ApiKeyRow.created_at)))
 
-    def revoke(self, name_or_id: str) -> ApiKeyRow:
+    def revoke(self, name_or_id: str, *, by_id: bool = False) -> ApiKeyRow:
+        """Revoke by name or id (the CLI takes either); ``by_id`` matches the id only (the HTTP API)."""
+        match = ApiKeyRow.id == name_or_id
+        if not by_id:
+            match = match | (ApiKeyRow.name == name_or_id)
         with self.sessions.begin() as session:
-            row = session.scalar(select(ApiKeyRow).where((ApiKeyRow.name == name_or_id) | (ApiKeyRow.id == name_or_id)))
+            row = session.scalar(select(ApiKeyRow).where(match))
             if row is None:
-                raise ApiKeyError(f"no key named {name_or_id!r}")
+                raise ApiKeyError(f"no key {'with the id' if by_id else 'named'} {name_or_id!r}")
             row.revoked_at = row.revoked_at or utcnow()
         with self._lock:
             self._cache.clear()

@@ -204,6 +204,46 @@ def test_me_names_the_key_and_its_scopes(client, api):
     assert_problem(client.request("GET", "/api/v1/me"), 401)
 
 
+def test_admins_create_list_and_revoke_keys(client, api):
+    import uuid
+
+    name = f"satış-{uuid.uuid4().hex[:6]}"
+    reply = client.request(
+        "POST", "/api/v1/admin/keys", headers=auth(api), json={"name": f"  {name} ", "scopes": ["read", "read"]}
+    )
+    assert reply.status == 201, reply.body
+    assert reply.headers["cache-control"] == "no-store"
+    created = reply.json()
+    assert created["name"] == name and created["scopes"] == ["read"] and created["revoked_at"] is None
+    key = created["key"]
+    assert key.startswith(f"hunter_{created['id']}_")
+    assert client.request("GET", "/api/v1/me", headers={"X-API-Key": key}).json()["name"] == name
+
+    listed = client.request("GET", "/api/v1/admin/keys", headers=auth(api)).json()["items"]
+    mine = next(item for item in listed if item["id"] == created["id"])
+    assert "key" not in mine and "secret_hash" not in mine
+    assert all("hunter_" not in str(item) for item in listed)  # no key, and no hash, is ever listed
+    assert next(item for item in listed if item["name"] == "gone")["revoked_at"] is not None
+
+    revoked = client.request("POST", f"/api/v1/admin/keys/{created['id']}/revoke", headers=auth(api))
+    assert revoked.status == 200 and revoked.json()["revoked_at"] is not None
+    assert_problem(client.request("GET", "/api/v1/me", headers={"X-API-Key": key}), 401)
+
+
+def test_key_administration_errors(client, api):
+    assert_problem(client.request("GET", "/api/v1/admin/keys", headers=auth(api, "scan")), 403)
+    taken = client.request("POST", "/api/v1/admin/keys", headers=auth(api), json={"name": "admin", "scopes": ["read"]})
+    assert "already exists" in assert_problem(taken, 409)["detail"]
+    bad = client.request("POST", "/api/v1/admin/keys", headers=auth(api), json={"name": "x", "scopes": ["root"]})
+    assert_problem(bad, 422, "scopes.0")
+    blank = client.request("POST", "/api/v1/admin/keys", headers=auth(api), json={"name": "  ", "scopes": ["read"]})
+    assert_problem(blank, 422, "name")
+    assert_problem(client.request("POST", "/api/v1/admin/keys/nope/revoke", headers=auth(api)), 404)
+    me_id = api["keys"]["admin"].split("_")[1]
+    itself = client.request("POST", f"/api/v1/admin/keys/{me_id}/revoke", headers=auth(api))
+    assert "another admin key" in assert_problem(itself, 409)["detail"]
+
+
 def test_web_app_is_served_without_a_key_on_both_hosts(client):
     reply = client.request("GET", "/api/ui/")
     assert reply.status == 200 and reply.content_type.startswith("text/html")
