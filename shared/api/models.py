@@ -61,7 +61,8 @@ class M365Out(_Out):
 class BreakdownOut(_Out):
     rule: str
     points: int
-    reason: str
+    reason: str = Field(description="why, in English")
+    reason_tr: str | None = Field(None, description="why, in Turkish (absent on leads scored before it existed)")
 
 
 class ChangeOut(_Out):

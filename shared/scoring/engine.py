@@ -29,13 +29,16 @@ from shared.scoring.rules import (
 
 
 class BreakdownItem(BaseModel):
-    """One rule that fired: its id, the points it contributed and why, in English."""
+    """One rule that fired: its id, the points it contributed and why, in English and Turkish.
+
+    ``reason_tr`` is optional only so that breakdowns stored before it existed still load."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     rule: str
     points: int
     reason: str
+    reason_tr: str | None = None
 
 
 class ScoreResult(BaseModel):
@@ -46,6 +49,7 @@ class ScoreResult(BaseModel):
     score: int = Field(ge=SCORE_MIN, le=SCORE_MAX)
     segment: Segment
     segment_reason: str
+    segment_reason_tr: str | None = None
     breakdown: list[BreakdownItem] = Field(min_length=1)
     rules_version: str
     hard_fail: bool = False
@@ -79,11 +83,13 @@ def _points(rule: ScoreRule, facts: Facts) -> int:
 def _hard_fail(facts: Facts, rules: Rules) -> ScoreResult:
     hard = rules.hard_fail
     reason = hard.reason.format(status=facts.status.value, status_text=hard.status_text[facts.status])
+    reason_tr = hard.reason_tr.format(status=facts.status.value, status_text=hard.status_text_tr[facts.status])
     return _result(
         score=0,
         segment=hard.segment,
         segment_reason=reason,
-        breakdown=[BreakdownItem(rule=hard.id, points=0, reason=reason)],
+        segment_reason_tr=reason_tr,
+        breakdown=[BreakdownItem(rule=hard.id, points=0, reason=reason, reason_tr=reason_tr)],
         provider=None,
         rules=rules,
         hard_fail=True,
@@ -95,6 +101,7 @@ def _result(
     score: int,
     segment: Segment,
     segment_reason: str,
+    segment_reason_tr: str,
     breakdown: list[BreakdownItem],
     provider: str | None,
     rules: Rules,
@@ -105,6 +112,7 @@ def _result(
         score=score,
         segment=segment,
         segment_reason=segment_reason,
+        segment_reason_tr=segment_reason_tr,
         breakdown=breakdown,
         rules_version=rules.version,
         hard_fail=hard_fail,
@@ -121,25 +129,43 @@ def score_record(record: ScanRecord, *, extra: LeadContext | None = None, rules:
 
     values = facts.template_values()
     breakdown = [
-        BreakdownItem(rule=rule.id, points=_points(rule, facts), reason=rule.reason.format(**values))
+        BreakdownItem(
+            rule=rule.id,
+            points=_points(rule, facts),
+            reason=rule.reason.format(**values),
+            reason_tr=rule.reason_tr.format(**values),
+        )
         for rule in rules.score_rules
         if rule.when.matches(facts)
     ]
     raw = sum(item.points for item in breakdown)
     score = min(SCORE_MAX, max(SCORE_MIN, raw))
     if score != raw:
-        bound = "minimum" if raw < SCORE_MIN else "maximum"
-        reason = rules.clamp.reason.format(raw=raw, limit=score, bound=bound)
-        breakdown.append(BreakdownItem(rule=rules.clamp.id, points=score - raw, reason=reason))
+        low = raw < SCORE_MIN
+        breakdown.append(
+            BreakdownItem(
+                rule=rules.clamp.id,
+                points=score - raw,
+                reason=rules.clamp.reason.format(raw=raw, limit=score, bound="minimum" if low else "maximum"),
+                reason_tr=rules.clamp.reason_tr.format(raw=raw, limit=score, bound="alt sınır" if low else "üst sınır"),
+            )
+        )
     if not breakdown:  # only possible with a rules file that has no provider rule for this provider
-        breakdown.append(BreakdownItem(rule="no_rule_fired", points=0, reason="No scoring rule applied"))
+        breakdown.append(
+            BreakdownItem(
+                rule="no_rule_fired",
+                points=0,
+                reason="No scoring rule applied",
+                reason_tr="Hiçbir puan kuralı uygulanmadı",
+            )
+        )
 
     segment_rule = next(r for r in rules.segments if r.when.matches_scored(facts, score))
-    segment_reason = segment_rule.reason.format(**values, score=score)
     return _result(
         score=score,
         segment=segment_rule.segment,
-        segment_reason=segment_reason,
+        segment_reason=segment_rule.reason.format(**values, score=score),
+        segment_reason_tr=segment_rule.reason_tr.format(**values, score=score),
         breakdown=breakdown,
         provider=facts.provider,
         rules=rules,

@@ -171,6 +171,7 @@ class ScoreRule(_Strict):
         None, description="scale points by this percentage fact (0-100), rounding half up"
     )
     reason: str = Field(min_length=1)
+    reason_tr: str = Field(min_length=1, description="the same reason in Turkish, with the same placeholders")
 
 
 class SegmentRule(_Strict):
@@ -178,6 +179,7 @@ class SegmentRule(_Strict):
     segment: Segment
     when: SegmentCondition = Field(default_factory=SegmentCondition)
     reason: str = Field(min_length=1)
+    reason_tr: str = Field(min_length=1)
 
 
 class HardFail(_Strict):
@@ -186,9 +188,11 @@ class HardFail(_Strict):
     id: str = Field(pattern=RULE_ID_PATTERN)
     segment: Segment
     reason: str = Field(min_length=1)
+    reason_tr: str = Field(min_length=1)
     status_text: dict[ScanStatus, str]
+    status_text_tr: dict[ScanStatus, str]
 
-    @field_validator("status_text")
+    @field_validator("status_text", "status_text_tr")
     @classmethod
     def _every_status(cls, value: dict[ScanStatus, str]) -> dict[ScanStatus, str]:
         missing = [s.value for s in ScanStatus if s not in value]
@@ -200,6 +204,7 @@ class HardFail(_Strict):
 class Clamp(_Strict):
     id: str = Field(pattern=RULE_ID_PATTERN)
     reason: str = Field(min_length=1)
+    reason_tr: str = Field(min_length=1)
 
 
 class CategoryDef(_Strict):
@@ -323,16 +328,20 @@ def _check_semantics(rules: Rules) -> None:
         where = f"score_rules: rule {rule.id!r}"
         _check_providers(f"{where} field when.provider", rule.when.provider, known)
         _check_template(where, rule.reason, _FACT_FIELDS)
+        _check_template(where, rule.reason_tr, _FACT_FIELDS)
 
     _check_ids_unique("segments", [r.id for r in rules.segments])
     for seg_rule in rules.segments:
         where = f"segments: rule {seg_rule.id!r}"
         _check_providers(f"{where} field when.provider", seg_rule.when.provider, known)
         _check_template(where, seg_rule.reason, _FACT_FIELDS | {"score"})
+        _check_template(where, seg_rule.reason_tr, _FACT_FIELDS | {"score"})
     _check_catch_all("segments", rules.segments)
 
-    _check_template(f"hard_fail: rule {rules.hard_fail.id!r}", rules.hard_fail.reason, {"status", "status_text"})
-    _check_template(f"clamp: rule {rules.clamp.id!r}", rules.clamp.reason, {"raw", "limit", "bound"})
+    for template in (rules.hard_fail.reason, rules.hard_fail.reason_tr):
+        _check_template(f"hard_fail: rule {rules.hard_fail.id!r}", template, {"status", "status_text"})
+    for template in (rules.clamp.reason, rules.clamp.reason_tr):
+        _check_template(f"clamp: rule {rules.clamp.id!r}", template, {"raw", "limit", "bound"})
 
     prio = rules.priority
     ids = [c.id for c in prio.categories]

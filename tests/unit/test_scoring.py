@@ -578,3 +578,49 @@ def test_scoring_invariants(rec: ScanRecord, context: LeadContext | None) -> Non
 def test_rules_file_scores_exactly_the_classifier_providers():
     """The classifier (providers.yaml) and the rules file name the same providers, so none goes unscored."""
     assert set(load_rules().providers) == set(ALL_PROVIDERS)
+
+
+# --------------------------------------------------------------------------- Turkish reasons
+
+
+def _placeholders(template: str) -> set[str]:
+    import string
+
+    return {field for _, field, _, _ in string.Formatter().parse(template) if field}
+
+
+def test_every_reason_has_a_turkish_twin_with_the_same_placeholders() -> None:
+    rules = load_rules()
+    pairs = [(r.id, r.reason, r.reason_tr) for r in [*rules.score_rules, *rules.segments]]
+    pairs += [(rules.clamp.id, rules.clamp.reason, rules.clamp.reason_tr)]
+    pairs += [(rules.hard_fail.id, rules.hard_fail.reason, rules.hard_fail.reason_tr)]
+    for rule_id, english, turkish in pairs:
+        assert _placeholders(english) == _placeholders(turkish), rule_id
+        assert english != turkish, f"{rule_id}: the Turkish reason is the English one"
+    assert set(rules.hard_fail.status_text_tr) == set(rules.hard_fail.status_text)
+
+
+def test_a_rules_file_without_turkish_reasons_is_refused() -> None:
+    data = bundled_rules_dict()
+    del rule_named(data, "score_rules", "dmarc_missing")["reason_tr"]
+    with pytest.raises(RulesError, match="dmarc_missing"):
+        parse_rules(yaml.safe_dump(data, allow_unicode=True))
+
+
+def test_breakdown_and_segment_reasons_come_in_turkish_too() -> None:
+    result = score_record(record("Yandex", dmarc=dmarc("quarantine", pct=50)))
+    by_rule = {item.rule: item for item in result.breakdown}
+    assert by_rule["provider_yandex_zoho"].reason_tr == (
+        "E-posta bir bulut e-posta platformu olan Yandex üzerinde barındırılıyor"
+    )
+    assert by_rule["dmarc_quarantine"].reason_tr == "DMARC p=quarantine, e-postaların %50 kadarına uygulanıyor"
+    assert result.segment_reason_tr and "Yandex" in result.segment_reason_tr
+
+    failed = score_record(record(None, status=ScanStatus.NXDOMAIN, mx=[]))
+    assert failed.breakdown[0].reason_tr == "E-posta alamıyor: alan adı yok (tarama durumu 'nxdomain')"
+
+
+def test_clamp_line_names_its_bound_in_turkish() -> None:
+    worst = score_record(record("Unknown", spf=None, dkim=[], dmarc=None))
+    assert worst.breakdown[-1].reason_tr is not None
+    assert "alt sınır" in worst.breakdown[-1].reason_tr
