@@ -1,9 +1,11 @@
 """Browser fixtures: ``hunter serve`` (with a queue worker) on a seeded SQLite database, keys of each
-scope, and Debian's Chromium driven by Playwright. Every page fails its test on a console error, and a
-failing test leaves a full-page screenshot in ``tests/browser/artifacts/``."""
+scope, the HTTPS stand-ins for Microsoft identity, Dataverse and Partner Center (signed in, with a few
+referrals waiting), and Debian's Chromium driven by Playwright. Every page fails its test on a console
+error, and a failing test leaves a full-page screenshot in ``tests/browser/artifacts/``."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from collections.abc import Iterator
@@ -11,10 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.fernet import Fernet
 
 from shared import aio
 from shared.config import Settings
 from shared.devtools.api_server import start_api_server
+from shared.devtools.msstandins import make_referral, start_standins
 from shared.http.auth import ApiKeyStore
 from shared.inputs import InputRow
 from shared.pipeline import run_pipeline
@@ -39,7 +43,36 @@ SEED = [
 
 
 @pytest.fixture(scope="module")
-def web(tmp_path_factory: pytest.TempPathFactory, dns_server_factory) -> Iterator[dict[str, Any]]:
+def ms() -> Iterator[Any]:
+    """The stand-ins, with the custom lead columns and option sets the bundled D365 mapping writes."""
+    from shared.integrations.d365.mapping import BUNDLED, load_mapping
+
+    columns, options = load_mapping(BUNDLED).required_columns()
+    with start_standins(extra_columns=columns) as standins:
+        standins.dataverse.option_sets.update(options)
+        yield standins
+
+
+def _seed_referrals(ms: Any) -> None:
+    """Three referrals waiting in Partner Center: a co-sell for a known lead, one whose only contact
+    uses free mail (``domain_missing``) and one for a company Hunter has not scanned yet."""
+    add = ms.referrals.add_referral
+    add(
+        make_referral(
+            customer_name="M365 Bilişim A.Ş.",
+            contact_email="bt@m365.com.tr",
+            referral_type="Shared",
+            status="Active",
+            substatus="Accepted",
+            deal_value=25000,
+        )
+    )
+    add(make_referral(customer_name="Ayşe Usta Pastanesi", contact_email="ayse.usta@gmail.com", deal_value=None))
+    add(make_referral(customer_name="Öztürk Gıda", contact_email="satis@own.com.tr", status="New"))  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def web(tmp_path_factory: pytest.TempPathFactory, dns_server_factory, ms) -> Iterator[dict[str, Any]]:
     dns = dns_server_factory(RECORDS)
     db_url = f"sqlite:///{tmp_path_factory.mktemp('web') / 'hunter.db'}"
     env = {
@@ -47,9 +80,25 @@ def web(tmp_path_factory: pytest.TempPathFactory, dns_server_factory) -> Iterato
         "HUNTER_DNS_NAMESERVERS": dns.address,
         "HUNTER_DNS_TIMEOUT": "0.3",
         "HUNTER_WHOIS_ENABLED": "false",
+        "HUNTER_AUTHORITY_HOST": ms.authority_host,
+        "HUNTER_TOKEN_CACHE_KEY": Fernet.generate_key().decode(),
+        "HUNTER_D365_ENABLED": "true",
+        "HUNTER_D365_URL": ms.dataverse_url,
+        "HUNTER_D365_TENANT_ID": ms.tenant_id,
+        "HUNTER_D365_CLIENT_ID": ms.confidential_client_id,
+        "HUNTER_D365_CLIENT_SECRET": ms.confidential_client_secret,
+        "HUNTER_PARTNER_CENTER_ENABLED": "true",
+        "HUNTER_PC_API_URL": ms.partner_center_url,
+        "HUNTER_PC_TENANT_ID": ms.tenant_id,
+        "HUNTER_PC_CLIENT_ID": ms.public_client_id,
+        "HUNTER_PC_SYNC_SCHEDULE": "0 0 0 1 1 *",  # only "sync now" runs it during the tests
+        "SSL_CERT_FILE": str(ms.ca_path),
     }
-    settings = Settings(**{k.removeprefix("HUNTER_").lower(): v for k, v in env.items()})
-    aio.run(run_pipeline((InputRow(d, c) for d, c in SEED), settings, Repository(engine_for(db_url))))
+    settings = Settings(**{k.removeprefix("HUNTER_").lower(): v for k, v in env.items() if k.startswith("HUNTER_")})
+    engine = engine_for(db_url)
+    aio.run(run_pipeline((InputRow(d, c) for d, c in SEED), settings, Repository(engine)))
+    _sign_in_to_partner_center(ms, settings, engine)
+    _seed_referrals(ms)
     store = ApiKeyStore(engine_for(db_url))
     keys = {
         "read": store.create("okuyucu", ["read"], rate_limit_per_minute=100_000)[0],
@@ -58,10 +107,28 @@ def web(tmp_path_factory: pytest.TempPathFactory, dns_server_factory) -> Iterato
     }
     log = (tmp_path_factory.mktemp("web-server") / "server.log").open("wb")
     server, base = start_api_server(env, queue_workers=1, log=log)
-    yield {"base": base, "origin": base.removesuffix("/api"), "app": f"{base}/ui/", "keys": keys}
+    yield {"base": base, "origin": base.removesuffix("/api"), "app": f"{base}/ui/", "keys": keys, "ms": ms}
     server.terminate()
     server.wait(timeout=10)
     log.close()
+
+
+def _sign_in_to_partner_center(ms: Any, settings: Settings, engine: Any) -> None:
+    """What `hunter pc login` does, in process: a device code that a person approves."""
+    from shared.integrations.partner_center import auth
+
+    ms.identity.device_code_interval = 1
+    previous = os.environ.get("SSL_CERT_FILE")
+    os.environ["SSL_CERT_FILE"] = str(ms.ca_path)  # the stand-ins' test CA, for MSAL in this process
+    try:
+        flow = auth.start_device_flow(settings, engine)
+        ms.identity.approve_device_code(flow["user_code"], "seller@contoso.com")
+        assert auth.complete_device_flow(settings, engine, flow)
+    finally:
+        if previous is None:
+            os.environ.pop("SSL_CERT_FILE", None)
+        else:
+            os.environ["SSL_CERT_FILE"] = previous
 
 
 @pytest.fixture(scope="module")

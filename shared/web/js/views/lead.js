@@ -25,7 +25,7 @@ function breakdown(rules) {
         h("span", { class: "bar-label", text: t(`rule.${rule.rule}`, {}, rule.rule) }),
         h("span", { class: "bar-track", "aria-hidden": "true" }, bar),
         h("span", { class: "bar-value num", text: `${rule.points > 0 ? "+" : ""}${num(rule.points)}` }),
-        h("span", { class: "bar-reason", text: rule.reason }),
+        h("span", { class: "bar-reason", text: (getLang() === "tr" && rule.reason_tr) || rule.reason }),
       );
     }),
   );

@@ -1,4 +1,4 @@
-// Operations (admin): queue lengths, poison messages and redrive.
+// Operations (admin): queue lengths, poison messages and redrive; API keys (create — shown once —, list, revoke).
 
 import { api } from "../api.js";
 import { clear, h } from "../dom.js";
@@ -66,12 +66,144 @@ async function poison(box, name, reload) {
   );
 }
 
+function createdKeyBox(created) {
+  const value = h("input", { id: "new-key", class: "mono", readonly: true, value: created.key, "aria-describedby": "new-key-help" });
+  return h(
+    "div",
+    { class: "alert alert-success new-key", role: "status" },
+    h("p", { class: "strong", text: t("keys.created", { name: created.name }) }),
+    h("label", { for: "new-key", text: t("keys.theKey") }),
+    h(
+      "div",
+      { class: "toolbar" },
+      value,
+      h("button", {
+        type: "button",
+        class: "btn",
+        text: t("keys.copy"),
+        onclick: async () => {
+          try {
+            await navigator.clipboard.writeText(created.key);
+            toast(t("keys.copied"), "success");
+          } catch {
+            value.select();
+            toast(t("lead.copyFailed"), "error");
+          }
+        },
+      }),
+    ),
+    h("p", { id: "new-key-help", class: "small", text: t("keys.shownOnce") }),
+  );
+}
+
+function keyForm(onCreated) {
+  const role = (value, checked) =>
+    h("label", { class: "radio" }, h("input", { type: "radio", name: "scope", value, checked }), t(`keys.role.${value}`));
+  const form = h(
+    "form",
+    { class: "key-form", "aria-labelledby": "keys-new" },
+    h("h3", { id: "keys-new", class: "full", text: t("keys.new") }),
+    h("div", { class: "field" }, h("label", { for: "key-name", text: t("keys.name") }), h("input", { id: "key-name", name: "name", required: true, maxlength: 100, autocomplete: "off" })),
+    h("fieldset", { class: "field" }, h("legend", { text: t("keys.scope") }), role("read", true), role("scan", false), role("admin", false)),
+    h("div", { class: "field" }, h("label", { for: "key-limit", text: t("keys.limit") }), h("input", { id: "key-limit", name: "rate_limit_per_minute", type: "number", min: 1, max: 100000, value: 600, inputmode: "numeric" })),
+    h("div", { class: "field field-actions" }, h("button", { type: "submit", class: "btn btn-primary", text: t("keys.create") })),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const data = new FormData(form);
+    const name = String(data.get("name") || "").trim();
+    if (!name) {
+      toast(t("keys.nameNeeded"), "error");
+      return;
+    }
+    const button = form.querySelector("button[type=submit]");
+    button.disabled = true;
+    try {
+      const created = await api("/admin/keys", {
+        method: "POST",
+        json: { name, scopes: [String(data.get("scope"))], rate_limit_per_minute: Number(data.get("rate_limit_per_minute")) || 600 },
+      });
+      form.reset();
+      onCreated(created);
+    } catch (error) {
+      toast(errorText(error), "error");
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return form;
+}
+
+async function keys(box, ctx) {
+  clear(box).append(h("h2", { id: "ops-keys", text: t("keys.title") }), loading());
+  let data;
+  try {
+    data = await api("/admin/keys");
+  } catch (error) {
+    if (ctx.isCurrent()) clear(box).append(h("h2", { id: "ops-keys", text: t("keys.title") }), errorBox(error));
+    return;
+  }
+  if (!ctx.isCurrent()) return;
+  const reload = (created) => {
+    keys(box, ctx).then(() => {
+      if (created) {
+        box.querySelector(".key-form").before(createdKeyBox(created));
+        box.querySelector("#new-key").focus();
+      }
+    });
+  };
+  const revoke = async (item) => {
+    if (!window.confirm(t("keys.confirmRevoke", { name: item.name }))) return;
+    try {
+      await api(`/admin/keys/${encodeURIComponent(item.id)}/revoke`, { method: "POST" });
+      toast(t("keys.revoked", { name: item.name }), "success");
+      reload();
+    } catch (error) {
+      toast(errorText(error), "error");
+    }
+  };
+  const scopes = (item) => item.scopes.map((s) => t(`keys.role.${s}`, {}, s)).join(", ");
+  clear(box).append(
+    h("h2", { id: "ops-keys", text: t("keys.title") }),
+    h("p", { class: "muted", text: t("keys.intro") }),
+    h(
+      "div",
+      { class: "table-wrap" },
+      h(
+        "table",
+        { class: "table keys-table" },
+        h("thead", {}, h("tr", {}, [t("keys.name"), t("ops.id"), t("keys.scope"), t("keys.limit"), t("keys.createdAt"), t("keys.status"), ""].map((c) => h("th", { scope: "col", text: c })))),
+        h(
+          "tbody",
+          {},
+          data.items.map((item) =>
+            h(
+              "tr",
+              { "data-key": item.id },
+              h("th", { scope: "row", text: item.name }),
+              h("td", { class: "mono", text: item.id }),
+              h("td", { text: scopes(item) }),
+              h("td", { class: "num", text: num(item.rate_limit_per_minute) }),
+              h("td", { class: "nowrap", text: dateTime(item.created_at) }),
+              h("td", {}, item.revoked_at ? h("span", { class: "pill d365-failed", text: t("keys.revokedAt", { at: dateTime(item.revoked_at) }) }) : h("span", { class: "pill d365-synced", text: t("keys.active") })),
+              h("td", {}, item.revoked_at || item.name === ctx.me.name ? null : h("button", { type: "button", class: "btn btn-small", text: t("keys.revoke"), "aria-label": t("keys.revokeOne", { name: item.name }), onclick: () => revoke(item) })),
+            ),
+          ),
+        ),
+      ),
+    ),
+    keyForm((created) => reload(created)),
+  );
+}
+
 export async function render(root, ctx) {
   setTitle(t("nav.ops"));
   root.append(h("h1", { text: t("nav.ops") }));
   const body = h("div", {}, loading());
   const detail = h("section", { class: "card", "aria-labelledby": "ops-poison", hidden: true });
-  root.append(body, detail);
+  const keyBox = h("section", { class: "card", "aria-labelledby": "ops-keys" });
+  root.append(body, detail, keyBox);
+  keys(keyBox, ctx);
   let data;
   try {
     data = await api("/admin/queues");
@@ -88,7 +220,7 @@ export async function render(root, ctx) {
       { class: "table-wrap card" },
       h(
         "table",
-        { class: "table" },
+        { class: "table queues-table" },
         h("thead", {}, h("tr", {}, [t("ops.queue"), t("ops.length"), t("ops.oldest"), t("ops.poison"), t("ops.poisonOldest"), ""].map((c) => h("th", { scope: "col", text: c })))),
         h(
           "tbody",
