@@ -69,6 +69,27 @@ class InputRow:
     line: int | None = None
 
 
+@dataclass(slots=True)
+class InputLayout:
+    """How a file was read, for people checking an upload before they submit it.
+
+    Filled in by the readers when passed one; columns are the header's text, or ``"#3"`` (the third
+    column) in a file without a header."""
+
+    domain_column: str | None = None
+    company_column: str | None = None
+    has_header: bool = False
+    detected: bool = False  # found by header or content, not named by the caller
+
+
+def _column_name(header: list[str], index: int | None, has_header: bool) -> str | None:
+    if index is None:
+        return None
+    if has_header and index < len(header) and str(header[index]).strip():
+        return str(header[index]).strip()
+    return f"#{index + 1}"
+
+
 def _norm_header(value: object) -> str:
     return " ".join(str(value or "").strip().lower().replace("_", " ").split())
 
@@ -93,7 +114,9 @@ def _pick_columns(header: list[str], sample: list[list[str]]) -> tuple[int | Non
     return best, company_col if has_header else None, has_header
 
 
-def _rows_to_inputs(rows: Iterator[list[str]], column: str | None) -> Iterator[InputRow]:
+def _rows_to_inputs(
+    rows: Iterator[list[str]], column: str | None, layout: InputLayout | None = None
+) -> Iterator[InputRow]:
     try:
         header = next(rows)
     except StopIteration:
@@ -109,6 +132,10 @@ def _rows_to_inputs(rows: Iterator[list[str]], column: str | None) -> Iterator[I
         domain_col, company_col, has_header = _pick_columns(header, sample)
     if domain_col is None:
         raise InputFileError("no column looks like domains, websites or e-mail addresses; name one with --column")
+    if layout is not None:
+        layout.domain_column = _column_name(header, domain_col, has_header)
+        layout.company_column = _column_name(header, company_col, has_header)
+        layout.has_header, layout.detected = has_header, column is None
     first_line = 1 if has_header else 0
     all_rows = itertools.chain(sample, rows) if has_header else itertools.chain([header], sample, rows)
     for number, row in enumerate(all_rows, start=first_line + 1):
@@ -171,14 +198,20 @@ XLSX_TYPES = ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet
 
 
 def read_upload(
-    data: bytes, *, filename: str | None = None, content_type: str | None = None, column: str | None = None
+    data: bytes,
+    *,
+    filename: str | None = None,
+    content_type: str | None = None,
+    column: str | None = None,
+    layout: InputLayout | None = None,
 ) -> Iterator[InputRow]:
     """Rows of an uploaded file held in memory: XLSX (by type, name or its ZIP signature), else
-    CSV/TSV or a plain list, in UTF-8 (BOM or not) or Windows-1254 as Turkish Excel saves it."""
+    CSV/TSV or a plain list, in UTF-8 (BOM or not) or Windows-1254 as Turkish Excel saves it.
+    ``layout``, when given, is filled in with the columns used once the first row is read."""
     kind = (content_type or "").split(";")[0].strip().lower()
     name = (filename or "").lower()
     if kind in XLSX_TYPES or name.endswith((".xlsx", ".xlsm")) or data[:4] == b"PK\x03\x04":
-        yield from _rows_to_inputs(_xlsx_rows(io.BytesIO(data)), column)
+        yield from _rows_to_inputs(_xlsx_rows(io.BytesIO(data)), column, layout)
         return
     if b"\x00" in data[:4096]:
         raise InputFileError("the file is binary but not an .xlsx workbook; send .xlsx, .csv or .txt")
@@ -187,4 +220,4 @@ def read_upload(
     except UnicodeDecodeError:
         text = data.decode("cp1254", errors="replace")
     # One column or many, with or without a header: the CSV reader and the column picker handle all.
-    yield from _rows_to_inputs(_csv_rows(io.StringIO(text, newline="")), column)
+    yield from _rows_to_inputs(_csv_rows(io.StringIO(text, newline="")), column, layout)

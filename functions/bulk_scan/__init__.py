@@ -6,6 +6,7 @@ bp = add_queue_functions(
     blueprint(
         [
             "submit_scan_job",
+            "preview_scan_job",
             "get_scan_job",
             "get_scan_job_results",
             "list_queues",

@@ -36,6 +36,32 @@ class BulkScanQuery(_Strict):
     source: str | None = Field(None, max_length=300, description="a label for the job (default: the file name)")
 
 
+class PreviewQuery(_Strict):
+    column: str | None = Field(None, max_length=100, description="the file's domain column (auto-detected otherwise)")
+
+
+class PreviewRowOut(_Strict):
+    line: int | None = Field(description="the row's line in the file (1 = the first line); null for JSON lists")
+    input: str
+    domain: str | None = Field(description="the domain the row normalises to; null when invalid")
+    company: str | None
+    error: str | None = Field(description="why the row is not a usable domain")
+
+
+class ScanPreviewOut(_Strict):
+    source: str
+    domain_column: str | None = Field(description="the column read for domains: its header, or #N without one")
+    company_column: str | None
+    has_header: bool
+    detected: bool = Field(description="true when Hunter found the column itself (no `column` given)")
+    rows: int = Field(description="data rows read, blank lines left out")
+    unique: int = Field(description="distinct valid domains a job would scan")
+    duplicates: int
+    invalid: int
+    sample: list[PreviewRowOut] = Field(description="the first valid rows, as they will be scanned")
+    invalid_rows: list[PreviewRowOut] = Field(description="invalid rows with their reason (the first 200)")
+
+
 class JobTotals(_Strict):
     rows: int = Field(description="input rows received, duplicates and invalid rows included")
     unique: int = Field(description="distinct valid domains to scan")

@@ -15,10 +15,13 @@ from shared.api.job_models import (
     JobResultsPage,
     JobResultsQuery,
     JobTotals,
+    PreviewQuery,
+    PreviewRowOut,
+    ScanPreviewOut,
 )
 from shared.http.app import AppContext
 from shared.http.types import HttpRequest, HttpResponse, ProblemError
-from shared.inputs import InputFileError, InputRow, from_values, read_upload
+from shared.inputs import InputFileError, InputLayout, InputRow, from_values, read_upload
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 API = "/api/v1/scans"
@@ -45,8 +48,10 @@ def _upload(request: HttpRequest) -> tuple[bytes, str | None, str | None]:
     )
 
 
-def _rows(request: HttpRequest, query: BulkScanQuery) -> tuple[list[InputRow], str, str | None]:
-    """(rows, source label, lang) from whichever form the client sent."""
+def _rows(
+    request: HttpRequest, query: BulkScanQuery | PreviewQuery, layout: InputLayout | None = None
+) -> tuple[list[InputRow], str, str | None]:
+    """(rows, source label, lang) from whichever form the client sent; ``layout`` learns the columns read."""
     if len(request.body) > MAX_UPLOAD_BYTES:
         raise ProblemError(413, "Upload too large", f"send at most {MAX_UPLOAD_BYTES // (1024 * 1024)} MB per job")
     content_type = (request.header("content-type") or "").split(";")[0].strip().lower()
@@ -56,21 +61,49 @@ def _rows(request: HttpRequest, query: BulkScanQuery) -> tuple[list[InputRow], s
             data = {"domains": data}
         body = BulkScanRequest.model_validate(data)
         rows = list(from_values(body.domains))
-        return rows, body.source or query.source or "api", body.lang or query.lang
+        return rows, body.source or getattr(query, "source", None) or "api", body.lang or getattr(query, "lang", None)
     if content_type == "application/json":
         request.json()  # raises the 400 naming the problem
     data, filename, part_type = _upload(request)
     if not data.strip():
         raise ProblemError(400, "Empty upload", "the file has no rows")
     try:
-        rows = list(read_upload(data, filename=filename, content_type=part_type, column=query.column))
+        rows = list(read_upload(data, filename=filename, content_type=part_type, column=query.column, layout=layout))
     except InputFileError as exc:
         raise ProblemError(422, "Unreadable file", str(exc), errors=[{"field": "file", "message": str(exc)}]) from None
     if len(rows) > MAX_JOB_ROWS:
         raise ProblemError(413, "Too many rows", f"a job takes at most {MAX_JOB_ROWS:,} rows; split the file")
     if not rows:
         raise ProblemError(422, "No rows", "the file has a header but no data rows")
-    return rows, query.source or filename or "upload", query.lang
+    return rows, getattr(query, "source", None) or filename or "upload", getattr(query, "lang", None)
+
+
+def preview_scan_job(request: HttpRequest, context: AppContext) -> HttpResponse:
+    """What ``POST /v1/scans`` would make of this list, without creating a job: shown before submitting."""
+    from shared.jobs.preview import preview_rows
+
+    query = PreviewQuery.model_validate(request.query_params())
+    layout = InputLayout()
+    rows, source, _ = _rows(request, query, layout)
+    preview = preview_rows(rows)
+
+    def row_out(row) -> PreviewRowOut:  # type: ignore[no-untyped-def]
+        return PreviewRowOut(line=row.line, input=row.input, domain=row.domain, company=row.company, error=row.error)
+
+    body = ScanPreviewOut(
+        source=source,
+        domain_column=layout.domain_column,
+        company_column=layout.company_column,
+        has_header=layout.has_header,
+        detected=layout.detected,
+        rows=preview.rows,
+        unique=preview.unique,
+        duplicates=preview.duplicates,
+        invalid=preview.invalid,
+        sample=[row_out(r) for r in preview.sample],
+        invalid_rows=[row_out(r) for r in preview.invalid_rows],
+    )
+    return HttpResponse.json(body.model_dump(mode="json"))
 
 
 def job_out(progress) -> JobOut:  # type: ignore[no-untyped-def]

@@ -143,6 +143,13 @@ def test_scan_one_domain_and_upload_a_file(page, web, tmp_path):
     listing = tmp_path / "liste.csv"
     listing.write_text("domain,company\nm365.com.tr,Ağ A.Ş.\ngoogle.com.tr,Gökyüzü\nbu değil bir alan adı,X\n", "utf-8")
     page.set_input_files("#scan-file", str(listing))
+    preview = page.locator(".preview")
+    expect(preview).to_contain_text("domain (kendiliğinden bulundu)")
+    expect(preview).to_contain_text("company")
+    expect(preview.locator(".invalid-table")).to_contain_text("bu değil bir alan adı")
+    expect(preview.locator(".invalid-table")).to_contain_text("boşluk içeriyor")  # the server's reason, in Turkish
+    shot(page, "scan-preview-tr")
+    page.get_by_role("button", name="2 alan adını taramaya başla").click()
     expect(page).to_have_url(re.compile(r"#/scan/jobs/[\w-]+"))
     expect(page.locator(".pill.job-done")).to_be_visible(timeout=30_000)
     expect(page.locator(".progress")).to_have_attribute("aria-valuenow", "100")

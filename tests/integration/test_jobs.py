@@ -34,7 +34,7 @@ from shared.queues.hostjson import QueueOptions, queue_options
 from shared.queues.ops import QueueOps
 from shared.queues.runtime import QUEUE_FUNCTIONS, MessageContext
 from shared.store.db import engine_for
-from shared.store.models import LeadRow, SnapshotRow
+from shared.store.models import LeadRow, ScanJobRow, SnapshotRow
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST = QueueOptions(
@@ -179,6 +179,46 @@ def test_uploads_csv_xlsx_and_multipart_find_the_domain_column(env):
     store = JobStore(env["engine"])
     (item,) = [i for i in store.items(job2["id"]) if i.domain]
     assert item.company == "Şişli İnşaat" and item.row == 2 and item.status in ("done", "failed")
+
+
+def test_preview_names_the_column_and_the_problem_rows_without_making_a_job(env):
+    csv_body = (
+        "Firma;Web Sitesi;Telefon\n"
+        "Anadolu A.Ş.;co11.com.tr;1\n"
+        "Ege Ltd.;https://www.co12.com.tr/iletisim;2\n"
+        "Kopya;CO11.com.tr;3\n"
+        ";;\n"
+        "Bozuk;not a domain;4\n"
+    ).encode()
+    status, preview, _ = call(env, "POST", "/v1/scans/preview", body=csv_body, headers={"content-type": "text/csv"})
+    assert status == 200, preview
+    assert (preview["domain_column"], preview["company_column"]) == ("Web Sitesi", "Firma")
+    assert preview["has_header"] and preview["detected"]
+    assert (preview["rows"], preview["unique"], preview["duplicates"], preview["invalid"]) == (4, 2, 1, 1)
+    assert [(r["line"], r["domain"], r["company"]) for r in preview["sample"]] == [
+        (2, "co11.com.tr", "Anadolu A.Ş."),
+        (3, "co12.com.tr", "Ege Ltd."),
+    ]
+    (bad,) = preview["invalid_rows"]
+    assert bad["line"] == 6 and bad["input"] == "not a domain" and bad["error"]
+    with env["engine"].connect() as connection:
+        assert connection.scalar(select(func.count()).select_from(ScanJobRow)) == 0  # nothing was submitted
+    assert QueueOps(env["settings"], env["engine"]).stats()[0].length == 0
+
+    headerless = b"co21.com.tr\nco22.com.tr\n"
+    status, plain, _ = call(env, "POST", "/v1/scans/preview", body=headerless, headers={"content-type": "text/plain"})
+    assert status == 200 and plain["domain_column"] == "#1" and not plain["has_header"] and plain["unique"] == 2
+    status, named, _ = call(
+        env, "POST", "/v1/scans/preview", body=csv_body, headers={"content-type": "text/csv"}, query={"column": "Firma"}
+    )
+    assert status == 200 and named["domain_column"] == "Firma" and not named["detected"]
+    status, listed, _ = call(env, "POST", "/v1/scans/preview", json_body=["co1.com.tr", "x"])
+    assert status == 200 and listed["domain_column"] is None and listed["invalid"] == 1
+    status, problem, _ = call(
+        env, "POST", "/v1/scans/preview", body=b"\x00\x01binary", headers={"content-type": "text/csv"}
+    )
+    assert status == 422 and problem["errors"][0]["field"] == "file"
+    assert call(env, "POST", "/v1/scans/preview", key="read", json_body=["co1.com.tr"])[0] == 403
 
 
 @pytest.mark.parametrize(

@@ -68,3 +68,24 @@ export function duration(seconds) {
   if (!hours && (secs || !minutes)) parts.push(t("time.seconds", { n: num(secs) }));
   return parts.join(" ");
 }
+
+// Why an input is not a domain, as the server says it (shared/domains.py), in Turkish. Unknown texts pass unchanged.
+const INPUT_ERRORS_TR = [
+  [/^not a valid URL \((.*)\)$/, "geçerli bir URL değil ($1)"],
+  [/^not text$/, "metin değil"],
+  [/^empty or placeholder value, not a domain$/, "boş veya yer tutucu bir değer, alan adı değil"],
+  [/^contains spaces; a domain has none$/, "boşluk içeriyor; alan adında boşluk olmaz"],
+  [/^is an IP address, not a domain$/, "bir IP adresi, alan adı değil"],
+  [/^no host name found$/, "sunucu adı bulunamadı"],
+  [/^not a valid host name \(letters, digits and hyphens only\)$/, "geçerli bir sunucu adı değil (yalnızca harf, rakam ve tire)"],
+  [/^not a valid host name \((.*)\)$/, "geçerli bir sunucu adı değil ($1)"],
+  [/^a single label is not a public domain$/, "tek parçalı bir ad, alan adı değil"],
+  [/^unknown top-level domain '(.*)'$/, "bilinmeyen üst düzey alan adı '$1'"],
+  [/^'(.*)' is a public suffix, not a company domain$/, "'$1' ortak bir uzantı, şirket alan adı değil"],
+];
+
+export function inputError(text) {
+  if (!text || lang !== "tr") return text;
+  for (const [pattern, turkish] of INPUT_ERRORS_TR) if (pattern.test(text)) return text.replace(pattern, turkish);
+  return text;
+}

@@ -2,7 +2,7 @@
 
 import { api } from "../api.js";
 import { append, clear, h } from "../dom.js";
-import { dateTime, duration, getLang, num, percent, t } from "../i18n.js";
+import { dateTime, duration, getLang, inputError, num, percent, t } from "../i18n.js";
 import { errorBox, errorText, facts, loading, priorityBadge, setTitle } from "../ui.js";
 
 const ACCEPT = ".csv,.txt,.xlsx,text/csv,text/plain,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
@@ -64,23 +64,91 @@ function upload(ctx) {
     h("strong", { text: t("scan.drop") }),
     h("span", { text: t("scan.dropHelp") }),
   );
-  async function send(file) {
+  function formFor(file) {
+    const form = new FormData();
+    form.append("file", file, file.name);
+    return form;
+  }
+  async function submit(file, button) {
+    button.disabled = true;
+    button.setAttribute("aria-busy", "true");
+    try {
+      const job = await api(`/scans?lang=${getLang()}&source=${encodeURIComponent(file.name)}`, { method: "POST", body: formFor(file) });
+      ctx.navigate(`scan/jobs/${encodeURIComponent(job.id)}`);
+    } catch (error) {
+      button.disabled = false;
+      button.removeAttribute("aria-busy");
+      status.append(errorBox(error));
+    }
+  }
+  async function check(file) {
     if (!file) return;
     if (!/\.(csv|txt|xlsx)$/i.test(file.name)) {
       clear(status).append(h("div", { class: "alert alert-error", role: "alert", text: t("scan.badType") }));
       return;
     }
-    clear(status).append(loading(t("scan.uploading", { name: file.name })));
-    const form = new FormData();
-    form.append("file", file, file.name);
+    clear(status).append(loading(t("scan.checking", { name: file.name })));
+    let preview;
     try {
-      const job = await api(`/scans?lang=${getLang()}&source=${encodeURIComponent(file.name)}`, { method: "POST", body: form });
-      ctx.navigate(`scan/jobs/${encodeURIComponent(job.id)}`);
+      preview = await api("/scans/preview", { method: "POST", body: formFor(file) });
     } catch (error) {
       clear(status).append(errorBox(error));
+      return;
     }
+    clear(status).append(previewCard(file, preview));
   }
-  picker.addEventListener("change", () => send(picker.files[0]));
+  function previewCard(file, preview) {
+    const start = h("button", { type: "button", class: "btn btn-primary", text: t("scan.start", { count: num(preview.unique) }), disabled: preview.unique === 0 });
+    start.addEventListener("click", () => submit(file, start));
+    const again = h("button", {
+      type: "button",
+      class: "btn",
+      text: t("scan.otherFile"),
+      onclick: () => {
+        clear(status);
+        picker.value = "";
+        picker.click();
+      },
+    });
+    const column = preview.domain_column
+      ? t(preview.detected ? "scan.columnDetected" : "scan.columnNamed", { column: preview.domain_column })
+      : t("scan.columnList");
+    const problems = preview.invalid_rows.length
+      ? h(
+          "details",
+          { class: "problems", open: preview.invalid_rows.length <= 10 },
+          h("summary", { text: t("scan.invalidRows", { count: num(preview.invalid) }) }),
+          h(
+            "div",
+            { class: "table-wrap" },
+            h(
+              "table",
+              { class: "table invalid-table" },
+              h("thead", {}, h("tr", {}, [t("job.row"), t("job.input"), t("job.error")].map((c) => h("th", { scope: "col", text: c })))),
+              h("tbody", {}, preview.invalid_rows.map((r) => h("tr", {}, h("td", { class: "num", text: r.line === null ? "—" : num(r.line) }), h("td", { text: r.input || "—" }), h("td", { text: inputError(r.error) || "—" })))),
+            ),
+          ),
+        )
+      : null;
+    return h(
+      "div",
+      { class: "preview card", "aria-labelledby": "scan-preview" },
+      h("h3", { id: "scan-preview", text: t("scan.previewTitle", { name: file.name }) }),
+      facts([
+        [t("scan.column"), column],
+        [t("scan.companyColumn"), preview.company_column],
+        [t("scan.rows"), num(preview.rows)],
+        [t("scan.toScan"), num(preview.unique)],
+        [t("job.duplicates"), num(preview.duplicates)],
+        [t("job.invalid"), num(preview.invalid)],
+        [t("scan.sample"), preview.sample.length ? preview.sample.map((r) => r.domain).join(", ") : null],
+      ]),
+      problems,
+      preview.unique === 0 ? h("div", { class: "alert alert-error", role: "alert", text: t("scan.nothingToScan") }) : null,
+      h("div", { class: "toolbar" }, start, again),
+    );
+  }
+  picker.addEventListener("change", () => check(picker.files[0]));
   for (const name of ["dragenter", "dragover"]) {
     zone.addEventListener(name, (event) => {
       event.preventDefault();
@@ -91,7 +159,7 @@ function upload(ctx) {
   zone.addEventListener("drop", (event) => {
     event.preventDefault();
     zone.classList.remove("dragging");
-    send(event.dataTransfer.files[0]);
+    check(event.dataTransfer.files[0]);
   });
   return h(
     "section",
@@ -138,7 +206,7 @@ async function problems(jobId) {
             h("td", { class: "num", text: item.row === null ? num(item.seq) : num(item.row) }),
             h("td", { text: item.input }),
             h("td", { text: t(`jobItem.${item.status}`) }),
-            h("td", { text: item.error || (item.scan_status ? t(`scanStatus.${item.scan_status}`, {}, item.scan_status) : "—") }),
+            h("td", { text: inputError(item.error) || (item.scan_status ? t(`scanStatus.${item.scan_status}`, {}, item.scan_status) : "—") }),
           ),
         ),
       ),
