@@ -299,3 +299,61 @@ def test_admin_creates_copies_and_revokes_an_api_key(page, web):
     assert httpx.get(f"{web['base']}/v1/me", headers={"X-API-Key": key}).status_code == 401
     page.reload()
     expect(page.locator("#new-key")).to_have_count(0)  # shown once: gone after a reload
+
+
+def test_changed_since_filter_is_kept_in_the_url(page, web):
+    sign_in(page, web, key="read", route="#/leads")
+    page.fill("#f-changed_since", "2099-01-01")
+    page.get_by_role("button", name="Filtrele", exact=True).click()
+    expect(page).to_have_url(re.compile(r"changed_since=2099-01-01"))
+    expect(page.locator(".empty")).to_be_visible()
+    page.reload()
+    expect(page.locator("#f-changed_since")).to_have_value("2099-01-01")
+
+
+AXE = Path(__file__).resolve().parents[2] / "tools" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+SCREENS = ["#/leads", "#/leads/m365.com.tr", "#/scan", "#/dashboard", "#/referrals", "#/ops"]
+
+
+@pytest.mark.skipif(not AXE.exists(), reason="scripts/setup installs axe-core into tools/axe")
+def test_every_screen_passes_axe_wcag_aa_checks(browser, web):
+    """axe-core (WCAG 2.1 A and AA rules: contrast, labels, names, landmarks) on every screen.
+
+    axe is injected by the test, so this context bypasses the page's CSP; the app never loads it."""
+    context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="tr-TR", bypass_csp=True)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    try:
+        sign_in(page, web)
+        found = {}
+        for route in SCREENS:
+            page.goto(f"{web['app']}{route}")
+            expect(page.locator("#main h1")).to_be_visible()
+            expect(page.locator("#main .loading")).to_have_count(0)
+            page.add_script_tag(path=str(AXE))
+            result = page.evaluate(
+                """async () => {
+                    const r = await axe.run(document, {
+                        runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] },
+                    });
+                    return {
+                        passes: r.passes.length,
+                        violations: r.violations.map((v) => ({
+                            id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(" ")),
+                        })),
+                    };
+                }"""
+            )
+            assert result["passes"] >= 10, (route, result)  # axe really ran its rules here
+            if result["violations"]:
+                found[route] = result["violations"]
+        assert not found, found
+        # And it does find problems: an unlabelled field and low-contrast text on the last screen.
+        page.evaluate(
+            """() => document.getElementById("main").insertAdjacentHTML(
+                "beforeend", '<input id="bad"><p style="color:#ccc;background:#fff">grey</p>')"""
+        )
+        ids = page.evaluate("async () => (await axe.run(document)).violations.map((v) => v.id)")
+        assert {"label", "color-contrast"} <= set(ids)
+    finally:
+        context.close()

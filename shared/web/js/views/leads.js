@@ -5,7 +5,7 @@ import { clear, h, svgIcon } from "../dom.js";
 import { dateTime, getLang, num, t } from "../i18n.js";
 import { d365Badge, emptyState, errorBox, loading, priorityBadge, setTitle, toast } from "../ui.js";
 
-const FILTERS = ["q", "segment", "provider", "priority", "commercial_segment", "min_score", "max_score", "d365_sync_status", "has_referral"];
+const FILTERS = ["q", "segment", "provider", "priority", "commercial_segment", "min_score", "max_score", "changed_since", "d365_sync_status", "has_referral"];
 const PAGE_SIZE = 50;
 const SORTABLE = { domain: "domain", provider: "provider", score: "score", priority: "priority", scanned_at: "scanned_at" };
 const PRIORITIES = ["P1", "P2", "P3", "P4", "P5", "P6"];
@@ -69,6 +69,7 @@ function filterForm(ctx, filters, opts) {
     ),
     input("min_score", t("leads.minScore"), { type: "number", min: 0, max: 100, inputmode: "numeric" }, filters.min_score),
     input("max_score", t("leads.maxScore"), { type: "number", min: 0, max: 100, inputmode: "numeric" }, filters.max_score),
+    input("changed_since", t("leads.changedSince"), { type: "date", title: t("leads.changedSinceHelp") }, filters.changed_since),
     select("d365_sync_status", t("col.d365"), D365, filters.d365_sync_status, (s) => t(`d365.${s}`)),
     select("has_referral", t("col.referral"), ["true", "false"], filters.has_referral, (v) =>
       t(v === "true" ? "leads.withReferral" : "leads.withoutReferral"),
