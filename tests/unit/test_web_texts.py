@@ -38,3 +38,15 @@ def test_every_reason_a_domain_is_refused_has_a_turkish_text(value: str) -> None
     error = parse(value).error
     assert error, value
     assert any(p.match(error) for p in _patterns()), f"no Turkish text for {error!r}: add it to INPUT_ERRORS_TR"
+
+
+def test_every_scoring_rule_has_a_label_in_both_languages() -> None:
+    from shared.scoring import load_rules
+
+    texts = (I18N.parent / "texts.js").read_text(encoding="utf-8")
+    turkish, english = texts.split("const en = {", 1)
+    rules = load_rules()
+    ids = [r.id for r in rules.score_rules] + [rules.clamp.id, rules.hard_fail.id, "no_rule_fired"]
+    for rule_id in ids:
+        assert f'"rule.{rule_id}":' in turkish, f"no Turkish label for rule {rule_id}"
+        assert f'"rule.{rule_id}":' in english, f"no English label for rule {rule_id}"
