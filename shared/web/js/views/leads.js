@@ -196,12 +196,15 @@ export async function render(root, ctx) {
   const results = h("div", { class: "results", "aria-busy": "true" }, loading(t("leads.loading")));
   root.append(formSlot, results);
 
-  const [opts, pageData] = await Promise.allSettled([
-    filterOptions(),
-    api(`/leads${queryString({ ...filters, sort, cursor, limit: PAGE_SIZE })}`),
-  ]);
+  // The table does not wait for the filter choices (dashboard counts): the first page shows as soon as it arrives.
+  const noOptions = { segment: [], provider: [], commercial_segment: [] };
+  filterOptions()
+    .catch(() => noOptions)
+    .then((opts) => {
+      if (ctx.isCurrent()) clear(formSlot).append(filterForm(ctx, filters, opts));
+    });
+  const [pageData] = await Promise.allSettled([api(`/leads${queryString({ ...filters, sort, cursor, limit: PAGE_SIZE })}`)]);
   if (!ctx.isCurrent()) return;
-  clear(formSlot).append(filterForm(ctx, filters, opts.status === "fulfilled" ? opts.value : { segment: [], provider: [], commercial_segment: [] }));
   clear(results).removeAttribute("aria-busy");
   if (pageData.status === "rejected") {
     results.append(errorBox(pageData.reason, { retry: () => ctx.navigate("leads", Object.fromEntries(ctx.query)) }));
