@@ -7,6 +7,7 @@ bp = add_queue_functions(
         [
             "submit_scan_job",
             "preview_scan_job",
+            "list_scan_jobs",
             "get_scan_job",
             "get_scan_job_results",
             "list_queues",

@@ -62,6 +62,10 @@ class ScanPreviewOut(_Strict):
     invalid_rows: list[PreviewRowOut] = Field(description="invalid rows with their reason (the first 200)")
 
 
+class JobListQuery(_Strict):
+    limit: int = Field(20, ge=1, le=100, description="the most recent jobs, newest first")
+
+
 class JobTotals(_Strict):
     rows: int = Field(description="input rows received, duplicates and invalid rows included")
     unique: int = Field(description="distinct valid domains to scan")
@@ -157,3 +161,7 @@ class RedriveResult(_Strict):
     queue: str
     moved: list[str]
     not_found: list[str]
+
+
+class JobList(_Strict):
+    items: list[JobOut] = Field(description="the most recent jobs, newest first")

@@ -11,6 +11,8 @@ from shared.api.job_models import (
     BulkScanQuery,
     BulkScanRequest,
     JobItemOut,
+    JobList,
+    JobListQuery,
     JobOut,
     JobResultsPage,
     JobResultsQuery,
@@ -155,6 +157,16 @@ def submit_scan_job(request: HttpRequest, context: AppContext) -> HttpResponse:
         ) from exc
     body = job_out(JobStore(context.engine).progress(job.id)).model_dump(mode="json")
     return HttpResponse.json(body, status=202, headers={"Location": body["status_url"]})
+
+
+def list_scan_jobs(request: HttpRequest, context: AppContext) -> HttpResponse:
+    """The most recent bulk scans with their progress, so a closed tab never loses a job."""
+    from shared.jobs.store import JobStore
+
+    query = JobListQuery.model_validate(request.query_params())
+    store = JobStore(context.engine)
+    items = [job_out(store.progress(job.id)) for job in store.recent(query.limit)]
+    return HttpResponse.json(JobList(items=items).model_dump(mode="json"))
 
 
 def _job_id(request: HttpRequest) -> str:

@@ -129,6 +129,17 @@ ROUTES: tuple[Route, ...] = (
         uploads=True,
     ),
     Route(
+        "list_scan_jobs",
+        "GET",
+        "/v1/scans",
+        "shared.api.jobs:list_scan_jobs",
+        "read",
+        "The most recent bulk scans with their status and progress, newest first",
+        "Bulk scans",
+        query_model="shared.api.job_models:JobListQuery",
+        response_model="shared.api.job_models:JobList",
+    ),
+    Route(
         "preview_scan_job",
         "POST",
         "/v1/scans/preview",

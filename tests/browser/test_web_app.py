@@ -157,6 +157,10 @@ def test_scan_one_domain_and_upload_a_file(page, web, tmp_path):
     shot(page, "scan-job-tr")
     page.reload()  # the job id is in the URL: the view survives a reload
     expect(page.locator(".pill.job-done")).to_be_visible()
+    page.goto(f"{web['app']}#/scan")  # and the Scan screen lists it among the recent jobs
+    recent = page.locator("table.jobs-table tbody tr").first
+    expect(recent).to_contain_text("liste.csv")
+    expect(recent).to_contain_text("%100")
 
 
 def test_dashboard_charts(page, web):
@@ -357,3 +361,19 @@ def test_every_screen_passes_axe_wcag_aa_checks(browser, web):
         assert {"label", "color-contrast"} <= set(ids)
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("lang", ["tr", "en"])
+def test_every_screen_in_both_languages_has_no_untranslated_label(page, web, lang):
+    """Full-page screenshots of every screen in each language (looked at by a person; the fixture fails
+    the test on a label without a text, a console error or a third-party request)."""
+    sign_in(page, web)
+    if lang == "en":
+        page.get_by_role("button", name="Switch to English").click()
+        expect(page.locator("html")).to_have_attribute("lang", "en")
+    for route in SCREENS:
+        page.goto(f"{web['app']}{route}")
+        expect(page.locator("#main h1")).to_be_visible()
+        expect(page.locator("#main .loading")).to_have_count(0)
+        name = route.strip("#/").replace("/", "-").replace(".", "-") or "leads"
+        shot(page, f"screen-{name}-{lang}")

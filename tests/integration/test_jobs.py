@@ -181,6 +181,22 @@ def test_uploads_csv_xlsx_and_multipart_find_the_domain_column(env):
     assert item.company == "Şişli İnşaat" and item.row == 2 and item.status in ("done", "failed")
 
 
+def test_recent_jobs_are_listed_newest_first_with_their_progress(env):
+    first = call(env, "POST", "/v1/scans", json_body=domains(3))[1]
+    second = call(env, "POST", "/v1/scans", json_body=["co9.com.tr", "bad domain"])[1]
+    status, listed, _ = call(env, "GET", "/v1/scans", key="read")
+    assert status == 200
+    assert [job["id"] for job in listed["items"]] == [second["id"], first["id"]]
+    assert listed["items"][0]["totals"]["invalid"] == 1 and listed["items"][1]["totals"]["unique"] == 3
+    assert [j["id"] for j in call(env, "GET", "/v1/scans", key="read", query={"limit": "1"})[1]["items"]] == [
+        second["id"]
+    ]
+    assert call(env, "GET", "/v1/scans", key="read", query={"limit": "0"})[0] == 422
+    drain()
+    done = call(env, "GET", "/v1/scans", key="read")[1]["items"]
+    assert {job["status"] for job in done} == {"done"} and {job["progress"] for job in done} == {1.0}
+
+
 def test_preview_names_the_column_and_the_problem_rows_without_making_a_job(env):
     csv_body = (
         "Firma;Web Sitesi;Telefon\n"

@@ -5,7 +5,7 @@ import { clear, h } from "../dom.js";
 import { dateTime, num, t } from "../i18n.js";
 import { emptyState, errorBox, facts, loading, setTitle } from "../ui.js";
 
-function chart(id, title, counts, { label = (k) => k, link, colour } = {}) {
+function chart(id, title, counts, { label = (k) => k, link, colour, none = t("dash.unknown") } = {}) {
   const total = counts.reduce((sum, c) => sum + c.count, 0) || 1;
   const most = Math.max(1, ...counts.map((c) => c.count));
   return h(
@@ -19,7 +19,7 @@ function chart(id, title, counts, { label = (k) => k, link, colour } = {}) {
           counts.map((c) => {
             const fill = h("span", { class: `bar-fill ${colour ? colour(c.key) : "pos"}` });
             fill.style.setProperty("width", `${Math.max(2, Math.round((c.count / most) * 100))}%`);
-            const name = c.key === null ? t("dash.unknown") : label(c.key);
+            const name = c.key === null ? none : label(c.key);
             return h(
               "li",
               { class: "bar-row" },
@@ -114,7 +114,7 @@ export async function render(root, ctx) {
         colour: (k) => `prio-${String(k).toLowerCase()}`,
       }),
       chart("dash-seg", t("col.segment"), data.by_segment, { label: (k) => t(`segment.${k}`, {}, k), link: (k) => `#/leads?segment=${encodeURIComponent(k)}` }),
-      chart("dash-prov", t("col.provider"), data.by_provider, { label: (k) => t(`provider.${k}`, {}, k), link: (k) => `#/leads?provider=${encodeURIComponent(k)}` }),
+      chart("dash-prov", t("col.provider"), data.by_provider, { label: (k) => t(`provider.${k}`, {}, k), link: (k) => `#/leads?provider=${encodeURIComponent(k)}`, none: t("dash.noMail") }),
       chart("dash-com", t("leads.commercial"), data.by_commercial_segment, {
         label: (k) => t(`commercial.${k}`, {}, k),
         link: (k) => `#/leads?commercial_segment=${encodeURIComponent(k)}`,

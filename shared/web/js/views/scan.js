@@ -274,5 +274,45 @@ export async function render(root, ctx) {
     return;
   }
   setTitle(t("nav.scan"));
-  root.append(h("h1", { text: t("nav.scan") }), h("div", { class: "grid-2" }, scanOne(), upload(ctx)));
+  const jobs = h("section", { class: "card", "aria-labelledby": "scan-jobs" }, h("h2", { id: "scan-jobs", text: t("scan.recent") }), loading());
+  root.append(h("h1", { text: t("nav.scan") }), h("div", { class: "grid-2" }, scanOne(), upload(ctx)), jobs);
+  let data;
+  try {
+    data = await api("/scans?limit=10");
+  } catch (error) {
+    if (ctx.isCurrent()) jobs.lastChild.replaceWith(errorBox(error));
+    return;
+  }
+  if (!ctx.isCurrent()) return;
+  jobs.lastChild.replaceWith(recentJobs(data.items));
+}
+
+function recentJobs(items) {
+  if (!items.length) return h("p", { class: "muted", text: t("scan.noJobs") });
+  return h(
+    "div",
+    { class: "table-wrap" },
+    h(
+      "table",
+      { class: "table jobs-table" },
+      h("thead", {}, h("tr", {}, [t("scan.jobSource"), t("job.started"), t("job.status"), t("job.progress"), t("job.done"), t("job.failed"), t("job.invalid")].map((c) => h("th", { scope: "col", text: c })))),
+      h(
+        "tbody",
+        {},
+        items.map((job) =>
+          h(
+            "tr",
+            {},
+            h("th", { scope: "row" }, h("a", { href: `#/scan/jobs/${encodeURIComponent(job.id)}`, text: job.source })),
+            h("td", { class: "nowrap", text: dateTime(job.created_at) }),
+            h("td", {}, h("span", { class: `pill job-${job.status}`, text: t(`jobStatus.${job.status}`) })),
+            h("td", { class: "num", text: percent(job.progress) }),
+            h("td", { class: "num", text: num(job.totals.done) }),
+            h("td", { class: "num", text: num(job.totals.failed) }),
+            h("td", { class: "num", text: num(job.totals.invalid) }),
+          ),
+        ),
+      ),
+    ),
+  );
 }
