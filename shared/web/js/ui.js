@@ -87,3 +87,14 @@ export function facts(pairs) {
     ]),
   );
 }
+
+/** The non-empty, trimmed values of `names` in a filter form, for the URL query (a bookmarkable view). */
+export function formFilters(form, names) {
+  const data = new FormData(form);
+  const out = {};
+  for (const name of names) {
+    const value = String(data.get(name) || "").trim();
+    if (value) out[name] = value;
+  }
+  return out;
+}

@@ -3,7 +3,7 @@
 import { api, download, queryString } from "../api.js";
 import { clear, h, svgIcon } from "../dom.js";
 import { dateTime, getLang, num, t } from "../i18n.js";
-import { d365Badge, emptyState, errorBox, loading, priorityBadge, setTitle, toast } from "../ui.js";
+import { d365Badge, emptyState, errorBox, formFilters, loading, priorityBadge, setTitle, toast } from "../ui.js";
 
 const FILTERS = ["q", "segment", "provider", "priority", "commercial_segment", "min_score", "max_score", "changed_since", "d365_sync_status", "has_referral"];
 const PAGE_SIZE = 50;
@@ -83,12 +83,7 @@ function filterForm(ctx, filters, opts) {
   );
   form.addEventListener("submit", (event) => {
     event.preventDefault();
-    const data = new FormData(form);
-    const next = {};
-    for (const name of FILTERS) {
-      const value = String(data.get(name) || "").trim();
-      if (value) next[name] = value;
-    }
+    const next = formFilters(form, FILTERS);
     const sort = ctx.query.get("sort");
     if (sort) next.sort = sort;
     ctx.navigate("leads", next);

@@ -4,7 +4,7 @@
 import { api, queryString } from "../api.js";
 import { clear, h } from "../dom.js";
 import { dateTime, money, num, t } from "../i18n.js";
-import { emptyState, errorBox, errorText, facts, loading, setTitle, toast } from "../ui.js";
+import { emptyState, errorBox, errorText, facts, formFilters, loading, setTitle, toast } from "../ui.js";
 
 const FILTERS = ["q", "link_status", "type", "status"];
 const PAGE_SIZE = 50;
@@ -53,13 +53,7 @@ function filterForm(ctx, filters) {
   );
   form.addEventListener("submit", (event) => {
     event.preventDefault();
-    const data = new FormData(form);
-    const next = {};
-    for (const name of FILTERS) {
-      const value = String(data.get(name) || "").trim();
-      if (value) next[name] = value;
-    }
-    ctx.navigate("referrals", next);
+    ctx.navigate("referrals", formFilters(form, FILTERS));
   });
   form.addEventListener("reset", (event) => {
     event.preventDefault();
