@@ -7,26 +7,18 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select
 
 from shared.api.models import LangQuery, LeadQuery, NoQuery
-from shared.api.partner_center import lead_referrals
+from shared.api.partner_center import lead_referral_item
 from shared.domains import parse
 from shared.http.app import AppContext
 from shared.http.types import HttpRequest, HttpResponse, ProblemError
 from shared.models import ScanRecord
 from shared.sales import build_sales_summary
 from shared.scoring import score_record
-from shared.store.models import ChangeEventRow, DomainRow, LeadRow, SnapshotRow
-from shared.store.queries import LIST_FIELDS, MAX_OFFSET, After, LeadFilter, integration_fields, lead_query, sort_of
-from shared.store.repository import TRANSIENT
-
-
-def lead_item(row: LeadRow, domain: DomainRow | None = None) -> dict:
-    item = {name: getattr(row, name) for name in LIST_FIELDS}
-    item["domain_unicode"] = domain.unicode_name if domain else None
-    item["company_name"] = domain.company_name if domain else None
-    return item
+from shared.store.models import ChangeEventRow, LeadRow
+from shared.store.queries import MAX_OFFSET, After, LeadFilter, sort_of
 
 
 def change_item(event: ChangeEventRow) -> dict:
@@ -128,49 +120,20 @@ def _known_domain(request: HttpRequest, context: AppContext) -> str:
 
 def get_lead(request: HttpRequest, context: AppContext) -> HttpResponse:
     name = _parsed_domain(request)
-    # One session (one connection, one transaction) for the lead with its domain and integration
-    # state, its newest snapshot and its changes, by the lead's domain id: on PostgreSQL every
-    # further session costs round trips (checkout ping, BEGIN, ROLLBACK) on top of its queries.
-    with context.repository.sessions() as session:
-        found = session.execute(lead_query(name)).first()
-        if found is None:
-            raise _not_found(name)
-        row, domain = found[0], found[1]
-        snapshot = session.scalar(_newest_snapshot(row.domain_id))
-        changes = [change_item(e) for e in session.scalars(_changes(row.domain_id, limit=50))]
-    record = ScanRecord.model_validate(snapshot)
+    detail = context.repository.lead_detail(name)  # one connection; see Repository.lead_detail
+    if detail is None:
+        raise _not_found(name)
+    record = ScanRecord.model_validate(detail.record)
     return HttpResponse.json(
         {
-            "lead": lead_item(row, domain) | integration_fields(found),
-            "breakdown": row.breakdown or [],
-            "rules_version": row.rules_version,
+            "lead": detail.lead,
+            "breakdown": detail.breakdown,
+            "rules_version": detail.rules_version,
             "evidence": record.provider_evidence,
             "snapshot": record.model_dump(mode="json"),
-            "changes": changes,
-            "referrals": lead_referrals(context, name),
+            "changes": detail.changes,
+            "referrals": [lead_referral_item(row) for row in detail.referrals],
         }
-    )
-
-
-def _newest_snapshot(domain_id: int) -> Select:
-    """The newest usable snapshot's record, or the newest of all when every scan was a transient failure
-    (``Repository.latest_record(usable=True) or latest_record()`` in one query)."""
-    transient = SnapshotRow.status.in_([s.value for s in TRANSIENT])
-    return (
-        select(SnapshotRow.record)
-        .where(SnapshotRow.domain_id == domain_id)
-        .order_by(transient, SnapshotRow.id.desc())
-        .limit(1)
-    )
-
-
-def _changes(domain_id: int, limit: int) -> Select:
-    """``Repository.events(domain)``, by the domain id: the (domain_id, at) index, not a scan of every event."""
-    return (
-        select(ChangeEventRow)
-        .where(ChangeEventRow.domain_id == domain_id)
-        .order_by(ChangeEventRow.at.desc(), ChangeEventRow.id.desc())
-        .limit(limit)
     )
 
 

@@ -6,6 +6,7 @@ problem body saying the integration is off; nothing else in Hunter changes.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from shared.api.models import NoQuery
@@ -28,15 +29,11 @@ def referral_item(row: Any) -> dict[str, Any]:
     return fields
 
 
-def lead_referrals(context: AppContext, domain: str) -> list[dict[str, Any]]:
-    """The referrals linked to a lead, newest first (for the lead detail)."""
+def lead_referral_item(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A referral as the lead detail lists it (:class:`LeadReferralOut` fields), from a ``referrals`` row."""
     from shared.api.pc_models import LeadReferralOut
-    from shared.integrations.partner_center.store import referrals_for_domain
 
-    return [
-        {name: getattr(row, name) for name in LeadReferralOut.model_fields}
-        for row in referrals_for_domain(context.engine, domain)
-    ]
+    return {name: row[name] for name in LeadReferralOut.model_fields}
 
 
 def sync_partner_center(request: HttpRequest, context: AppContext) -> HttpResponse:

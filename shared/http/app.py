@@ -39,9 +39,10 @@ class AppContext:
 
     @cached_property
     def repository(self):
+        from shared.store.db import read_engine_for
         from shared.store.repository import Repository
 
-        return Repository(self.engine)
+        return Repository(self.engine, reads=read_engine_for(self.settings.database_url))
 
     @cached_property
     def keys(self):

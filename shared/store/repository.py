@@ -13,17 +13,34 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Engine, case, func, select
+from sqlalchemy import Engine, Integer, Select, bindparam, case, exists, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from shared.models import ScanRecord, ScanStatus
 from shared.scoring import ChangeEvent, ScoreResult, diff_records, score_record
 from shared.store.db import session_factory
-from shared.store.models import ChangeEventRow, DomainRow, LeadRow, SnapshotRow, utcnow
-from shared.store.queries import SMALL_RESULT, After, LeadFilter, count_query, page_query
+from shared.store.models import (
+    ChangeEventRow,
+    D365SyncRow,
+    DomainRow,
+    LeadRow,
+    ReferralRow,
+    SnapshotRow,
+    utcnow,
+)
+from shared.store.queries import (
+    LIST_COLUMNS,
+    SMALL_RESULT,
+    After,
+    LeadFilter,
+    count_query,
+    integration_columns,
+    page_query,
+)
 from shared.text import fold
 
 TRANSIENT = {ScanStatus.TIMEOUT, ScanStatus.SERVFAIL, ScanStatus.ERROR}
@@ -68,6 +85,18 @@ class LeadPage:
 
 
 @dataclass
+class LeadDetail:
+    """One lead as the lead detail shows it (:meth:`Repository.lead_detail`)."""
+
+    lead: dict[str, Any]  # LIST_FIELDS, domain_unicode, company_name, then INTEGRATION_FIELDS
+    breakdown: list[dict[str, Any]]
+    rules_version: str | None
+    record: dict[str, Any] | None  # the newest usable snapshot's record, else the newest of all
+    changes: list[dict[str, Any]]  # change events, newest first (the columns of ``CHANGE_FIELDS``)
+    referrals: list[dict[str, Any]]  # Partner Center referrals (``referrals`` columns but ``raw``), newest first
+
+
+@dataclass
 class ScanResult:
     """One scanned domain on its way to the store (and back out to the user)."""
 
@@ -78,8 +107,10 @@ class ScanResult:
 
 
 class Repository:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, reads: Engine | None = None) -> None:
+        """``reads``: the engine for the lead pages and lead detail (see ``db.read_engine_for``)."""
         self.engine = engine
+        self.reads = reads or engine
         self.sessions = session_factory(engine)
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
         self._counts = TtlCache(seconds=COUNT_CACHE_SECONDS)
@@ -224,6 +255,40 @@ class Repository:
         with self.sessions() as session:
             return session.scalar(select(LeadRow).where(LeadRow.domain == domain))
 
+    def lead_detail(self, domain: str, *, changes: int = 50) -> LeadDetail | None:
+        """A lead with its domain, integration state, newest snapshot, changes and referrals.
+
+        One connection and, for most leads, one query: the lead row reads its newest snapshot
+        and whether it has change events through correlated subqueries, and already counts its
+        referrals, so the change events and the referrals are only queried for a lead that has
+        some. Each extra query or connection checkout costs a round trip and a few hundred
+        microseconds of driver and SQLAlchemy work, which on PostgreSQL through pg8000 was most
+        of the request. The statements are built once per process; a request binds values only.
+        """
+        lead_statement, changes_statement, referrals_statement = _detail_statements()
+        with self.reads.connect() as connection:  # Core rows: no ORM identity map or instances
+            found = connection.execute(lead_statement, {"domain": domain}).mappings().first()
+            if found is None:
+                return None
+            events = []
+            if found["has_changes"]:
+                result = connection.execute(changes_statement, {"domain_id": found["domain_id"], "limit": changes})
+                events = [dict(row) for row in result.mappings()]
+            referrals = []
+            if found["referral_count"]:
+                result = connection.execute(referrals_statement, {"domain": domain})
+                referrals = [dict(row) for row in result.mappings()]
+        lead = {key: found[key] for key in DETAIL_LEAD_FIELDS}
+        lead["d365_sync_status"] = lead["d365_sync_status"] or "not_synced"
+        return LeadDetail(
+            lead=lead,
+            breakdown=found["breakdown"] or [],
+            rules_version=found["rules_version"],
+            record=found["record"],
+            changes=events,
+            referrals=referrals,
+        )
+
     def latest_record(self, domain: str, *, usable: bool = False) -> ScanRecord | None:
         """The newest snapshot's record; with ``usable`` the newest that was not a transient failure."""
         query = (
@@ -253,13 +318,14 @@ class Repository:
         """
         dialect = self.engine.dialect.name
         count_key = lead_filter.model_dump_json(include=COUNT_FIELDS)
-        with self.sessions() as session:  # (no parallel plans on PostgreSQL: see migration 0005)
+        # Core on the read engine: no ORM bookkeeping, no transaction round trips on PostgreSQL.
+        with self.reads.connect() as connection:  # (no parallel plans on PostgreSQL: see migration 0005)
             total = self._counts.get(count_key)
             if total is None:
-                total = session.scalar(count_query(lead_filter, dialect)) or 0
+                total = connection.execute(count_query(lead_filter, dialect)).scalar() or 0
                 self._counts.put(count_key, total)
             page = page_query(lead_filter, dialect, after=after, small=total <= SMALL_RESULT)
-            result = session.connection().execute(page.statement, page.parameters)  # Core: no ORM bookkeeping
+            result = connection.execute(page.statement, page.parameters)
             names = tuple(result.keys())
             rows = [dict(zip(names, row, strict=True)) for row in result]
         page = rows[: lead_filter.limit]
@@ -318,6 +384,53 @@ class Repository:
             query = query.where(ChangeEventRow.at >= since)
         with self.sessions() as session:
             return list(session.scalars(query))
+
+
+# A change event as the API shows it, in this order.
+CHANGE_FIELDS = ("kind", "before", "after", "summary", "meaning", "at")
+# The lead of a lead detail, in this order: a list item's fields and its integration fields.
+DETAIL_LEAD_FIELDS = (*(column.key for column in LIST_COLUMNS), *(column.key for column in integration_columns()))
+
+
+@lru_cache(maxsize=1)
+def _detail_statements() -> tuple[Select, Select, Select]:
+    """The statements of :meth:`Repository.lead_detail`, with bound parameters ``domain``,
+    ``domain_id`` and ``limit``: built (and compiled into SQLAlchemy's cache) once, not per request."""
+    newest_snapshot = (  # the newest usable snapshot, else the newest (a lead whose every scan failed)
+        select(SnapshotRow.record)
+        .where(SnapshotRow.domain_id == LeadRow.domain_id)
+        .order_by(or_(*(SnapshotRow.status == s.value for s in sorted(TRANSIENT))), SnapshotRow.id.desc())
+        .limit(1)
+        .correlate(LeadRow)
+        .scalar_subquery()
+    )
+    has_changes = exists().where(ChangeEventRow.domain_id == LeadRow.domain_id).correlate(LeadRow)
+    lead = (
+        select(
+            *LIST_COLUMNS,
+            *integration_columns(),
+            LeadRow.domain_id,
+            LeadRow.breakdown,
+            LeadRow.rules_version,
+            newest_snapshot.label("record"),
+            has_changes.label("has_changes"),
+        )
+        .join(DomainRow, DomainRow.id == LeadRow.domain_id)
+        .outerjoin(D365SyncRow, D365SyncRow.domain_id == LeadRow.domain_id)
+        .where(LeadRow.domain == bindparam("domain"))
+    )
+    changes = (  # through the (domain_id, at) index
+        select(*(getattr(ChangeEventRow, name) for name in CHANGE_FIELDS))
+        .where(ChangeEventRow.domain_id == bindparam("domain_id"))
+        .order_by(ChangeEventRow.at.desc(), ChangeEventRow.id.desc())
+        .limit(bindparam("limit", type_=Integer))
+    )
+    referrals = (
+        select(*(column for column in ReferralRow.__table__.c if column.key != "raw"))
+        .where(ReferralRow.domain == bindparam("domain"))
+        .order_by(ReferralRow.updated_at.desc().nulls_last(), ReferralRow.id)
+    )
+    return lead, changes, referrals
 
 
 def _lead_values(domain_id: int, result: ScanResult, *, changed: bool) -> dict[str, Any]:

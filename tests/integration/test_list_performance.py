@@ -283,13 +283,16 @@ def test_no_parallel_scans_of_leads_on_postgresql(leads):
     assert options == {"leads": ["parallel_workers=0"], "domains": ["parallel_workers=0"]}
 
 
-def test_the_detail_reads_the_repository_records_in_one_session(database_url: str):
-    """The lead detail's snapshot and changes (by domain id, one session) are the repository's answers."""
-    from shared.api.leads import _changes, _newest_snapshot
+def test_the_detail_reads_the_repository_records_in_one_connection(database_url: str):
+    """The lead detail (``Repository.lead_detail``: one connection, by domain id) gives the repository's answers:
+    the lead's page row, its newest usable snapshot (else its newest), its changes and its referrals."""
+    from shared.integrations.partner_center.store import referrals_for_domain
     from shared.models import MxHost, ScanRecord, ScanStatus
     from shared.providers import classify
     from shared.scoring import score_record
-    from shared.store.repository import ScanResult
+    from shared.store.db import read_engine_for
+    from shared.store.models import D365SyncRow, ReferralRow
+    from shared.store.repository import DETAIL_LEAD_FIELDS, ScanResult
 
     def scan(domain: str, mx: str, at: datetime, status: ScanStatus = ScanStatus.OK) -> ScanResult:
         record = ScanRecord(
@@ -299,18 +302,46 @@ def test_the_detail_reads_the_repository_records_in_one_session(database_url: st
         record = classify(record)
         return ScanResult(record, score_record(record))
 
-    repo = Repository(engine_for(database_url))
+    repo = Repository(engine_for(database_url), reads=read_engine_for(database_url))
     google, m365 = "aspmx.l.google.com", "x-com-tr.mail.protection.outlook.com"
     repo.save([scan("a.com.tr", google, T0), scan("b.com.tr", google, T0, ScanStatus.TIMEOUT)])
     repo.save([scan("a.com.tr", m365, T0 + timedelta(days=1)), scan("b.com.tr", google, T0, ScanStatus.SERVFAIL)])
     repo.save([scan("a.com.tr", m365, T0 + timedelta(days=2), ScanStatus.TIMEOUT)])
+    with repo.engine.begin() as conn:
+        a_id = conn.execute(sa.select(DomainRow.id).where(DomainRow.name == "a.com.tr")).scalar_one()
+        conn.execute(
+            sa.insert(D365SyncRow.__table__),
+            [{"domain_id": a_id, "domain": "a.com.tr", "status": "synced", "lead_id": "L-1", "synced_at": T0}],
+        )
+        conn.execute(
+            sa.insert(ReferralRow.__table__),
+            [
+                {"id": f"r{n}", "domain": "a.com.tr", "link_status": "linked", "raw": {}, "first_seen_at": T0}
+                | {"synced_at": T0, "updated_at": None if n == 1 else T0 + timedelta(hours=n)}
+                for n in range(3)
+            ],
+        )
+    statements: list[str] = []
+    sa.event.listen(repo.reads, "before_cursor_execute", lambda *args: statements.append(args[2]))
     for domain in ("a.com.tr", "b.com.tr"):
-        with repo.sessions() as session:
-            domain_id = session.execute(lead_query(domain)).first()[0].domain_id
-            newest = ScanRecord.model_validate(session.scalar(_newest_snapshot(domain_id)))
-            changes = [(e.kind, e.after) for e in session.scalars(_changes(domain_id, limit=50))]
+        statements.clear()
+        detail = repo.lead_detail(domain)
+        # b.com.tr has neither changes nor referrals: one statement; a.com.tr needs one more for each.
+        assert len(statements) == (3 if domain == "a.com.tr" else 1)
+        newest = ScanRecord.model_validate(detail.record)
         assert newest == (repo.latest_record(domain, usable=True) or repo.latest_record(domain))
-        assert changes == [(e.kind, e.after) for e in repo.events(domain, limit=50)]
-        assert bool(changes) == (domain == "a.com.tr")  # Google -> M365
+        assert [(e["kind"], e["after"]) for e in detail.changes] == [
+            (e.kind, e.after) for e in repo.events(domain, limit=50)
+        ]
+        assert [r["id"] for r in detail.referrals] == [r.id for r in referrals_for_domain(repo.engine, domain)]
+        (page_row,) = [r for r in repo.lead_page(LeadFilter(sort="domain")).rows if r["domain"] == domain]
+        assert list(detail.lead) == list(DETAIL_LEAD_FIELDS)
+        assert detail.lead == page_row
+        lead = repo.lead(domain)
+        assert (detail.breakdown, detail.rules_version) == (lead.breakdown, lead.rules_version)
+    assert [r["id"] for r in repo.lead_detail("a.com.tr").referrals] == ["r2", "r0", "r1"]  # NULL updated_at last
+    assert repo.lead_detail("a.com.tr").lead["d365_sync_status"] == "synced"
+    assert repo.lead_detail("a.com.tr").changes[0]["kind"] == "provider_changed"  # Google -> M365
     assert newest.status == ScanStatus.SERVFAIL  # b.com.tr never had a usable scan: its newest
-    assert repo.latest_record("a.com.tr", usable=True).provider == "M365"
+    assert repo.lead_detail("b.com.tr").lead["d365_sync_status"] == "not_synced"
+    assert repo.lead_detail("nope.com.tr") is None
