@@ -56,10 +56,13 @@ async def handle_scan_batch(body: str, message: MessageContext) -> None:
     request = ScanBatchMessage.model_validate_json(body)
     context = runtime_context()
     jobs = JobStore(context.engine)
-    await asyncio.to_thread(jobs.get, request.job)  # JobNotFound: retried, then poisoned for an operator
-    items = await asyncio.to_thread(jobs.pending, request.job, request.batch)
+    # One read for the job and the batch's pending items (JobNotFound: retried, then poisoned
+    # for an operator). Write transactions are kept to what must be written: on SQLite every
+    # worker shares one write lock, so each extra one costs every other worker time.
+    job, items = await asyncio.to_thread(jobs.batch_work, request.job, request.batch)
     if items:
-        await asyncio.to_thread(jobs.mark_started, request.job)
+        if job.started_at is None:
+            await asyncio.to_thread(jobs.mark_started, request.job)
         scanner, limit = _scanner()
         results = await asyncio.gather(*(_scan(scanner, limit, item) for item in items))
         guard = claim_guard(request.job, {item.domain: item.seq for item in items if item.domain})

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, exists, func, insert, select, update
+from sqlalchemy import Engine, and_, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from shared.domains import parse_many
@@ -24,7 +24,7 @@ from shared.store.repository import TRANSIENT, ScanResult
 
 ITEMS = ScanJobItemRow.__table__
 JOBS = ScanJobRow.__table__
-INSERT_CHUNK = 500  # rows per multi-VALUES insert (well under PostgreSQL's 65,535 parameters)
+INSERT_CHUNK = 10_000  # rows per executemany (SQLAlchemy pages each into multi-row INSERTs)
 MAX_INPUT = 500  # characters of an input row kept (a longer "domain" is invalid anyway)
 ITEM_STATUSES = ("queued", "done", "failed", "invalid")
 
@@ -131,8 +131,13 @@ class JobStore:
         with Session(self.engine, expire_on_commit=False) as session, session.begin():
             session.add(job)
             session.flush()
+            # A Core executemany with RETURNING: SQLAlchemy sends it as multi-row INSERTs of
+            # pages of rows ("insertmanyvalues") on SQLite and PostgreSQL alike, with one
+            # compiled statement; building an INSERT … VALUES per chunk compiled thousands of
+            # bind parameters each time (3 s for 10,000 rows; now 0.2 s on SQLite, 0.8 s on
+            # PostgreSQL, where a plain executemany would cost a round trip per row).
             for chunk in _chunks(items, INSERT_CHUNK):
-                session.execute(insert(ScanJobItemRow).values(chunk))
+                session.execute(ITEMS.insert().returning(ITEMS.c.seq), chunk).all()
         return job
 
     def get(self, job_id: str) -> ScanJobRow:
@@ -165,17 +170,32 @@ class JobStore:
     def pending(self, job_id: str, batch: int) -> list[ScanJobItemRow]:
         """The batch's items still waiting to be scanned (all of them on a first delivery)."""
         with Session(self.engine) as session:
-            return list(
-                session.scalars(
-                    select(ScanJobItemRow)
-                    .where(
-                        ScanJobItemRow.job_id == job_id,
-                        ScanJobItemRow.batch == batch,
-                        ScanJobItemRow.status == "queued",
-                    )
-                    .order_by(ScanJobItemRow.seq)
+            return self._pending(session, job_id, batch)
+
+    def batch_work(self, job_id: str, batch: int) -> tuple[ScanJobRow, list[ScanJobItemRow]]:
+        """The job and the batch's pending items, read in one session (no write lock taken);
+        :class:`JobNotFound` when the job is gone."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            job = session.get(ScanJobRow, job_id)
+            if job is None:
+                raise JobNotFound(job_id)
+            items = self._pending(session, job_id, batch)
+            session.expunge_all()
+        return job, items
+
+    @staticmethod
+    def _pending(session: Session, job_id: str, batch: int) -> list[ScanJobItemRow]:
+        return list(
+            session.scalars(
+                select(ScanJobItemRow)
+                .where(
+                    ScanJobItemRow.job_id == job_id,
+                    ScanJobItemRow.batch == batch,
+                    ScanJobItemRow.status == "queued",
                 )
+                .order_by(ScanJobItemRow.seq)
             )
+        )
 
     def unfinished_batches(self, job_id: str) -> list[int]:
         with self.engine.connect() as connection:
@@ -195,8 +215,18 @@ class JobStore:
             )
 
     def finish_if_complete(self, job_id: str) -> bool:
-        """Stamp ``finished_at`` once no item is queued; True if this call finished the job."""
+        """Stamp ``finished_at`` once no item is queued; True if this call finished the job.
+
+        Every batch calls this after its own commit, so the last batch to commit sees no queued
+        item. A read answers first: only that last call takes a write transaction (on SQLite the
+        one write lock all workers share)."""
         still_queued = exists().where(ITEMS.c.job_id == job_id, ITEMS.c.status == "queued")
+        with self.engine.connect() as connection:
+            open_and_done = connection.scalar(
+                select(func.count()).where(JOBS.c.id == job_id, JOBS.c.finished_at.is_(None), ~still_queued)
+            )
+        if not open_and_done:
+            return False
         with self.engine.begin() as connection:
             result = connection.execute(
                 update(JOBS)

@@ -86,6 +86,18 @@ class Queue(abc.ABC):
     def update_visibility(self, message: QueueMessage, timeout: float) -> QueueMessage:
         """Hide a received message for ``timeout`` more seconds; returns it with its new receipt."""
 
+    def update_visibility_many(self, messages: list[QueueMessage], timeout: float) -> list[QueueMessage | None]:
+        """:meth:`update_visibility` for several messages (a worker renewing every lease it
+        holds); in order, None where a message is gone or its receipt is stale. Backends that
+        can do it in one call or transaction do."""
+        renewed: list[QueueMessage | None] = []
+        for message in messages:
+            try:
+                renewed.append(self.update_visibility(message, timeout))
+            except QueueError:
+                renewed.append(None)
+        return renewed
+
     @abc.abstractmethod
     def peek(self, max_messages: int = 32) -> list[QueueMessage]:
         """Visible messages, oldest first, without receiving them."""

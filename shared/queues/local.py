@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Iterable
 
-from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy import Engine, and_, delete, func, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from shared.queues.base import Queue, QueueError, QueueMessage, check_queue_name
@@ -116,6 +116,25 @@ class LocalQueue(Queue):
         if result.rowcount != 1:
             raise QueueError(f"message {message.id} on {self.name} is gone or its receipt is stale")
         return message.with_receipt(receipt)
+
+    def update_visibility_many(self, messages: list[QueueMessage], timeout: float) -> list[QueueMessage | None]:
+        """One statement for all of them: each row must still carry the receipt presented for it."""
+        held = [m for m in messages if m.receipt is not None]
+        if not held:
+            return [None] * len(messages)
+        receipt = uuid.uuid4().hex
+        renewed: set[str] = set()
+        for start in range(0, len(held), MAX_RECEIVE):  # a bounded OR per statement
+            chunk = held[start : start + MAX_RECEIVE]
+            stmt = (
+                update(T)
+                .where(T.c.queue == self.name, or_(*(and_(T.c.id == m.id, T.c.receipt == m.receipt) for m in chunk)))
+                .values(receipt=receipt, visible_at=time.time() + max(0.0, timeout))
+                .returning(T.c.id)
+            )
+            with self.engine.begin() as connection:
+                renewed.update(connection.scalars(stmt))
+        return [m.with_receipt(receipt) if m.receipt is not None and m.id in renewed else None for m in messages]
 
     def peek(self, max_messages: int = 32) -> list[QueueMessage]:
         stmt = (

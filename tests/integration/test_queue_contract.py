@@ -223,6 +223,25 @@ def test_peeked_message_cannot_be_deleted_or_updated(queue: Queue) -> None:
     assert queue.length() == 1
 
 
+def test_update_visibility_many_renews_held_messages_only(backend: Backend, queue: Queue) -> None:
+    """A worker renews every lease it holds at once; a message it no longer holds comes back None."""
+    queue.send_many(["a", "b", "c"])
+    other = backend.open(queue.name)
+    held = queue.receive(3, visibility_timeout=1)
+    assert len(held) == 3
+    time.sleep(1.5)  # every lease lapses and another worker takes one of the messages
+    (taken,) = other.receive(1, visibility_timeout=30)
+    kept = [m for m in held if m.id != taken.id]
+    lost = next(m for m in held if m.id == taken.id)
+    renewed = queue.update_visibility_many([*kept, lost], 5)
+    assert [r.id if r else None for r in renewed[:2]] == [m.id for m in kept]
+    if backend.kind != "sqs":  # SQS_STALE_UPDATE_DIFFERS
+        assert renewed[2] is None
+    assert other.receive(3, visibility_timeout=30) == []  # the renewed two stay hidden
+    assert queue.delete(renewed[0]) is True and queue.delete(renewed[1]) is True  # type: ignore[arg-type]
+    assert other.delete(taken) is True
+
+
 def test_update_visibility_extends_and_releases(backend: Backend, queue: Queue) -> None:
     queue.send("long job")
     other = backend.open(queue.name)
