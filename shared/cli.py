@@ -283,7 +283,7 @@ def _print_lead(detail) -> None:
         f"{score.segment.value} · {score.commercial_segment.value} · rules {score.rules_version}"
     )
     table = Table("Rule", "Points", "Why", header_style="bold")
-    turkish = summary.lang == "tr"
+    turkish = summary.metadata.lang == "tr"
     for item in score.breakdown:
         table.add_row(item.rule, f"{item.points:+d}", (item.reason_tr if turkish else None) or item.reason)
     table.add_row("[bold]total[/]", f"[bold]{score.score}[/]", "")

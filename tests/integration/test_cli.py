@@ -209,6 +209,7 @@ def test_lead_leads_and_changes_commands(tmp_path, dns, dns_server_factory):
     assert turkish.returncode == 0, turkish.stderr
     assert "google.com.tr" in turkish.stdout and "P2" in turkish.stdout and "toplam" not in turkish.stdout
     assert "Google Workspace" in turkish.stdout or "Google" in turkish.stdout
+    assert "barındırılıyor" in turkish.stdout  # the breakdown's reasons in Turkish (rules.yaml reason_tr)
     english = hunter(["lead", "google.com.tr", "--lang", "en", "--json"], tmp_path, dns)
     detail = json.loads(english.stdout)
     assert detail["sales_summary"]["metadata"]["lang"] == "en"
