@@ -16,7 +16,7 @@ from shared.http.app import AppContext
 from shared.http.types import HttpRequest, HttpResponse, ProblemError
 from shared.models import ScanRecord
 from shared.sales import build_sales_summary
-from shared.scoring import score_record
+from shared.scoring import prioritise, score_record
 from shared.store.models import ChangeEventRow, LeadRow
 from shared.store.queries import MAX_OFFSET, After, LeadFilter, sort_of
 
@@ -127,6 +127,7 @@ def get_lead(request: HttpRequest, context: AppContext) -> HttpResponse:
     return HttpResponse.json(
         {
             "lead": detail.lead,
+            "priority": _priority(detail.lead),
             "breakdown": detail.breakdown,
             "rules_version": detail.rules_version,
             "evidence": record.provider_evidence,
@@ -135,6 +136,14 @@ def get_lead(request: HttpRequest, context: AppContext) -> HttpResponse:
             "referrals": [lead_referral_item(row) for row in detail.referrals],
         }
     )
+
+
+def _priority(lead: dict[str, Any]) -> dict[str, Any] | None:
+    """The lead's CSP priority with its technical and commercial heat, from the stored segment,
+    provider and score under the current rules (pure, microseconds; heat is not stored)."""
+    if lead.get("score") is None or lead.get("segment") is None:
+        return None
+    return prioritise(lead["segment"], lead.get("provider"), lead["score"]).model_dump(mode="json")
 
 
 def get_sales_summary(request: HttpRequest, context: AppContext) -> HttpResponse:

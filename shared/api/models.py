@@ -161,8 +161,18 @@ class LeadPage(_Out):
     next: str | None = Field(description="cursor of the next page; null on the last page")
 
 
+class PriorityOut(_Out):
+    commercial_segment: str
+    technical_heat: str = Field(description="Hot, Warm or Cold: how ready the mail setup is for Microsoft 365")
+    commercial_heat: str = Field(description="HIGH, MEDIUM or LOW: how much new business the lead promises")
+    priority_category: str
+    priority_label: str
+    priority_score: int
+
+
 class LeadDetailOut(_Out):
     lead: LeadItem
+    priority: PriorityOut | None = Field(description="the CSP priority with its heat; null for an unscored lead")
     breakdown: list[BreakdownOut]
     rules_version: str | None
     evidence: list[str]

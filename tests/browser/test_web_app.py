@@ -106,6 +106,8 @@ def test_lead_detail_summary_language_and_copy(page, web):
     expect(page.locator("h1")).to_have_text("m365.com.tr")
     expect(page).to_have_title(re.compile("m365.com.tr"))
     expect(page.locator(".bar-row").first).to_be_visible()
+    expect(page.locator(".facts").first).to_contain_text("Teknik ısı")
+    expect(page.locator(".pill.heat-hot")).to_have_text("Sıcak")
     expect(page.locator(".facts")).to_contain_text(["M365"])
     expect(page.locator(".summary-body[lang=tr] .one-liner")).to_be_visible()
     shot(page, "lead-tr")

@@ -390,6 +390,10 @@ def test_lead_detail(client, api):
     assert sum(item["points"] for item in detail["breakdown"]) == detail["lead"]["score"]
     assert detail["snapshot"]["m365"]["tenant_domain"] == "m365tr.onmicrosoft.com"
     assert detail["evidence"] and isinstance(detail["changes"], list)
+    priority = detail["priority"]  # Microsoft 365 mail: an existing customer, technically hot
+    assert priority["priority_category"] == detail["lead"]["priority_category"]
+    assert priority["commercial_segment"] == detail["lead"]["commercial_segment"]
+    assert priority["technical_heat"] == "Hot" and priority["commercial_heat"] in ("HIGH", "MEDIUM", "LOW")
     assert_problem(client.request("GET", "/api/v1/leads/unknown-firm.com.tr", headers=auth(api)), 404)
     assert_problem(client.request("GET", "/api/v1/leads/not a domain", headers=auth(api)), 422, "domain")
 
@@ -533,7 +537,7 @@ def test_api_key_cli(tmp_path):
     assert created.returncode == 0 and created.stdout.startswith("hunter_")
     key = created.stdout.strip()
     listed = run("list")
-    assert "power-automate" in listed.stdout and key.split("_")[2] not in listed.stdout  # the secret is never shown
+    assert "power-automate" in listed.stdout and key.split("_", 2)[2] not in listed.stdout  # the secret is never shown
     assert run("create", "--name", "x", "--scopes", "root").returncode == 1
     assert run("create", "--name", "power-automate").returncode == 1  # names are unique
     assert run("revoke", "power-automate").returncode == 0
@@ -543,7 +547,7 @@ def test_api_key_cli(tmp_path):
     assert store.authenticate(key) is None
     with engine_for(env["HUNTER_DATABASE_URL"]).connect() as conn:
         stored = conn.exec_driver_sql("SELECT secret_hash FROM api_keys").scalar_one()
-    assert stored.startswith("$argon2") and key.split("_")[2] not in stored
+    assert stored.startswith("$argon2") and key.split("_", 2)[2] not in stored
 
 
 def test_connector_export_matches_the_committed_files(tmp_path):

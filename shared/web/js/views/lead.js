@@ -263,6 +263,8 @@ export async function render(root, ctx) {
         facts([
           [t("col.segment"), lead.segment ? t(`segment.${lead.segment}`, {}, lead.segment) : null],
           [t("leads.commercial"), lead.commercial_segment ? t(`commercial.${lead.commercial_segment}`, {}, lead.commercial_segment) : null],
+          [t("lead.technicalHeat"), detail.priority ? h("span", { class: `pill heat-${detail.priority.technical_heat.toLowerCase()}`, text: t(`heat.${detail.priority.technical_heat}`, {}, detail.priority.technical_heat) }) : null],
+          [t("lead.commercialHeat"), detail.priority ? h("span", { class: `pill heat-${detail.priority.commercial_heat.toLowerCase()}`, text: t(`heat.${detail.priority.commercial_heat}`, {}, detail.priority.commercial_heat) }) : null],
           [t("col.lastScan"), dateTime(lead.scanned_at)],
         ]),
         h("h3", { text: t("lead.breakdown") }),
