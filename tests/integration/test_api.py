@@ -64,7 +64,8 @@ def api(tmp_path_factory, dns_server_factory):
         "fuzz": store.create("fuzz", ["admin"], rate_limit_per_minute=1_000_000)[0],
     }
     store.revoke("gone")
-    set_context(AppContext(settings, time.monotonic()))
+    context = AppContext(settings, time.monotonic())
+    set_context(context)
     log_path = tmp_path_factory.mktemp("server") / "server.log"
     log = log_path.open("wb")  # a file, not a pipe: nobody reads a pipe and a full one would stall the server
     server, base = start_api_server(env, log=log)
@@ -73,6 +74,7 @@ def api(tmp_path_factory, dns_server_factory):
         "base": base,
         "clients": {"azure": AzureClient(), "local": LocalClient(base.removesuffix("/api"))},
         "settings": settings,
+        "context": context,
     }
     server.terminate()
     server.wait(timeout=10)
@@ -600,21 +602,23 @@ def test_an_unexpected_failure_is_a_500_with_an_id_and_no_details(api, monkeypat
     """Break the database under the in-process dispatcher: the answer and the log say no more than needed."""
     import logging
 
-    from shared.http.app import dispatch, get_context
+    from shared.http.app import dispatch
     from shared.http.types import HttpRequest
 
     def broken(*args, **kwargs):
         raise __import__("sqlalchemy").exc.OperationalError("SELECT secret FROM leads", {}, Exception("boom"))
 
-    monkeypatch.setattr(get_context().repository, "lead_page", broken)
+    context = api["context"]  # this module's database, whatever another module did to the global context
+    key = context.keys.create(f"broken-db-{time.monotonic_ns()}", ["read"])[0]
+    monkeypatch.setattr(context.repository, "lead_page", broken)
     with caplog.at_level(logging.ERROR, logger="hunter.http"):
-        reply = dispatch(HttpRequest("GET", "/v1/leads", headers={"x-api-key": api["keys"]["read"]}))
-    assert reply.status == 500 and reply.headers["Content-Type"] == "application/problem+json"
+        reply = dispatch(HttpRequest("GET", "/v1/leads", headers={"x-api-key": key}), context)
+    assert reply.status == 500 and reply.headers["Content-Type"] == "application/problem+json", reply.body_bytes()
     body = __import__("json").loads(reply.body_bytes())
     (record,) = [r for r in caplog.records if r.getMessage() == "unhandled error"]
     logged = " ".join(f"{k}={v}" for k, v in vars(record).items())
     assert record.error == "OperationalError(Exception)" and record.error_id in body["detail"]
-    for leaked in ("SELECT", "Traceback", "boom", api["keys"]["read"]):
+    for leaked in ("SELECT", "Traceback", "boom", key):
         assert leaked not in reply.body_bytes().decode()
         assert leaked not in logged
 
