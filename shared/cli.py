@@ -506,7 +506,7 @@ def changes(since: str, domain: str | None, limit: int, as_json: bool, database_
 @click.option(
     "--queue-workers",
     type=click.IntRange(0, 32),
-    help="Queue worker processes to run beside the server (default HUNTER_WORKER_PROCESSES, 1); 0 = none.",
+    help="Queue workers beside the server (default HUNTER_WORKER_PROCESSES: one per core, at most 4); 0 = none.",
 )
 def serve(
     host: str,

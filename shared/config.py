@@ -6,6 +6,7 @@ a SQLite file in the working directory and the system's DNS resolver.
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from typing import Annotated, Literal
 
@@ -76,7 +77,12 @@ class Settings(BaseSettings):
     sqs_endpoint_url: str | None = Field(None, description="SQS endpoint (default: AWS for the region)")
     aws_region: str = "eu-west-1"
     bulk_batch_size: int = Field(100, ge=1, le=1000, description="domains per scan-requests message")
-    worker_processes: int = Field(1, ge=0, le=32, description="queue worker processes `hunter serve` starts")
+    worker_processes: int = Field(
+        default_factory=lambda: min(4, os.cpu_count() or 1),
+        ge=0,
+        le=32,
+        description="queue worker processes `hunter serve` starts (default: one per core, at most 4)",
+    )
     queue_lease: float = Field(
         30.0, gt=0, description="seconds a message stays hidden while a local worker runs it (renewed as it runs)"
     )

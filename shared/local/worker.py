@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -231,9 +232,22 @@ class _Leases:
                     self.held[old.id] = new
 
 
+def tune_gc() -> None:
+    """Fewer cyclic-GC passes for a long-lived worker process.
+
+    A scan allocates many short-lived objects (DNS answers, records, models), and CPython's default
+    young-generation threshold (700 allocations) runs a collection pass every few hundred of them,
+    each walking the objects start-up left behind (modules, rules, provider tables). Freezing those
+    and raising the threshold keeps cyclic garbage collected while spending less CPU on it.
+    """
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
+
+
 def run_worker(*, exit_when_idle: bool = False) -> QueueWorker:
     from shared import aio
 
+    tune_gc()
     worker = QueueWorker(exit_when_idle=exit_when_idle, handle_signals=True)
     aio.run(worker.run())
     return worker
