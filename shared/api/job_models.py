@@ -36,10 +36,6 @@ class BulkScanQuery(_Strict):
     source: str | None = Field(None, max_length=300, description="a label for the job (default: the file name)")
 
 
-class PreviewQuery(_Strict):
-    column: str | None = Field(None, max_length=100, description="the file's domain column (auto-detected otherwise)")
-
-
 class PreviewRowOut(_Strict):
     line: int | None = Field(description="the row's line in the file (1 = the first line); null for JSON lists")
     input: str

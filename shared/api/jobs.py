@@ -17,7 +17,6 @@ from shared.api.job_models import (
     JobResultsPage,
     JobResultsQuery,
     JobTotals,
-    PreviewQuery,
     PreviewRowOut,
     ScanPreviewOut,
 )
@@ -51,7 +50,7 @@ def _upload(request: HttpRequest) -> tuple[bytes, str | None, str | None]:
 
 
 def _rows(
-    request: HttpRequest, query: BulkScanQuery | PreviewQuery, layout: InputLayout | None = None
+    request: HttpRequest, query: BulkScanQuery, layout: InputLayout | None = None
 ) -> tuple[list[InputRow], str, str | None]:
     """(rows, source label, lang) from whichever form the client sent; ``layout`` learns the columns read."""
     if len(request.body) > MAX_UPLOAD_BYTES:
@@ -63,7 +62,7 @@ def _rows(
             data = {"domains": data}
         body = BulkScanRequest.model_validate(data)
         rows = list(from_values(body.domains))
-        return rows, body.source or getattr(query, "source", None) or "api", body.lang or getattr(query, "lang", None)
+        return rows, body.source or query.source or "api", body.lang or query.lang
     if content_type == "application/json":
         request.json()  # raises the 400 naming the problem
     data, filename, part_type = _upload(request)
@@ -77,14 +76,14 @@ def _rows(
         raise ProblemError(413, "Too many rows", f"a job takes at most {MAX_JOB_ROWS:,} rows; split the file")
     if not rows:
         raise ProblemError(422, "No rows", "the file has a header but no data rows")
-    return rows, getattr(query, "source", None) or filename or "upload", getattr(query, "lang", None)
+    return rows, query.source or filename or "upload", query.lang
 
 
 def preview_scan_job(request: HttpRequest, context: AppContext) -> HttpResponse:
     """What ``POST /v1/scans`` would make of this list, without creating a job: shown before submitting."""
     from shared.jobs.preview import preview_rows
 
-    query = PreviewQuery.model_validate(request.query_params())
+    query = BulkScanQuery.model_validate(request.query_params())  # the same parameters as the submit it checks
     layout = InputLayout()
     rows, source, _ = _rows(request, query, layout)
     preview = preview_rows(rows)

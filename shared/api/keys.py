@@ -85,13 +85,11 @@ def create_key(request: HttpRequest, context: AppContext) -> HttpResponse:
 
 
 def revoke_key(request: HttpRequest, context: AppContext) -> HttpResponse:
-    from shared.http.app import _presented_key
     from shared.http.auth import ApiKeyError
 
     NoQuery.model_validate(request.query_params())
     key_id = request.route_params["key_id"]
-    current = context.keys.authenticate(_presented_key(request) or "")
-    if current is not None and current.id == key_id:
+    if request.api_key is not None and request.api_key.id == key_id:
         raise ProblemError(409, "Cannot revoke the key in use", "sign in with another admin key to revoke this one")
     try:
         row = context.keys.revoke(key_id, by_id=True)

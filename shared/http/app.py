@@ -14,12 +14,16 @@ import uuid
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from shared.config import Settings, get_settings
 from shared.http.routes import Route, match
 from shared.http.types import HttpRequest, HttpResponse, ProblemError
+
+if TYPE_CHECKING:
+    from shared.http.auth import ApiKey
 
 log = logging.getLogger("hunter.http")
 
@@ -123,8 +127,8 @@ def _presented_key(request: HttpRequest) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def _authorize(route: Route, request: HttpRequest, context: AppContext) -> str | None:
-    """Raise 401/403/429 problems; return the key name for the log line."""
+def _authorize(route: Route, request: HttpRequest, context: AppContext) -> ApiKey | None:
+    """Raise 401/403/429 problems; return the authenticated key (None on public routes)."""
     if route.scope is None:
         return None
     presented = _presented_key(request)
@@ -154,7 +158,7 @@ def _authorize(route: Route, request: HttpRequest, context: AppContext) -> str |
             f"the limit for this key is {key.rate_limit_per_minute} per minute",
             headers={"Retry-After": str(retry)},
         )
-    return key.name
+    return key
 
 
 def _validation_problem(exc: ValidationError) -> ProblemError:
@@ -188,7 +192,8 @@ def dispatch(request: HttpRequest, context: AppContext | None = None) -> HttpRes
                 )
             raise ProblemError(404, "Not found", f"no route {request.path}")
         else:
-            key_name = _authorize(route, request, context)
+            request.api_key = _authorize(route, request, context)
+            key_name = request.api_key.name if request.api_key else None
             request.route_params = params
             request.key_name = key_name
             response = route.resolve()(request, context)

@@ -147,7 +147,7 @@ ROUTES: tuple[Route, ...] = (
         "scan",
         "Check a list before submitting it: the column read, valid, duplicate and invalid rows (no job is made)",
         "Bulk scans",
-        query_model="shared.api.job_models:PreviewQuery",
+        query_model="shared.api.job_models:BulkScanQuery",
         body_model="shared.api.job_models:BulkScanRequest",
         response_model="shared.api.job_models:ScanPreviewOut",
         uploads=True,

@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from shared.http.auth import ApiKey
 
 PROBLEM_JSON = "application/problem+json"
 JSON = "application/json; charset=utf-8"
@@ -60,6 +63,7 @@ class HttpRequest:
     body: bytes = b""
     route_params: dict[str, str] = field(default_factory=dict)
     key_name: str | None = None  # the API key's name, once dispatch has authenticated it
+    api_key: ApiKey | None = None  # the authenticated key itself (id, name, scopes), for handlers that need it
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
