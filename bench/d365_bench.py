@@ -29,7 +29,7 @@ from api_bench import seed  # noqa: E402
 
 from shared.config import Settings  # noqa: E402
 from shared.devtools.msstandins import start_standins  # noqa: E402
-from shared.integrations.d365.mapping import load_mapping  # noqa: E402
+from shared.integrations.d365.mapping import BUNDLED  # noqa: E402
 from shared.integrations.d365.push import D365_QUEUE, enqueue_pushes  # noqa: E402
 from shared.queues import open_queue  # noqa: E402
 from shared.store.db import engine_for  # noqa: E402
@@ -43,9 +43,7 @@ def main() -> None:
     parser.add_argument("--throttle", type=float, default=0.05, help="share of requests answered 429")
     args = parser.parse_args()
 
-    columns, options = load_mapping().required_columns()
-    with start_standins(extra_columns=columns) as ms:
-        ms.dataverse.option_sets.update(options)
+    with start_standins(d365_mapping=BUNDLED) as ms:
         ms.dataverse.latency = args.latency_ms / 1000
         ms.dataverse.throttle.rate = args.throttle
         ms.dataverse.throttle.retry_after = 1

@@ -45,11 +45,9 @@ SEED = [
 @pytest.fixture(scope="module")
 def ms() -> Iterator[Any]:
     """The stand-ins, with the custom lead columns and option sets the bundled D365 mapping writes."""
-    from shared.integrations.d365.mapping import BUNDLED, load_mapping
+    from shared.integrations.d365.mapping import BUNDLED
 
-    columns, options = load_mapping(BUNDLED).required_columns()
-    with start_standins(extra_columns=columns) as standins:
-        standins.dataverse.option_sets.update(options)
+    with start_standins(d365_mapping=BUNDLED) as standins:
         yield standins
 
 

@@ -20,7 +20,7 @@ from shared.http.app import AppContext, dispatch, set_context
 from shared.http.auth import ApiKeyStore
 from shared.http.types import HttpRequest
 from shared.inputs import InputRow
-from shared.integrations.d365.mapping import BUNDLED, load_mapping, mapping_for
+from shared.integrations.d365.mapping import BUNDLED, mapping_for
 from shared.integrations.d365.push import D365_QUEUE, handle_push, repush_changed
 from shared.local.worker import QueueWorker
 from shared.pipeline import run_pipeline
@@ -41,9 +41,7 @@ LEADS = 40
 
 @pytest.fixture(scope="module")
 def ms():
-    columns, options = load_mapping(BUNDLED).required_columns()
-    with start_standins(extra_columns=columns) as standins:
-        standins.dataverse.option_sets.update(options)
+    with start_standins(d365_mapping=BUNDLED) as standins:
         yield standins
 
 

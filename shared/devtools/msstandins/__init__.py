@@ -168,18 +168,28 @@ def start_standins(
     tenant_id: str = DEFAULT_TENANT_ID,
     alternate_key: str = "new_domain",
     extra_columns: dict[str, str] | None = None,
+    d365_mapping: Path | None = None,
     referral_page_size: int = 100,
     tls: TestTLS | None = None,
 ) -> Standins:
     """Start identity, Dataverse and Referrals stand-ins on free loopback ports.
 
     Registers a confidential client (client credentials, random secret) and a public client
-    (device code), and the Dataverse org URL and Partner Center as resources. Returns a
-    :class:`Standins`; use it as a context manager or call :meth:`Standins.stop`.
+    (device code), and the Dataverse org URL and Partner Center as resources. With
+    ``d365_mapping`` (a Hunter column mapping, e.g. the bundled one) the lead table also has the
+    custom columns and option sets that mapping writes, as a customised Dataverse org would.
+    Returns a :class:`Standins`; use it as a context manager or call :meth:`Standins.stop`.
     """
+    option_sets: dict = {}
+    if d365_mapping is not None:
+        from shared.integrations.d365.mapping import load_mapping
+
+        columns, option_sets = load_mapping(d365_mapping).required_columns()
+        extra_columns = {**columns, **(extra_columns or {})}
     tls = tls or TestTLS()
     identity = IdentityStandin(tenant_id)
     dataverse = DataverseStandin(identity, alternate_key=alternate_key, extra_columns=extra_columns)
+    dataverse.option_sets.update(option_sets)
     referrals = ReferralsStandin(identity, page_size=referral_page_size)
     servers: list[HTTPSServer] = []
     try:

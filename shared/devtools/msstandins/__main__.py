@@ -17,6 +17,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 from shared.devtools.msstandins import make_referral, start_standins
+from shared.integrations.d365.mapping import BUNDLED
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    with start_standins(referral_page_size=args.page_size) as ms:
+    with start_standins(referral_page_size=args.page_size, d365_mapping=BUNDLED) as ms:
         start = datetime.now(UTC) - timedelta(days=args.referrals)
         for index in range(args.referrals):
             ms.referrals.add_referral(
