@@ -152,12 +152,11 @@ class _UdpServer(asyncio.DatagramProtocol):
 
 
 async def serve(responder: Responder, host: str, port: int, delay: float) -> tuple[str, int]:
-    """Listen on UDP and TCP (same port); return the bound address."""
+    """Listen on UDP and TCP (same port); return the bound address.
+
+    With ``port=0`` the kernel picks a free UDP port, but the same number may be taken for TCP
+    (another test's listener or an ephemeral client port), so a clash is retried with a new pick."""
     loop = asyncio.get_running_loop()
-    transport, _ = await loop.create_datagram_endpoint(lambda: _UdpServer(responder, delay), local_addr=(host, port))
-    sock = transport.get_extra_info("socket")
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
-    bound = transport.get_extra_info("sockname")[:2]
 
     async def handle_tcp(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -175,8 +174,21 @@ async def serve(responder: Responder, host: str, port: int, delay: float) -> tup
         finally:
             writer.close()
 
-    await asyncio.start_server(handle_tcp, bound[0], bound[1])
-    return bound[0], bound[1]
+    for attempt in range(50):
+        transport, _ = await loop.create_datagram_endpoint(
+            lambda: _UdpServer(responder, delay), local_addr=(host, port)
+        )
+        bound = transport.get_extra_info("sockname")[:2]
+        try:
+            await asyncio.start_server(handle_tcp, bound[0], bound[1])
+        except OSError:
+            transport.close()
+            if port != 0 or attempt == 49:
+                raise
+            continue
+        transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+        return bound[0], bound[1]
+    raise AssertionError("unreachable")
 
 
 def main(argv: list[str] | None = None, lookup_factory: Callable[[], Responder] | None = None) -> None:
