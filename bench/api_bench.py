@@ -1,14 +1,18 @@
 """API benchmark: 100,000 leads, the local runner over HTTP, SQLite and PostgreSQL.
 
 Seeds N leads (domains, lead rows and one snapshot each, with a realistic provider mix) straight
-into a fresh database, starts ``hunter serve`` (functions-framework + gunicorn threads) and
-measures, from an async HTTP client with bounded concurrency on 127.0.0.1:
+into a fresh database, starts ``hunter serve`` (functions-framework + gunicorn, one sync worker per
+core) and measures with bounded concurrency on 127.0.0.1:
 
 * ``GET /api/v1/leads`` with a filter + sort + limit 50 (rotating filters, sorts and offsets),
 * ``GET /api/v1/leads/{domain}`` for random domains,
 * ``GET /api/v1/leads`` following ``next`` cursors (pages 2-6 of a rotating filter + sort),
 
-reporting p50/p95 latency (overall, per filter and per sort) and requests/s. Also measures the
+reporting p50/p95 latency (overall, per filter and per sort) and requests/s. The load comes from
+wrk (Debian's ``wrk``, written in C: the two cores stay with the server) when it is installed,
+for ``--duration`` seconds per measurement with ``--concurrency`` connections; otherwise, or with
+``--client python``, from an httpx async client sending ``--requests`` per endpoint (it costs
+about 3 ms of CPU a request on the same cores, so its figures are higher). Also measures the
 cold start of the Azure entry point: ``python -X importtime -c "import function_app"`` and the
 RSS after that import.
 
@@ -28,6 +32,7 @@ import asyncio
 import json
 import random
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -46,6 +51,7 @@ sys.path.insert(0, str(ROOT))
 
 from shared.devtools.api_server import start_api_server  # noqa: E402
 from shared.http.auth import ApiKeyStore  # noqa: E402
+from shared.local.server import default_workers  # noqa: E402
 from shared.models import DkimSelector, DmarcInfo, MxHost, ScanRecord, ScanStatus, SpfInfo  # noqa: E402
 from shared.providers import classify  # noqa: E402
 from shared.scoring import score_record  # noqa: E402
@@ -189,10 +195,31 @@ def seed(url: str, count: int) -> None:
 
 
 CURSOR_PAGES = 5  # pages 2..6 of a cursor walk
+Stats = dict[str, float]  # p50 and p95 in ms, requests
 
 
-async def measure(base: str, key: str, leads: int, requests: int, concurrency: int) -> dict[str, Any]:
-    results: dict[str, Any] = {"list": [], "detail": [], "cursor": [], "by_filter": {}, "by_sort": {}}
+def stats_of(values: list[float]) -> Stats:
+    values = sorted(values)
+    return {
+        "p50": statistics.median(values),
+        "p95": values[max(0, int(len(values) * 0.95) - 1)],
+        "requests": len(values),
+    }
+
+
+def list_params(rng: random.Random, **fixed: Any) -> dict[str, Any]:
+    """A list request: a filter, a sort, 50 rows, mostly the first page (``fixed`` pins a part)."""
+    params = {**rng.choice(FILTERS), "sort": rng.choice(SORTS), "limit": 50, "offset": rng.choice([0, 0, 50, 500])}
+    if "filter" in fixed:
+        params = {**fixed["filter"], **{k: v for k, v in params.items() if k in ("sort", "limit", "offset")}}
+    if "sort" in fixed:
+        params["sort"] = fixed["sort"]
+    return params
+
+
+async def measure_python(base: str, key: str, leads: int, requests: int, concurrency: int) -> dict[str, Any]:
+    """httpx, ``requests`` per endpoint with list, detail and cursor requests interleaved."""
+    raw: dict[str, Any] = {"list": [], "detail": [], "cursor": [], "by_filter": {}, "by_sort": {}}
     rng = random.Random(7)
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=base, headers={"X-API-Key": key}, limits=limits, timeout=30) as client:
@@ -210,30 +237,100 @@ async def measure(base: str, key: str, leads: int, requests: int, concurrency: i
         async def one(kind: str) -> None:
             if kind == "detail":
                 elapsed, _ = await get(f"/v1/leads/firma{rng.randrange(leads)}.com.tr", {})
-                results["detail"].append(elapsed)
+                raw["detail"].append(elapsed)
                 return
-            params = {**rng.choice(FILTERS), "sort": rng.choice(SORTS), "limit": 50}
+            params = list_params(rng)
             if kind == "list":
-                elapsed, _ = await get("/v1/leads", {**params, "offset": rng.choice([0, 0, 50, 500])})
-                results["list"].append(elapsed)
-                results["by_filter"].setdefault(next(iter(params)), []).append(elapsed)
-                results["by_sort"].setdefault(params["sort"], []).append(elapsed)
+                elapsed, _ = await get("/v1/leads", params)
+                raw["list"].append(elapsed)
+                raw["by_filter"].setdefault(next(iter(params)), []).append(elapsed)
+                raw["by_sort"].setdefault(params["sort"], []).append(elapsed)
                 return
-            _, page = await get("/v1/leads", params)  # page 1: not counted here
+            _, page = await get("/v1/leads", {**params, "offset": 0})  # page 1: not counted here
             for _ in range(CURSOR_PAGES):
                 if page["next"] is None:
                     break
-                elapsed, page = await get("/v1/leads", {**params, "cursor": page["next"]})
-                results["cursor"].append(elapsed)
+                elapsed, page = await get("/v1/leads", {**params, "offset": 0, "cursor": page["next"]})
+                raw["cursor"].append(elapsed)
 
         for kind in ("list", "detail", "cursor"):  # warm-up: imports, key verification, caches
             await asyncio.gather(*(one(kind) for _ in range(20 if kind == "cursor" else 50)))
-        for values in results.values():
+        for values in raw.values():
             values.clear()
+        started = time.monotonic()
         await asyncio.gather(
             *(one(kind) for kind in ("list", "detail") for _ in range(requests)),
             *(one("cursor") for _ in range(requests // (CURSOR_PAGES * 2))),
         )
+        wall = time.monotonic() - started
+    return {
+        **{kind: stats_of(raw[kind]) for kind in ("list", "detail", "cursor")},
+        **{group: {name: stats_of(v) for name, v in raw[group].items()} for group in ("by_filter", "by_sort")},
+        "rate": (len(raw["list"]) + len(raw["detail"]) + len(raw["cursor"])) / wall,
+    }
+
+
+def cursor_paths(base: str, key: str) -> list[str]:
+    """Pages 2-6 of every filter x sort, walked once through ``next`` (cursors are opaque)."""
+    paths = []
+    with httpx.Client(base_url=base, headers={"X-API-Key": key}, timeout=30) as client:
+        for filters in FILTERS:
+            for sort in SORTS:
+                params = {**filters, "sort": sort, "limit": 50}
+                page = client.get("/v1/leads", params=params).raise_for_status().json()
+                for _ in range(CURSOR_PAGES):
+                    if page["next"] is None:
+                        break
+                    query = {**params, "cursor": page["next"]}
+                    paths.append(httpx.URL(base + "/v1/leads", params=query).raw_path.decode())
+                    page = client.get("/v1/leads", params=query).raise_for_status().json()
+    return paths
+
+
+def run_wrk(origin: str, key: str, paths: list[str], seconds: float, concurrency: int, workdir: Path) -> Stats:
+    """One wrk run over ``paths`` in turn; any non-2xx answer or socket error stops the benchmark."""
+    path_file = workdir / f"paths-{uuid.uuid4().hex[:6]}.txt"
+    path_file.write_text("\n".join(paths) + "\n", encoding="ascii")
+    done = subprocess.run(
+        ["wrk", "-t1", f"-c{concurrency}", f"-d{seconds:g}s", "--timeout", "10s"]
+        + ["-s", str(ROOT / "bench" / "wrk_paths.lua"), origin],
+        env={"PATHS": str(path_file), "HUNTER_KEY": key, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    line = next((x for x in done.stdout.splitlines() if x.startswith("RESULT ")), None)
+    if line is None:
+        raise SystemExit(f"wrk printed no result: {done.stdout[-500:]} {done.stderr[-500:]}")
+    values = {k: float(v) for k, v in (part.split("=") for part in line.split()[1:])}
+    if values["non2xx"] or values["errors"]:
+        raise SystemExit(f"wrk saw {values['non2xx']:.0f} non-2xx answers and {values['errors']:.0f} errors")
+    return {**values, "rate": values["requests"] / values["seconds"]}
+
+
+def measure_wrk(base: str, key: str, leads: int, seconds: float, concurrency: int) -> dict[str, Any]:
+    """wrk, one endpoint at a time for ``seconds`` each (per filter and per sort: a third of that)."""
+    origin = base.removesuffix("/api")
+    rng = random.Random(7)
+
+    def lists(**fixed: Any) -> list[str]:
+        return [httpx.URL(base + "/v1/leads", params=list_params(rng, **fixed)).raw_path.decode() for _ in range(2000)]
+
+    details = [f"/api/v1/leads/firma{rng.randrange(leads)}.com.tr" for _ in range(2000)]
+    cursors = cursor_paths(base, key)
+    with tempfile.TemporaryDirectory(prefix="hunter-wrk-") as workdir:
+
+        def run(paths: list[str], length: float) -> Stats:
+            return run_wrk(origin, key, paths, length, concurrency, Path(workdir))
+
+        run(lists(), 2)  # warm-up: every process verifies the key and builds its statements once
+        run(details, 2)
+        results: dict[str, Any] = {"list": run(lists(), seconds), "detail": run(details, seconds)}
+        results["cursor"] = run(cursors, seconds)
+        short = max(2.0, seconds / 3)
+        results["by_filter"] = {next(iter(f)): run(lists(filter=f), short) for f in FILTERS}
+        results["by_sort"] = {sort: run(lists(sort=sort), short) for sort in SORTS}
+    results["rate"] = results["list"]["rate"]
     return results
 
 
@@ -269,13 +366,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--leads", type=int, default=100_000)
-    parser.add_argument("--requests", type=int, default=1000, help="per endpoint")
-    parser.add_argument("--concurrency", type=int, default=4)
-    parser.add_argument("--workers", type=int, default=2, help="hunter serve --workers")
+    parser.add_argument("--client", choices=["wrk", "python"], help="load generator (default: wrk when installed)")
+    parser.add_argument("--duration", type=float, default=10, help="wrk: seconds per endpoint")
+    parser.add_argument("--requests", type=int, default=1000, help="python client: requests per endpoint")
+    parser.add_argument("--concurrency", type=int, default=4, help="concurrent connections")
+    parser.add_argument("--workers", type=int, help="hunter serve --workers (default: its own, one per core)")
+    parser.add_argument("--threads", type=int, help="hunter serve --threads (default: its own, 1)")
     parser.add_argument("--postgres-admin", default="postgresql+pg8000://postgres@127.0.0.1:5432/test")
     parser.add_argument("--keep", action="store_true", help="keep the seeded database and print its URL")
     parser.add_argument("--database-url", help="measure this database, seeded by an earlier --keep run")
     args = parser.parse_args()
+    if args.client is None:
+        args.client = "wrk" if shutil.which("wrk") else "python"
+        if args.client == "python":
+            print("wrk not found (apt-get install wrk): measuring with the Python client", file=sys.stderr)
+    elif args.client == "wrk" and not shutil.which("wrk"):
+        raise SystemExit("wrk not found: apt-get install wrk, or use --client python")
 
     drop = None
     if args.database_url:
@@ -304,11 +410,14 @@ def main() -> None:
     key, _ = ApiKeyStore(engine_for(url)).create(
         f"bench-{uuid.uuid4().hex[:6]}", ["read"], rate_limit_per_minute=1_000_000
     )
-    server, base = start_api_server({"HUNTER_DATABASE_URL": url, "HUNTER_LOG_LEVEL": "WARNING"}, workers=args.workers)
+    server, base = start_api_server(
+        {"HUNTER_DATABASE_URL": url, "HUNTER_LOG_LEVEL": "WARNING"}, workers=args.workers, threads=args.threads
+    )
     try:
-        wall = time.monotonic()
-        results = asyncio.run(measure(base, key, args.leads, args.requests, args.concurrency))
-        wall = time.monotonic() - wall
+        if args.client == "wrk":
+            results = measure_wrk(base, key, args.leads, args.duration, args.concurrency)
+        else:
+            results = asyncio.run(measure_python(base, key, args.leads, args.requests, args.concurrency))
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -320,23 +429,24 @@ def main() -> None:
     def field(label: str, text: str) -> None:
         print(f"{label:<36s} {text}")
 
-    def line(label: str, values: list[float]) -> None:
-        values = sorted(values)
-        p95 = values[max(0, int(len(values) * 0.95) - 1)]
-        field(label, f"p50 {statistics.median(values):6.1f} ms   p95 {p95:6.1f} ms")
+    def line(label: str, stats: Stats) -> None:
+        field(label, f"p50 {stats['p50']:6.1f} ms   p95 {stats['p95']:6.1f} ms   ({stats['requests']:,.0f} requests)")
 
+    workers = args.workers or default_workers()
     field("backend", f"{args.backend} ({args.leads:,} leads {seeded_text})")
-    field(
-        "concurrency",
-        f"{args.concurrency} connections, {args.requests} requests per endpoint, {args.workers} server processes",
-    )
+    load = f"wrk, {args.duration:g} s per endpoint" if args.client == "wrk" else f"httpx, {args.requests} per endpoint"
+    field("load", f"{load}, {args.concurrency} connections")
+    field("server", f"hunter serve: {workers} processes x {args.threads or 1} thread(s)")
     line("GET /v1/leads", results["list"])
     line("GET /v1/leads/{d}", results["detail"])
     line(f"GET /v1/leads, cursor pages 2-{CURSOR_PAGES + 1}", results["cursor"])
     for group in ("filter", "sort"):
-        for name, values in sorted(results[f"by_{group}"].items()):
-            line(f"  list by {group} {name}", values)
-    field("throughput", f"{(2 * args.requests + len(results['cursor'])) / wall:,.0f} requests/s")
+        for name, stats in sorted(results[f"by_{group}"].items()):
+            line(f"  list by {group} {name}", stats)
+    field(
+        "throughput",
+        f"{results['rate']:,.0f} requests/s (list)" if args.client == "wrk" else f"{results['rate']:,.0f} requests/s",
+    )
     field("cold start", f"import function_app {import_ms:.0f} ms, RSS after import {rss_mb:.0f} MB")
     if args.keep:
         field("kept", f"--database-url {url}")

@@ -493,13 +493,18 @@ def changes(since: str, domain: str | None, limit: int, as_json: bool, database_
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(1, 65535), default=7071, show_default=True)
-@click.option("--threads", type=click.IntRange(1, 256), default=8, show_default=True, help="Threads per process.")
+@click.option(
+    "--threads",
+    type=click.IntRange(1, 256),
+    default=1,
+    show_default=True,
+    help="Threads per server process. 1 runs gunicorn's sync worker (one request at a time per process, "
+    "lowest latency); more let a process overlap slow requests such as big exports.",
+)
 @click.option(
     "--workers",
     type=click.IntRange(1, 64),
-    default=1,
-    show_default=True,
-    help="Server processes (one per core uses the whole machine).",
+    help="Server processes (default: one per core, at least 2).",
 )
 @click.option("--db", "database_url", help="Database URL (default HUNTER_DATABASE_URL or sqlite:///hunter.db).")
 @click.option("--bootstrap-key", is_flag=True, help="Create and print an admin key when the database has none.")
@@ -512,7 +517,7 @@ def serve(
     host: str,
     port: int,
     threads: int,
-    workers: int,
+    workers: int | None,
     database_url: str | None,
     bootstrap_key: bool,
     queue_workers: int | None,

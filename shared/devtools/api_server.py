@@ -27,12 +27,15 @@ def free_port() -> int:
 def start_api_server(
     env: dict[str, str],
     *,
-    workers: int = 1,
+    workers: int | None = None,
+    threads: int | None = None,
     queue_workers: int = 0,
     log: IO[bytes] | None = None,
     wait: float = 20.0,
 ) -> tuple[subprocess.Popen, str]:
-    """(process, base URL ending in /api). The log goes to ``log`` (a file, never an unread pipe)."""
+    """(process, base URL ending in /api). The log goes to ``log`` (a file, never an unread pipe).
+
+    ``workers``/``threads`` default to ``hunter serve``'s own (one sync worker per core)."""
     port = free_port()
     process = subprocess.Popen(
         [
@@ -42,10 +45,10 @@ def start_api_server(
             "serve",
             "--port",
             str(port),
-            "--workers",
-            str(workers),
             "--queue-workers",
             str(queue_workers),
+            *(["--workers", str(workers)] if workers else []),
+            *(["--threads", str(threads)] if threads else []),
         ],
         cwd=ROOT,
         env={**os.environ, **env},

@@ -1,7 +1,19 @@
-"""``hunter serve``: the functions-framework server (gunicorn, threads) on one port."""
+"""``hunter serve``: the functions-framework server (gunicorn) on one port.
+
+The process model is chosen by measurement (``bench/api_bench.py``, 100,000 leads, 4 concurrent
+clients, 2 cores): one *sync* worker per core answers ``GET /v1/leads`` with a p95 of 6.5 ms on
+SQLite and 11 ms on PostgreSQL, where the same processes with 8 threads each (gunicorn's gthread
+worker, functions-framework's default) took 14 and 19 ms, and four processes 11 and 18 ms. Threads
+in one process queue behind one GIL and hand every connection between the poller and the pool, and
+a keep-alive connection stays with the process that accepted it however busy that process is; a
+sync worker takes a connection only when it is free, so the kernel's accept queue balances the load.
+``--threads N`` brings the threaded worker back for deployments with many slow requests (large
+exports, synchronous scans), which a sync worker serves one at a time.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 
@@ -13,7 +25,13 @@ def create_app():
     )
 
 
-def serve(host: str, port: int, *, threads: int = 8, workers: int = 1) -> None:
+def default_workers() -> int:
+    """One server process per core, at least two, so that one slow request never stalls the server."""
+    return max(2, os.cpu_count() or 1)
+
+
+def serve(host: str, port: int, *, threads: int = 1, workers: int | None = None) -> None:
     from functions_framework._http import create_server
 
-    create_server(create_app(), debug=False, threads=threads, workers=workers).run(host, port)
+    # functions-framework turns threads=1 into gunicorn's sync worker (and >1 into gthread).
+    create_server(create_app(), debug=False, threads=threads, workers=workers or default_workers()).run(host, port)
