@@ -292,7 +292,7 @@ def run_wrk(origin: str, key: str, paths: list[str], seconds: float, concurrency
     path_file = workdir / f"paths-{uuid.uuid4().hex[:6]}.txt"
     path_file.write_text("\n".join(paths) + "\n", encoding="ascii")
     done = subprocess.run(
-        ["wrk", "-t1", f"-c{concurrency}", f"-d{seconds:g}s", "--timeout", "10s"]
+        ["wrk", "-t1", f"-c{concurrency}", f"-d{max(1, round(seconds))}s", "--timeout", "10s"]
         + ["-s", str(ROOT / "bench" / "wrk_paths.lua"), origin],
         env={"PATHS": str(path_file), "HUNTER_KEY": key, "PATH": "/usr/bin:/bin"},
         capture_output=True,
@@ -327,7 +327,7 @@ def measure_wrk(base: str, key: str, leads: int, seconds: float, concurrency: in
         run(details, 2)
         results: dict[str, Any] = {"list": run(lists(), seconds), "detail": run(details, seconds)}
         results["cursor"] = run(cursors, seconds)
-        short = max(2.0, seconds / 3)
+        short = max(2, round(seconds / 3))  # wrk takes whole seconds
         results["by_filter"] = {next(iter(f)): run(lists(filter=f), short) for f in FILTERS}
         results["by_sort"] = {sort: run(lists(sort=sort), short) for sort in SORTS}
     results["rate"] = results["list"]["rate"]
