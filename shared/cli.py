@@ -551,17 +551,19 @@ def serve(
     base = f"http://{host}:{port}/api"
     err.print(f"Hunter API on [bold]{base}/v1/leads[/] (OpenAPI: {base}/v1/openapi.json, health: {base}/healthz/ready)")
     err.print('Send your key as X-API-Key, e.g. curl -H "X-API-Key: $KEY" ' + f"{base}/v1/dashboard")
+    from shared.local.server import shared_metrics
     from shared.local.supervisor import WorkerSupervisor
 
     count = settings.worker_processes if queue_workers is None else queue_workers
-    supervisor = WorkerSupervisor(count).start() if count else None
-    if supervisor:
-        err.print(f"{count} queue worker(s) on the {settings.queue_backend} queue backend (hunter queue stats)")
-    try:
-        run_server(host, port, threads=threads, workers=workers)
-    finally:
+    with shared_metrics():  # one /healthz/metrics view of the server processes and queue workers
+        supervisor = WorkerSupervisor(count).start() if count else None
         if supervisor:
-            supervisor.stop()
+            err.print(f"{count} queue worker(s) on the {settings.queue_backend} queue backend (hunter queue stats)")
+        try:
+            run_server(host, port, threads=threads, workers=workers)
+        finally:
+            if supervisor:
+                supervisor.stop()
 
 
 @main.group()

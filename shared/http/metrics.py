@@ -1,8 +1,18 @@
-"""Prometheus metrics for ``/api/healthz/metrics`` (one registry per process)."""
+"""Prometheus metrics for ``/api/healthz/metrics``.
+
+In one process (an Azure Functions worker, a test) the registry is that process's own. ``hunter
+serve`` runs several server processes and queue workers; it points ``PROMETHEUS_MULTIPROC_DIR`` at
+a fresh directory before they start, every process then writes its counters to its own file there
+(prometheus_client's multiprocess mode), and a scrape answered by any process adds them all up.
+"""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+import os
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 
 class Metrics:
@@ -31,4 +41,8 @@ class Metrics:
         self.latency.labels(route).observe(seconds)
 
     def render(self) -> bytes:
+        if os.environ.get(MULTIPROCESS_DIR):
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+            return generate_latest(registry)
         return generate_latest(self.registry)

@@ -14,7 +14,14 @@ exports, synchronous scans), which a sync worker serves one at a time.
 from __future__ import annotations
 
 import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's own setting (shared.http.metrics reads it)
 
 
 def create_app():
@@ -28,6 +35,27 @@ def create_app():
 def default_workers() -> int:
     """One server process per core, at least two, so that one slow request never stalls the server."""
     return max(2, os.cpu_count() or 1)
+
+
+@contextmanager
+def shared_metrics() -> Iterator[Path]:
+    """One Prometheus view of every process ``hunter serve`` starts (see ``shared.http.metrics``).
+
+    Set before any of them imports prometheus_client, which picks its value store at import; the
+    directory is new for each run (counts from an earlier run must not add up) and removed after."""
+    if "prometheus_client" in sys.modules and not os.environ.get(MULTIPROCESS_DIR):
+        raise RuntimeError("prometheus_client was imported before the metrics directory was set")
+    directory = Path(tempfile.mkdtemp(prefix="hunter-metrics-"))
+    previous = os.environ.get(MULTIPROCESS_DIR)
+    os.environ[MULTIPROCESS_DIR] = str(directory)
+    try:
+        yield directory
+    finally:
+        if previous is None:
+            os.environ.pop(MULTIPROCESS_DIR, None)
+        else:
+            os.environ[MULTIPROCESS_DIR] = previous
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def serve(host: str, port: int, *, threads: int = 1, workers: int | None = None) -> None:

@@ -180,6 +180,28 @@ def test_metrics_need_a_key_and_speak_prometheus(client, api):
     assert 'hunter_http_requests_total{method="GET",route="get_dashboard",status="200"}' in reply.body.decode()
 
 
+def _dashboard_count(client, api) -> float:
+    text = client.request("GET", "/api/healthz/metrics", headers=auth(api, "read")).body.decode()
+    sample = 'hunter_http_requests_total{method="GET",route="get_dashboard",status="200"} '
+    return next(float(line.removeprefix(sample)) for line in text.splitlines() if line.startswith(sample))
+
+
+def test_local_runner_metrics_add_up_every_server_process(api):
+    """``hunter serve`` runs two processes here; requests from four threads at once land on both, and
+    a scrape answered by either one counts all of them (test_metrics_processes.py: the mechanism)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    local = api["clients"]["local"]
+    local.request("GET", "/api/v1/dashboard", headers=auth(api, "read"))
+    before = _dashboard_count(local, api)
+    with ThreadPoolExecutor(4) as pool:
+        statuses = list(
+            pool.map(lambda _: local.request("GET", "/api/v1/dashboard", headers=auth(api, "read")).status, range(16))
+        )
+    assert statuses == [200] * 16
+    assert [_dashboard_count(local, api) - before for _ in range(3)] == [16, 16, 16]
+
+
 # -- auth, scopes, limits -------------------------------------------------------------------
 
 

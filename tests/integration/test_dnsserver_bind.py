@@ -29,7 +29,7 @@ def test_a_tcp_clash_on_the_picked_port_is_retried(monkeypatch):
         return await dnsserver.serve(responder, "127.0.0.1", 0, 0)
 
     host, port = aio.run(run())
-    assert len(calls) == 2 and port == calls[1]
+    assert len(calls) >= 2 and port == calls[-1]  # (busy machines clash for real now and then)
 
 
 def test_a_taken_fixed_port_is_an_error_not_a_silent_other_port():
