@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 
 SCOPES = ("read", "scan", "admin")
 _IMPLIES = {"admin": {"read", "scan", "admin"}, "scan": {"read", "scan"}, "read": {"read"}}
-CACHE_SECONDS = 60.0
+CACHE_SECONDS = 3600.0  # how long a verified key skips argon2 (the slow part, by design)
+REVOCATION_CHECK_SECONDS = 2.0  # how long a process may go on trusting a key without re-reading its row
 
 
 class ApiKeyError(ValueError):
@@ -58,7 +59,7 @@ class ApiKeyStore:
 
         self.sessions = session_factory(engine)
         self.hasher = PasswordHasher()
-        self._cache: dict[str, tuple[float, ApiKey | None]] = {}
+        self._cache: dict[str, tuple[float, ApiKey | None, float]] = {}  # digest: (until, key, checked)
         self._lock = threading.Lock()
 
     def create(self, name: str, scopes: list[str], rate_limit_per_minute: int = 600) -> tuple[str, ApiKeyRow]:
@@ -100,18 +101,39 @@ class ApiKeyStore:
         return row
 
     def authenticate(self, presented: str) -> ApiKey | None:
+        """The key behind ``presented``, or None.
+
+        argon2 runs once per key and process (about 50 ms, on purpose); after that the key is
+        trusted for ``REVOCATION_CHECK_SECONDS`` at a time, then its row is re-read (one primary-key
+        lookup), so a key revoked anywhere (the CLI, another server process, another instance)
+        stops working everywhere within two seconds."""
         digest = hashlib.sha256(presented.encode("utf-8", "replace")).hexdigest()
         now = time.monotonic()
         with self._lock:
             hit = self._cache.get(digest)
         if hit is not None and hit[0] > now:
-            return hit[1]
+            until, key, checked = hit
+            if key is None or now - checked < REVOCATION_CHECK_SECONDS:
+                return key
+            if self._still_valid(key.id):
+                self._remember(digest, (until, key, now))
+                return key
+            self._remember(digest, (until, None, now))
+            return None
         key = self._verify(presented)
+        self._remember(digest, (now + CACHE_SECONDS, key, now))
+        return key
+
+    def _remember(self, digest: str, entry: tuple[float, ApiKey | None, float]) -> None:
         with self._lock:
             if len(self._cache) > 10_000:
                 self._cache.clear()
-            self._cache[digest] = (now + CACHE_SECONDS, key)
-        return key
+            self._cache[digest] = entry
+
+    def _still_valid(self, key_id: str) -> bool:
+        with self.sessions() as session:
+            row = session.execute(select(ApiKeyRow.revoked_at).where(ApiKeyRow.id == key_id)).first()
+        return row is not None and row.revoked_at is None
 
     def _verify(self, presented: str) -> ApiKey | None:
         from argon2.exceptions import InvalidHashError, VerificationError

@@ -282,6 +282,27 @@ def test_wrong_scope_is_403(client, api):
     assert client.request("GET", "/api/v1/dashboard", headers=auth(api, "scan")).status == 200  # scan implies read
 
 
+def test_a_key_revoked_elsewhere_stops_working_on_every_server_process(api):
+    """Revoked from another process (as ``hunter apikey revoke`` does): both server processes,
+    which verified and cached the key, refuse it within REVOCATION_CHECK_SECONDS."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from shared.http.auth import REVOCATION_CHECK_SECONDS
+
+    store = ApiKeyStore(engine_for(api["settings"].database_url))
+    key, row = store.create("revoked-elsewhere", ["read"])
+    local = api["clients"]["local"]
+
+    def me(_: int) -> int:
+        return local.request("GET", "/api/v1/me", headers={"X-API-Key": key}).status
+
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(me, range(16))) == [200] * 16  # from four threads: both processes answer
+        store.revoke(row.id, by_id=True)
+        time.sleep(REVOCATION_CHECK_SECONDS + 0.5)
+        assert list(pool.map(me, range(16))) == [401] * 16
+
+
 def test_rate_limit_answers_429_with_retry_after(api):
     """A key allowed 2 requests a minute. In one process (the Azure host in this test) the third is
     a 429. Without Redis each server process holds its own bucket, so ``hunter serve``'s two
