@@ -88,6 +88,26 @@ export function facts(pairs) {
   );
 }
 
+/**
+ * A table in its scrolling wrapper: a caption for screen readers, the column headers (text, or a
+ * node such as a sort button or a hidden label) and the body rows. Every table on every screen is
+ * built here, so headers always carry scope="col".
+ */
+export function dataTable({ className = "", caption = null, headers, rows, wrapClass = "table-wrap" }) {
+  const header = (c) => (c instanceof Node ? c : h("th", { scope: "col", text: c }));
+  return h(
+    "div",
+    { class: wrapClass },
+    h(
+      "table",
+      { class: `table ${className}`.trim() },
+      caption ? h("caption", { class: "sr-only", text: caption }) : null,
+      h("thead", {}, h("tr", {}, headers.map(header))),
+      h("tbody", {}, rows),
+    ),
+  );
+}
+
 /** The non-empty, trimmed values of `names` in a filter form, for the URL query (a bookmarkable view). */
 export function formFilters(form, names) {
   const data = new FormData(form);

@@ -3,7 +3,7 @@
 import { api } from "../api.js";
 import { append, clear, h } from "../dom.js";
 import { dateTime, getLang, money, num, t } from "../i18n.js";
-import { d365Badge, emptyState, errorBox, errorText, facts, loading, priorityBadge, setTitle, toast } from "../ui.js";
+import { d365Badge, dataTable, emptyState, errorBox, errorText, facts, loading, priorityBadge, setTitle, toast } from "../ui.js";
 
 function section(title, ...children) {
   const id = `s-${title.toLowerCase().replace(/[^a-z0-9]+/gi, "-")}`;
@@ -137,30 +137,20 @@ function salesSummary(domain) {
 
 function referrals(list) {
   if (!list.length) return h("p", { class: "muted", text: t("lead.noReferrals") });
-  return h(
-    "div",
-    { class: "table-wrap" },
-    h(
-      "table",
-      { class: "table" },
-      h("thead", {}, h("tr", {}, [t("ref.name"), t("ref.type"), t("ref.status"), t("ref.value"), t("ref.created")].map((c) => h("th", { scope: "col", text: c })))),
+  return dataTable({
+    headers: [t("ref.name"), t("ref.type"), t("ref.status"), t("ref.value"), t("ref.created")],
+    rows: list.map((r) =>
       h(
-        "tbody",
+        "tr",
         {},
-        list.map((r) =>
-          h(
-            "tr",
-            {},
-            h("td", { text: r.name || r.customer_name || r.id }),
-            h("td", { text: r.type || "—" }),
-            h("td", { text: [r.status, r.substatus].filter(Boolean).join(" / ") || "—" }),
-            h("td", { class: "num", text: r.deal_value === null ? "—" : money(r.deal_value, r.currency) }),
-            h("td", { text: r.created_at ? dateTime(r.created_at, false) : "—" }),
-          ),
-        ),
+        h("td", { text: r.name || r.customer_name || r.id }),
+        h("td", { text: r.type || "—" }),
+        h("td", { text: [r.status, r.substatus].filter(Boolean).join(" / ") || "—" }),
+        h("td", { class: "num", text: r.deal_value === null ? "—" : money(r.deal_value, r.currency) }),
+        h("td", { text: r.created_at ? dateTime(r.created_at, false) : "—" }),
       ),
     ),
-  );
+  });
 }
 
 function d365Box(ctx, lead, refresh) {

@@ -3,7 +3,7 @@
 import { api, download, queryString } from "../api.js";
 import { clear, h, svgIcon } from "../dom.js";
 import { dateTime, getLang, num, t } from "../i18n.js";
-import { d365Badge, emptyState, errorBox, formFilters, loading, priorityBadge, setTitle, toast } from "../ui.js";
+import { d365Badge, dataTable, emptyState, errorBox, formFilters, loading, priorityBadge, setTitle, toast } from "../ui.js";
 
 const FILTERS = ["q", "segment", "provider", "priority", "commercial_segment", "min_score", "max_score", "changed_since", "d365_sync_status", "has_referral"];
 const PAGE_SIZE = 50;
@@ -219,29 +219,22 @@ export async function render(root, ctx) {
     );
     return;
   }
-  const table = h(
-    "table",
-    { class: "table leads-table" },
-    h("caption", { class: "sr-only", text: t("leads.caption") }),
-    h(
-      "thead",
-      {},
-      h(
-        "tr",
-        {},
-        sortHeader(ctx, SORTABLE.domain, t("col.domain")),
-        h("th", { scope: "col", text: t("col.company") }),
-        sortHeader(ctx, SORTABLE.provider, t("col.provider")),
-        h("th", { scope: "col", text: t("col.segment") }),
-        sortHeader(ctx, SORTABLE.score, t("col.score")),
-        sortHeader(ctx, SORTABLE.priority, t("col.priority")),
-        h("th", { scope: "col", text: t("col.d365") }),
-        h("th", { scope: "col", text: t("col.referral") }),
-        sortHeader(ctx, SORTABLE.scanned_at, t("col.lastScan")),
-      ),
-    ),
-    h("tbody", {}, data.items.map(row)),
-  );
+  const table = dataTable({
+    className: "leads-table",
+    caption: t("leads.caption"),
+    headers: [
+      sortHeader(ctx, SORTABLE.domain, t("col.domain")),
+      t("col.company"),
+      sortHeader(ctx, SORTABLE.provider, t("col.provider")),
+      t("col.segment"),
+      sortHeader(ctx, SORTABLE.score, t("col.score")),
+      sortHeader(ctx, SORTABLE.priority, t("col.priority")),
+      t("col.d365"),
+      t("col.referral"),
+      sortHeader(ctx, SORTABLE.scanned_at, t("col.lastScan")),
+    ],
+    rows: data.items.map(row),
+  });
   const base = { ...filters, ...(sort ? { sort } : {}) };
   const pager = h(
     "nav",
@@ -270,7 +263,7 @@ export async function render(root, ctx) {
         })
       : null,
   );
-  results.append(h("div", { class: "table-wrap" }, table), pager);
+  results.append(table, pager);
 }
 
 function errorBoxText(error) {

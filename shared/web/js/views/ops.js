@@ -3,7 +3,7 @@
 import { api } from "../api.js";
 import { clear, h } from "../dom.js";
 import { dateTime, duration, num, t } from "../i18n.js";
-import { errorBox, errorText, loading, setTitle, toast } from "../ui.js";
+import { dataTable, errorBox, errorText, loading, setTitle, toast } from "../ui.js";
 
 async function poison(box, name, reload) {
   clear(box).append(loading());
@@ -30,24 +30,14 @@ async function poison(box, name, reload) {
     }
   };
   box.append(
-    h(
-      "div",
-      { class: "table-wrap" },
-      h(
-        "table",
-        { class: "table" },
-        h("thead", {}, h("tr", {}, h("th", { scope: "col" }, h("span", { class: "sr-only", text: t("ops.select") })), [t("ops.id"), t("ops.error"), t("ops.failedAt"), t("ops.body")].map((c) => h("th", { scope: "col", text: c })))),
-        h(
-          "tbody",
-          {},
-          data.items.map((m) => {
-            const check = h("input", { type: "checkbox", value: m.id, "aria-label": t("ops.selectOne", { id: m.id }) });
-            checks.push(check);
-            return h("tr", {}, h("td", {}, check), h("td", { class: "mono", text: m.id }), h("td", { text: m.last_error || "—" }), h("td", { text: m.failed_at ? dateTime(m.failed_at) : "—" }), h("td", { class: "mono small", text: m.body.slice(0, 120) }));
-          }),
-        ),
-      ),
-    ),
+    dataTable({
+      headers: [h("th", { scope: "col" }, h("span", { class: "sr-only", text: t("ops.select") })), t("ops.id"), t("ops.error"), t("ops.failedAt"), t("ops.body")],
+      rows: data.items.map((m) => {
+        const check = h("input", { type: "checkbox", value: m.id, "aria-label": t("ops.selectOne", { id: m.id }) });
+        checks.push(check);
+        return h("tr", {}, h("td", {}, check), h("td", { class: "mono", text: m.id }), h("td", { text: m.last_error || "—" }), h("td", { text: m.failed_at ? dateTime(m.failed_at) : "—" }), h("td", { class: "mono small", text: m.body.slice(0, 120) }));
+      }),
+    }),
     h(
       "div",
       { class: "toolbar" },
@@ -166,32 +156,23 @@ async function keys(box, ctx) {
   clear(box).append(
     h("h2", { id: "ops-keys", text: t("keys.title") }),
     h("p", { class: "muted", text: t("keys.intro") }),
-    h(
-      "div",
-      { class: "table-wrap" },
-      h(
-        "table",
-        { class: "table keys-table" },
-        h("thead", {}, h("tr", {}, [t("keys.name"), t("ops.id"), t("keys.scope"), t("keys.limit"), t("keys.createdAt"), t("keys.status"), ""].map((c) => h("th", { scope: "col", text: c })))),
+    dataTable({
+      className: "keys-table",
+      headers: [t("keys.name"), t("ops.id"), t("keys.scope"), t("keys.limit"), t("keys.createdAt"), t("keys.status"), ""],
+      rows: data.items.map((item) =>
         h(
-          "tbody",
-          {},
-          data.items.map((item) =>
-            h(
-              "tr",
-              { "data-key": item.id },
-              h("th", { scope: "row", text: item.name }),
-              h("td", { class: "mono", text: item.id }),
-              h("td", { text: scopes(item) }),
-              h("td", { class: "num", text: num(item.rate_limit_per_minute) }),
-              h("td", { class: "nowrap", text: dateTime(item.created_at) }),
-              h("td", {}, item.revoked_at ? h("span", { class: "pill d365-failed", text: t("keys.revokedAt", { at: dateTime(item.revoked_at) }) }) : h("span", { class: "pill d365-synced", text: t("keys.active") })),
-              h("td", {}, item.revoked_at || item.name === ctx.me.name ? null : h("button", { type: "button", class: "btn btn-small", text: t("keys.revoke"), "aria-label": t("keys.revokeOne", { name: item.name }), onclick: () => revoke(item) })),
-            ),
-          ),
+          "tr",
+          { "data-key": item.id },
+          h("th", { scope: "row", text: item.name }),
+          h("td", { class: "mono", text: item.id }),
+          h("td", { text: scopes(item) }),
+          h("td", { class: "num", text: num(item.rate_limit_per_minute) }),
+          h("td", { class: "nowrap", text: dateTime(item.created_at) }),
+          h("td", {}, item.revoked_at ? h("span", { class: "pill d365-failed", text: t("keys.revokedAt", { at: dateTime(item.revoked_at) }) }) : h("span", { class: "pill d365-synced", text: t("keys.active") })),
+          h("td", {}, item.revoked_at || item.name === ctx.me.name ? null : h("button", { type: "button", class: "btn btn-small", text: t("keys.revoke"), "aria-label": t("keys.revokeOne", { name: item.name }), onclick: () => revoke(item) })),
         ),
       ),
-    ),
+    }),
     keyForm((created) => reload(created)),
   );
 }
@@ -215,30 +196,22 @@ export async function render(root, ctx) {
   const age = (s) => (s === null ? "—" : duration(s));
   clear(body).append(
     h("p", { class: "muted", text: t("ops.backend", { backend: data.backend }) }),
-    h(
-      "div",
-      { class: "table-wrap card" },
-      h(
-        "table",
-        { class: "table queues-table" },
-        h("thead", {}, h("tr", {}, [t("ops.queue"), t("ops.length"), t("ops.oldest"), t("ops.poison"), t("ops.poisonOldest"), ""].map((c) => h("th", { scope: "col", text: c })))),
+    dataTable({
+      className: "queues-table",
+      wrapClass: "table-wrap card",
+      headers: [t("ops.queue"), t("ops.length"), t("ops.oldest"), t("ops.poison"), t("ops.poisonOldest"), ""],
+      rows: data.queues.map((q) =>
         h(
-          "tbody",
+          "tr",
           {},
-          data.queues.map((q) =>
-            h(
-              "tr",
-              {},
-              h("th", { scope: "row", class: "mono", text: q.name }),
-              h("td", { class: "num", text: num(q.length) }),
-              h("td", { text: age(q.oldest_age_seconds) }),
-              h("td", { class: "num", text: num(q.poison_length) }),
-              h("td", { text: age(q.poison_oldest_age_seconds) }),
-              h("td", {}, h("button", { type: "button", class: "btn btn-small", text: t("ops.showPoison"), onclick: () => { detail.hidden = false; poison(detail, q.name, () => ctx.navigate("ops")); } })),
-            ),
-          ),
+          h("th", { scope: "row", class: "mono", text: q.name }),
+          h("td", { class: "num", text: num(q.length) }),
+          h("td", { text: age(q.oldest_age_seconds) }),
+          h("td", { class: "num", text: num(q.poison_length) }),
+          h("td", { text: age(q.poison_oldest_age_seconds) }),
+          h("td", {}, h("button", { type: "button", class: "btn btn-small", text: t("ops.showPoison"), onclick: () => { detail.hidden = false; poison(detail, q.name, () => ctx.navigate("ops")); } })),
         ),
       ),
-    ),
+    }),
   );
 }

@@ -4,7 +4,7 @@
 import { api, queryString } from "../api.js";
 import { clear, h } from "../dom.js";
 import { dateTime, money, num, t } from "../i18n.js";
-import { emptyState, errorBox, errorText, facts, formFilters, loading, setTitle, toast } from "../ui.js";
+import { dataTable, emptyState, errorBox, errorText, facts, formFilters, loading, setTitle, toast } from "../ui.js";
 
 const FILTERS = ["q", "link_status", "type", "status"];
 const PAGE_SIZE = 50;
@@ -182,23 +182,12 @@ export async function render(root, ctx) {
     );
     return;
   }
-  const table = h(
-    "table",
-    { class: "table referrals-table" },
-    h("caption", { class: "sr-only", text: t("refs.caption") }),
-    h(
-      "thead",
-      {},
-      h(
-        "tr",
-        {},
-        [t("refs.customer"), t("refs.lead"), t("ref.type"), t("ref.status"), t("ref.value"), t("refs.updated")].map((c) =>
-          h("th", { scope: "col", text: c }),
-        ),
-      ),
-    ),
-    h("tbody", {}, data.items.map(row)),
-  );
+  const table = dataTable({
+    className: "referrals-table",
+    caption: t("refs.caption"),
+    headers: [t("refs.customer"), t("refs.lead"), t("ref.type"), t("ref.status"), t("ref.value"), t("refs.updated")],
+    rows: data.items.map(row),
+  });
   const move = (to) => ctx.navigate("referrals", { ...filters, ...(to ? { offset: String(to) } : {}) });
   const pager = h(
     "nav",
@@ -206,5 +195,5 @@ export async function render(root, ctx) {
     offset > 0 ? h("button", { type: "button", class: "btn", text: t("leads.previous"), onclick: () => move(Math.max(0, offset - PAGE_SIZE)) }) : null,
     data.next_offset !== null ? h("button", { type: "button", class: "btn btn-primary", text: t("leads.next"), onclick: () => move(data.next_offset) }) : null,
   );
-  results.append(h("div", { class: "table-wrap" }, table), pager);
+  results.append(table, pager);
 }

@@ -3,7 +3,7 @@
 import { api } from "../api.js";
 import { append, clear, h } from "../dom.js";
 import { dateTime, duration, getLang, inputError, num, percent, t } from "../i18n.js";
-import { errorBox, errorText, facts, loading, priorityBadge, setTitle } from "../ui.js";
+import { dataTable, errorBox, errorText, facts, loading, priorityBadge, setTitle } from "../ui.js";
 
 const ACCEPT = ".csv,.txt,.xlsx,text/csv,text/plain,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 const POLL_MS = 1000;
@@ -118,16 +118,11 @@ function upload(ctx) {
           "details",
           { class: "problems", open: preview.invalid_rows.length <= 10 },
           h("summary", { text: t("scan.invalidRows", { count: num(preview.invalid) }) }),
-          h(
-            "div",
-            { class: "table-wrap" },
-            h(
-              "table",
-              { class: "table invalid-table" },
-              h("thead", {}, h("tr", {}, [t("job.row"), t("job.input"), t("job.error")].map((c) => h("th", { scope: "col", text: c })))),
-              h("tbody", {}, preview.invalid_rows.map((r) => h("tr", {}, h("td", { class: "num", text: r.line === null ? "—" : num(r.line) }), h("td", { text: r.input || "—" }), h("td", { text: inputError(r.error) || "—" })))),
-            ),
-          ),
+          dataTable({
+            className: "invalid-table",
+            headers: [t("job.row"), t("job.input"), t("job.error")],
+            rows: preview.invalid_rows.map((r) => h("tr", {}, h("td", { class: "num", text: r.line === null ? "—" : num(r.line) }), h("td", { text: r.input || "—" }), h("td", { text: inputError(r.error) || "—" }))),
+          }),
         )
       : null;
     return h(
@@ -188,30 +183,20 @@ async function problems(jobId) {
   );
   const items = [...invalid.items, ...failed.items].sort((a, b) => a.seq - b.seq);
   if (!items.length) return h("p", { class: "muted", text: t("job.noProblems") });
-  return h(
-    "div",
-    { class: "table-wrap" },
-    h(
-      "table",
-      { class: "table" },
-      h("caption", { class: "sr-only", text: t("job.problems") }),
-      h("thead", {}, h("tr", {}, [t("job.row"), t("job.input"), t("job.status"), t("job.error")].map((c) => h("th", { scope: "col", text: c })))),
+  return dataTable({
+    caption: t("job.problems"),
+    headers: [t("job.row"), t("job.input"), t("job.status"), t("job.error")],
+    rows: items.map((item) =>
       h(
-        "tbody",
+        "tr",
         {},
-        items.map((item) =>
-          h(
-            "tr",
-            {},
-            h("td", { class: "num", text: item.row === null ? num(item.seq) : num(item.row) }),
-            h("td", { text: item.input }),
-            h("td", { text: t(`jobItem.${item.status}`) }),
-            h("td", { text: inputError(item.error) || (item.scan_status ? t(`scanStatus.${item.scan_status}`, {}, item.scan_status) : "—") }),
-          ),
-        ),
+        h("td", { class: "num", text: item.row === null ? num(item.seq) : num(item.row) }),
+        h("td", { text: item.input }),
+        h("td", { text: t(`jobItem.${item.status}`) }),
+        h("td", { text: inputError(item.error) || (item.scan_status ? t(`scanStatus.${item.scan_status}`, {}, item.scan_status) : "—") }),
       ),
     ),
-  );
+  });
 }
 
 async function jobView(root, ctx, jobId) {
@@ -289,30 +274,21 @@ export async function render(root, ctx) {
 
 function recentJobs(items) {
   if (!items.length) return h("p", { class: "muted", text: t("scan.noJobs") });
-  return h(
-    "div",
-    { class: "table-wrap" },
-    h(
-      "table",
-      { class: "table jobs-table" },
-      h("thead", {}, h("tr", {}, [t("scan.jobSource"), t("job.started"), t("job.status"), t("job.progress"), t("job.done"), t("job.failed"), t("job.invalid")].map((c) => h("th", { scope: "col", text: c })))),
+  return dataTable({
+    className: "jobs-table",
+    headers: [t("scan.jobSource"), t("job.started"), t("job.status"), t("job.progress"), t("job.done"), t("job.failed"), t("job.invalid")],
+    rows: items.map((job) =>
       h(
-        "tbody",
+        "tr",
         {},
-        items.map((job) =>
-          h(
-            "tr",
-            {},
-            h("th", { scope: "row" }, h("a", { href: `#/scan/jobs/${encodeURIComponent(job.id)}`, text: job.source })),
-            h("td", { class: "nowrap", text: dateTime(job.created_at) }),
-            h("td", {}, h("span", { class: `pill job-${job.status}`, text: t(`jobStatus.${job.status}`) })),
-            h("td", { class: "num", text: percent(job.progress) }),
-            h("td", { class: "num", text: num(job.totals.done) }),
-            h("td", { class: "num", text: num(job.totals.failed) }),
-            h("td", { class: "num", text: num(job.totals.invalid) }),
-          ),
-        ),
+        h("th", { scope: "row" }, h("a", { href: `#/scan/jobs/${encodeURIComponent(job.id)}`, text: job.source })),
+        h("td", { class: "nowrap", text: dateTime(job.created_at) }),
+        h("td", {}, h("span", { class: `pill job-${job.status}`, text: t(`jobStatus.${job.status}`) })),
+        h("td", { class: "num", text: percent(job.progress) }),
+        h("td", { class: "num", text: num(job.totals.done) }),
+        h("td", { class: "num", text: num(job.totals.failed) }),
+        h("td", { class: "num", text: num(job.totals.invalid) }),
       ),
     ),
-  );
+  });
 }
