@@ -108,6 +108,41 @@ export function dataTable({ className = "", caption = null, headers, rows, wrapC
   );
 }
 
+/** A labelled control of a filter form; ids are `${idPrefix}${name}` (each screen has its prefix). */
+function filterField(idPrefix, name, label, control) {
+  return h("div", { class: `field field-${name}` }, h("label", { for: `${idPrefix}${name}`, text: label }), control);
+}
+
+/** A filter's select: "all" first, then `values`, each described for the reader. */
+export function filterSelect(idPrefix, name, label, values, current, describe = (v) => v) {
+  return filterField(
+    idPrefix,
+    name,
+    label,
+    h(
+      "select",
+      { id: `${idPrefix}${name}`, name },
+      h("option", { value: "", text: t("common.all") }),
+      values.map((v) => h("option", { value: v, selected: v === current, text: describe(v) })),
+    ),
+  );
+}
+
+/** A filter's input (`attrs`: type, limits, placeholder), filled with the current value. */
+export function filterInput(idPrefix, name, label, attrs, current) {
+  return filterField(idPrefix, name, label, h("input", { id: `${idPrefix}${name}`, name, value: current || "", ...attrs }));
+}
+
+/** The Apply and Clear buttons that end every filter form. */
+export function filterActions() {
+  return h(
+    "div",
+    { class: "field field-actions" },
+    h("button", { type: "submit", class: "btn btn-primary", text: t("leads.apply") }),
+    h("button", { type: "reset", class: "btn", text: t("leads.clear") }),
+  );
+}
+
 /** The non-empty, trimmed values of `names` in a filter form, for the URL query (a bookmarkable view). */
 export function formFilters(form, names) {
   const data = new FormData(form);

@@ -3,7 +3,7 @@
 import { api, download, queryString } from "../api.js";
 import { clear, h, svgIcon } from "../dom.js";
 import { dateTime, getLang, num, t } from "../i18n.js";
-import { d365Badge, dataTable, emptyState, errorBox, formFilters, loading, priorityBadge, setTitle, toast } from "../ui.js";
+import { d365Badge, dataTable, emptyState, errorBox, filterActions, filterInput, filterSelect, formFilters, loading, priorityBadge, setTitle, toast } from "../ui.js";
 
 const FILTERS = ["q", "segment", "provider", "priority", "commercial_segment", "min_score", "max_score", "changed_since", "d365_sync_status", "has_referral"];
 const PAGE_SIZE = 50;
@@ -33,53 +33,25 @@ function currentFilters(query) {
   return out;
 }
 
-function select(name, label, values, current, describe = (v) => v) {
-  return h(
-    "div",
-    { class: "field" },
-    h("label", { for: `f-${name}`, text: label }),
-    h(
-      "select",
-      { id: `f-${name}`, name },
-      h("option", { value: "", text: t("common.all") }),
-      values.map((v) => h("option", { value: v, selected: v === current, text: describe(v) })),
-    ),
-  );
-}
-
-function input(name, label, attrs, current) {
-  return h(
-    "div",
-    { class: `field field-${name}` },
-    h("label", { for: `f-${name}`, text: label }),
-    h("input", { id: `f-${name}`, name, value: current || "", ...attrs }),
-  );
-}
-
 function filterForm(ctx, filters, opts) {
   const form = h(
     "form",
     { class: "filters card", role: "search", "aria-label": t("leads.filters") },
-    input("q", t("leads.search"), { type: "search", placeholder: t("leads.searchHint"), maxlength: 253 }, filters.q),
-    select("priority", t("col.priority"), PRIORITIES, filters.priority, (p) => `${p} — ${t(`priority.${p}`)}`),
-    select("segment", t("col.segment"), opts.segment, filters.segment, (s) => t(`segment.${s}`, {}, s)),
-    select("provider", t("col.provider"), opts.provider, filters.provider, (p) => t(`provider.${p}`, {}, p)),
-    select("commercial_segment", t("leads.commercial"), opts.commercial_segment, filters.commercial_segment, (s) =>
+    filterInput("f-", "q", t("leads.search"), { type: "search", placeholder: t("leads.searchHint"), maxlength: 253 }, filters.q),
+    filterSelect("f-", "priority", t("col.priority"), PRIORITIES, filters.priority, (p) => `${p} — ${t(`priority.${p}`)}`),
+    filterSelect("f-", "segment", t("col.segment"), opts.segment, filters.segment, (s) => t(`segment.${s}`, {}, s)),
+    filterSelect("f-", "provider", t("col.provider"), opts.provider, filters.provider, (p) => t(`provider.${p}`, {}, p)),
+    filterSelect("f-", "commercial_segment", t("leads.commercial"), opts.commercial_segment, filters.commercial_segment, (s) =>
       t(`commercial.${s}`, {}, s),
     ),
-    input("min_score", t("leads.minScore"), { type: "number", min: 0, max: 100, inputmode: "numeric" }, filters.min_score),
-    input("max_score", t("leads.maxScore"), { type: "number", min: 0, max: 100, inputmode: "numeric" }, filters.max_score),
-    input("changed_since", t("leads.changedSince"), { type: "date", title: t("leads.changedSinceHelp") }, filters.changed_since),
-    select("d365_sync_status", t("col.d365"), D365, filters.d365_sync_status, (s) => t(`d365.${s}`)),
-    select("has_referral", t("col.referral"), ["true", "false"], filters.has_referral, (v) =>
+    filterInput("f-", "min_score", t("leads.minScore"), { type: "number", min: 0, max: 100, inputmode: "numeric" }, filters.min_score),
+    filterInput("f-", "max_score", t("leads.maxScore"), { type: "number", min: 0, max: 100, inputmode: "numeric" }, filters.max_score),
+    filterInput("f-", "changed_since", t("leads.changedSince"), { type: "date", title: t("leads.changedSinceHelp") }, filters.changed_since),
+    filterSelect("f-", "d365_sync_status", t("col.d365"), D365, filters.d365_sync_status, (s) => t(`d365.${s}`)),
+    filterSelect("f-", "has_referral", t("col.referral"), ["true", "false"], filters.has_referral, (v) =>
       t(v === "true" ? "leads.withReferral" : "leads.withoutReferral"),
     ),
-    h(
-      "div",
-      { class: "field field-actions" },
-      h("button", { type: "submit", class: "btn btn-primary", text: t("leads.apply") }),
-      h("button", { type: "reset", class: "btn", text: t("leads.clear") }),
-    ),
+    filterActions(),
   );
   form.addEventListener("submit", (event) => {
     event.preventDefault();

@@ -4,7 +4,7 @@
 import { api, queryString } from "../api.js";
 import { clear, h } from "../dom.js";
 import { dateTime, money, num, t } from "../i18n.js";
-import { dataTable, emptyState, errorBox, errorText, facts, formFilters, loading, setTitle, toast } from "../ui.js";
+import { dataTable, emptyState, errorBox, errorText, facts, filterActions, filterInput, filterSelect, formFilters, loading, setTitle, toast } from "../ui.js";
 
 const FILTERS = ["q", "link_status", "type", "status"];
 const PAGE_SIZE = 50;
@@ -19,37 +19,15 @@ function currentFilters(query) {
   return out;
 }
 
-function field(name, label, control) {
-  return h("div", { class: `field field-${name}` }, h("label", { for: `r-${name}`, text: label }), control);
-}
-
-function choice(name, label, values, current, describe) {
-  return field(
-    name,
-    label,
-    h(
-      "select",
-      { id: `r-${name}`, name },
-      h("option", { value: "", text: t("common.all") }),
-      values.map((v) => h("option", { value: v, selected: v === current, text: describe(v) })),
-    ),
-  );
-}
-
 function filterForm(ctx, filters) {
   const form = h(
     "form",
     { class: "filters card", role: "search", "aria-label": t("refs.filters") },
-    field("q", t("leads.search"), h("input", { id: "r-q", name: "q", type: "search", value: filters.q || "", placeholder: t("refs.searchHint"), maxlength: 200 })),
-    choice("link_status", t("refs.link"), LINK, filters.link_status, (v) => t(`refs.link.${v}`)),
-    choice("type", t("ref.type"), TYPES, filters.type, (v) => t(`refs.type.${v}`, {}, v)),
-    choice("status", t("ref.status"), STATUSES, filters.status, (v) => t(`refs.status.${v}`, {}, v)),
-    h(
-      "div",
-      { class: "field field-actions" },
-      h("button", { type: "submit", class: "btn btn-primary", text: t("leads.apply") }),
-      h("button", { type: "reset", class: "btn", text: t("leads.clear") }),
-    ),
+    filterInput("r-", "q", t("leads.search"), { type: "search", placeholder: t("refs.searchHint"), maxlength: 200 }, filters.q),
+    filterSelect("r-", "link_status", t("refs.link"), LINK, filters.link_status, (v) => t(`refs.link.${v}`)),
+    filterSelect("r-", "type", t("ref.type"), TYPES, filters.type, (v) => t(`refs.type.${v}`, {}, v)),
+    filterSelect("r-", "status", t("ref.status"), STATUSES, filters.status, (v) => t(`refs.status.${v}`, {}, v)),
+    filterActions(),
   );
   form.addEventListener("submit", (event) => {
     event.preventDefault();
