@@ -1,12 +1,13 @@
 """``hunter serve``: the functions-framework server (gunicorn) on one port.
 
 The process model is chosen by measurement (``bench/api_bench.py``, 100,000 leads, 4 concurrent
-clients, 2 cores): one *sync* worker per core answers ``GET /v1/leads`` with a p95 of 6.5 ms on
-SQLite and 11 ms on PostgreSQL, where the same processes with 8 threads each (gunicorn's gthread
-worker, functions-framework's default) took 14 and 19 ms, and four processes 11 and 18 ms. Threads
-in one process queue behind one GIL and hand every connection between the poller and the pool, and
-a keep-alive connection stays with the process that accepted it however busy that process is; a
-sync worker takes a connection only when it is free, so the kernel's accept queue balances the load.
+clients, 2 cores; the README's API figures): one *sync* worker per core answers ``GET /v1/leads``
+with a p95 of 6.4 ms on SQLite and 15.5 ms on PostgreSQL, where the same processes with 8 threads
+each (gunicorn's gthread worker) took 19.4 and 25.9 ms; four sync processes on two cores were
+slower than two. Threads in one process queue behind one GIL and hand every connection between the
+poller and the pool, and a keep-alive connection stays with the process that accepted it however
+busy that process is; a sync worker takes a connection only when it is free, so the kernel's accept
+queue balances the load.
 ``--threads N`` brings the threaded worker back for deployments with many slow requests (large
 exports, synchronous scans), which a sync worker serves one at a time.
 """
