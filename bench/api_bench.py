@@ -49,15 +49,15 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from shared.devtools.api_server import start_api_server  # noqa: E402
+from devtools.api_server import start_api_server  # noqa: E402
+from shared.core.models import DkimSelector, DmarcInfo, MxHost, ScanRecord, ScanStatus, SpfInfo  # noqa: E402
+from shared.core.providers import classify  # noqa: E402
+from shared.core.scoring import score_record  # noqa: E402
+from shared.core.text import fold  # noqa: E402
 from shared.http.auth import ApiKeyStore  # noqa: E402
 from shared.local.server import default_workers  # noqa: E402
-from shared.models import DkimSelector, DmarcInfo, MxHost, ScanRecord, ScanStatus, SpfInfo  # noqa: E402
-from shared.providers import classify  # noqa: E402
-from shared.scoring import score_record  # noqa: E402
 from shared.store.db import engine_for  # noqa: E402
 from shared.store.models import DomainRow, LeadRow, SnapshotRow  # noqa: E402
-from shared.text import fold  # noqa: E402
 
 PROFILES = [
     ("m365", 40, "{d}-x.mail.protection.outlook.com"),

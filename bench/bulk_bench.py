@@ -33,7 +33,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from shared.devtools.api_server import start_api_server  # noqa: E402
+from devtools.api_server import start_api_server  # noqa: E402
 from shared.http.auth import ApiKeyStore  # noqa: E402
 from shared.store.db import make_engine, migrate  # noqa: E402
 

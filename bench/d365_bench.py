@@ -1,6 +1,6 @@
 """Dynamics 365 push benchmark: 2,000 leads through the ``d365-push`` queue into a throttling Dataverse.
 
-The Dataverse and identity stand-ins (``shared.devtools.msstandins``) run in this process over
+The Dataverse and identity stand-ins (``devtools.msstandins``) run in this process over
 HTTPS on 127.0.0.1, answering every request after ``--latency-ms`` (50) and a share
 ``--throttle`` (5 %) of them with 429 and ``Retry-After: 1``. Leads are seeded straight into a
 fresh SQLite database, queued with ``hunter d365 push``'s code, and pushed by ``--workers``
@@ -27,11 +27,11 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from api_bench import seed  # noqa: E402
 
+from devtools.msstandins import start_standins  # noqa: E402
 from shared.config import Settings  # noqa: E402
-from shared.devtools.msstandins import start_standins  # noqa: E402
 from shared.integrations.d365.mapping import BUNDLED  # noqa: E402
-from shared.integrations.d365.push import D365_QUEUE, enqueue_pushes  # noqa: E402
 from shared.queues import open_queue  # noqa: E402
+from shared.services.d365_push import D365_QUEUE, enqueue_pushes  # noqa: E402
 from shared.store.db import engine_for  # noqa: E402
 
 

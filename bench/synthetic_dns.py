@@ -27,7 +27,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from shared.devtools.dnsserver import Responder, main
+from shared.demo.dnsserver import Responder, main
 from shared.dns import wire
 
 PROFILES = [  # (profile, weight out of 100)
@@ -156,7 +156,7 @@ def lookup(qname: str, qtype: int) -> tuple[int, list]:
 def questions(d: str) -> list[tuple[str, str]]:
     """The questions the scanner asks about a domain of its own (not the shared providers')."""
     from shared.config import DEFAULT_DKIM_SELECTORS
-    from shared.signals.collector import DISCOVERY_CNAMES
+    from shared.scan.collector import DISCOVERY_CNAMES
 
     asked = [(d, "MX"), (d, "TXT"), (d, "NS"), (f"_dmarc.{d}", "TXT"), (f"mail.{d}", "A"), (f"mail.{d}", "AAAA")]
     asked += [(f"{selector}._domainkey.{d}", "TXT") for selector in DEFAULT_DKIM_SELECTORS]

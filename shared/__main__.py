@@ -1,6 +1,6 @@
 """``python -m shared`` is the same as the ``hunter`` command."""
 
-from shared.cli import main
+from shared.cli.main import main
 
 if __name__ == "__main__":
     main()

@@ -28,14 +28,14 @@ class DnsServer:
 
 
 def start_dns_server(records: str, directory: Path, *, delay_ms: float = 0) -> DnsServer:
-    """Start ``shared.devtools.dnsserver`` as its own process serving ``records``."""
+    """Start ``shared.demo.dnsserver`` as its own process serving ``records``."""
     path = directory / f"records-{uuid.uuid4().hex[:8]}.txt"
     path.write_text(records, encoding="utf-8")
     process = subprocess.Popen(
         [
             sys.executable,
             "-m",
-            "shared.devtools.dnsserver",
+            "shared.demo.dnsserver",
             "--records",
             str(path),
             "--port",

@@ -1,6 +1,6 @@
 """HTTP: submit bulk scans, follow them, administer the queues. QUEUE: scan one batch of a job."""
 
-from shared.http.azure import add_queue_functions, blueprint
+from shared.triggers.azure import add_queue_functions, blueprint
 
 bp = add_queue_functions(
     blueprint(

@@ -1,7 +1,7 @@
 """HTTP: leads, lead detail, sales summary, exports, dashboard, the key's scopes, API key administration,
 the web app, OpenAPI, health."""
 
-from shared.http.azure import blueprint
+from shared.triggers.azure import blueprint
 
 bp = blueprint(
     [

@@ -1,5 +1,5 @@
 """HTTP: scan one domain now (POST /api/v1/scan) and rescan a known lead."""
 
-from shared.http.azure import blueprint
+from shared.triggers.azure import blueprint
 
 bp = blueprint(["scan_domain", "rescan_lead"])

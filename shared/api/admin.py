@@ -12,18 +12,18 @@ from shared.api.job_models import (
     RedriveResult,
 )
 from shared.api.models import NoQuery
-from shared.http.app import AppContext
+from shared.http.dispatch import AppContext
 from shared.http.types import HttpRequest, HttpResponse, ProblemError
 
 
 def _ops(context: AppContext):  # type: ignore[no-untyped-def]
-    from shared.queues.ops import QueueOps
+    from shared.services.queue_ops import QueueOps
 
     return QueueOps(context.settings, context.engine)
 
 
 def _queue_name(request: HttpRequest) -> str:
-    from shared.queues.ops import check_known
+    from shared.services.queue_ops import check_known
 
     name = request.route_params["name"]
     try:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from shared.api.integration_models import D365PushRequest, D365PushResult, D365RetryRequest, D365RetryResult
-from shared.domains import parse
-from shared.http.app import AppContext
+from shared.core.domains import parse
+from shared.http.dispatch import AppContext
 from shared.http.types import HttpRequest, HttpResponse, ProblemError
 from shared.store.queries import LeadFilter
 
@@ -45,7 +45,7 @@ def _matching_domains(context: AppContext, lead_filter: LeadFilter, cap: int) ->
 
 
 def _queue(context: AppContext, domains: list[str], invalid: list[str]) -> HttpResponse:
-    from shared.integrations.d365.push import enqueue_pushes
+    from shared.services.d365_push import enqueue_pushes
 
     queued, not_leads = enqueue_pushes(context.settings, context.engine, domains)
     known = len(set(domains)) - len(not_leads)
@@ -86,7 +86,7 @@ def push_leads(request: HttpRequest, context: AppContext) -> HttpResponse:
 def retry_failed(request: HttpRequest, context: AppContext) -> HttpResponse:
     _require_enabled(context)
     body = D365RetryRequest.model_validate(request.json() if request.body else {})
-    from shared.integrations.d365.retry import retry_failed_pushes
+    from shared.services.d365_retry import retry_failed_pushes
 
     domains = None
     if body.domains is not None:

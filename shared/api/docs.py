@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from shared import __version__
-from shared.http.routes import ROUTES, WEB_APP_TAG, Route
 from shared.http.types import JSON, PROBLEM_JSON, HttpRequest, HttpResponse
+from shared.triggers.registry import ROUTES, WEB_APP_TAG, Route
 
 TITLE = "Hunter API"
 DESCRIPTION = (
@@ -163,7 +163,7 @@ def _without_null(schema: dict[str, Any]) -> dict[str, Any]:
 
 def _query_hints(model: type) -> dict[str, dict[str, Any]]:
     """What a field's type cannot say but its validator enforces (taken from the same constants)."""
-    from shared.sales.data import CATEGORIES
+    from shared.core.sales.data import CATEGORIES
     from shared.store.queries import DEFAULT_SORT, SORT_KEYS, LeadFilter
 
     if not (isinstance(model, type) and issubclass(model, LeadFilter)):

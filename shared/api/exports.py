@@ -7,10 +7,10 @@ import io
 from collections.abc import Iterator
 
 from shared.api.models import ExportQuery
-from shared.http.app import AppContext
+from shared.http.dispatch import AppContext
 from shared.http.types import HttpRequest, HttpResponse
+from shared.store.leads import INTEGRATION_FIELDS
 from shared.store.queries import LIST_FIELDS, list_query
-from shared.store.repository import INTEGRATION_FIELDS
 
 COLUMNS = ("domain", "domain_unicode", "company_name", *LIST_FIELDS[1:], *INTEGRATION_FIELDS)
 BATCH = 1000

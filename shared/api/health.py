@@ -6,7 +6,7 @@ import time
 
 from sqlalchemy import text
 
-from shared.http.app import AppContext
+from shared.http.dispatch import AppContext
 from shared.http.types import HttpRequest, HttpResponse
 
 
@@ -38,8 +38,8 @@ def ready(request: HttpRequest, context: AppContext) -> HttpResponse:
 def integrations(context: AppContext) -> dict[str, dict]:
     """Dynamics 365 and Partner Center, reported but never deciding readiness: their trouble
     (a throttled Dataverse, a Partner Center login that needs a human) must not take Hunter down."""
-    from shared.integrations.d365.push import d365_status
-    from shared.integrations.partner_center.sync import partner_center_status
+    from shared.services.d365_push import d365_status
+    from shared.services.pc_sync import partner_center_status
 
     settings = context.settings
     out = {"d365": d365_status(context.engine, settings)}

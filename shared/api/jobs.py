@@ -20,9 +20,9 @@ from shared.api.job_models import (
     PreviewRowOut,
     ScanPreviewOut,
 )
-from shared.http.app import AppContext
+from shared.core.inputs import InputFileError, InputLayout, InputRow, from_values, read_upload
+from shared.http.dispatch import AppContext
 from shared.http.types import HttpRequest, HttpResponse, ProblemError
-from shared.inputs import InputFileError, InputLayout, InputRow, from_values, read_upload
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 API = "/api/v1/scans"
@@ -137,9 +137,9 @@ def job_out(progress) -> JobOut:  # type: ignore[no-untyped-def]
 
 
 def submit_scan_job(request: HttpRequest, context: AppContext) -> HttpResponse:
-    from shared.jobs.store import JobStore
     from shared.jobs.submit import submit_job
     from shared.queues import QueueError
+    from shared.store.jobs import JobStore
 
     query = BulkScanQuery.model_validate(request.query_params())
     rows, source, lang = _rows(request, query)
@@ -160,7 +160,7 @@ def submit_scan_job(request: HttpRequest, context: AppContext) -> HttpResponse:
 
 def list_scan_jobs(request: HttpRequest, context: AppContext) -> HttpResponse:
     """The most recent bulk scans with their progress, so a closed tab never loses a job."""
-    from shared.jobs.store import JobStore
+    from shared.store.jobs import JobStore
 
     query = JobListQuery.model_validate(request.query_params())
     store = JobStore(context.engine)
@@ -176,7 +176,7 @@ def _job_id(request: HttpRequest) -> str:
 
 
 def get_scan_job(request: HttpRequest, context: AppContext) -> HttpResponse:
-    from shared.jobs.store import JobNotFound, JobStore
+    from shared.store.jobs import JobNotFound, JobStore
 
     job_id = _job_id(request)
     try:
@@ -204,7 +204,7 @@ def _cursor(value: str | None) -> int:
 
 
 def get_scan_job_results(request: HttpRequest, context: AppContext) -> HttpResponse:
-    from shared.jobs.store import JobNotFound, JobStore
+    from shared.store.jobs import JobNotFound, JobStore
 
     job_id = _job_id(request)
     query = JobResultsQuery.model_validate(request.query_params())

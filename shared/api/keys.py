@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.api.models import NoQuery
-from shared.http.app import AppContext
+from shared.http.dispatch import AppContext
 from shared.http.types import HttpRequest, HttpResponse, ProblemError
 
 Scope = Literal["read", "scan", "admin"]

@@ -11,12 +11,12 @@ from sqlalchemy import func, select
 
 from shared.api.models import LangQuery, LeadQuery, NoQuery
 from shared.api.partner_center import lead_referral_item
-from shared.domains import parse
-from shared.http.app import AppContext
+from shared.core.domains import parse
+from shared.core.models import ScanRecord
+from shared.core.sales import build_sales_summary
+from shared.core.scoring import prioritise, score_record
+from shared.http.dispatch import AppContext
 from shared.http.types import HttpRequest, HttpResponse, ProblemError
-from shared.models import ScanRecord
-from shared.sales import build_sales_summary
-from shared.scoring import prioritise, score_record
 from shared.store.models import ChangeEventRow, LeadRow
 from shared.store.queries import MAX_OFFSET, After, LeadFilter, sort_of
 
@@ -150,7 +150,7 @@ def get_sales_summary(request: HttpRequest, context: AppContext) -> HttpResponse
     name = _known_domain(request, context)
     lang = LangQuery.model_validate(request.query_params()).lang or context.settings.default_lang
     record = context.repository.latest_record(name, usable=True) or context.repository.latest_record(name)
-    from shared.integrations.partner_center.sync import lead_context
+    from shared.services.pc_sync import lead_context
 
     score = score_record(record, extra=lead_context(context.engine, name))
     summary = build_sales_summary(record, score, lang=lang)

@@ -8,8 +8,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.api.pc_models import LeadReferralOut
-from shared.models import ScanRecord, TenantSize, WhoisInfo
-from shared.sales import SalesSummary
+from shared.core.models import ScanRecord, TenantSize, WhoisInfo
+from shared.core.sales import SalesSummary
 from shared.store.queries import LeadFilter
 
 Lang = Literal["tr", "en"]

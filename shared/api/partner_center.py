@@ -11,7 +11,7 @@ from typing import Any
 
 from shared.api.models import NoQuery
 from shared.api.pc_models import ReferralDetailOut, ReferralOut, ReferralPage, ReferralQuery, SyncRunOut
-from shared.http.app import AppContext
+from shared.http.dispatch import AppContext
 from shared.http.types import HttpRequest, HttpResponse, ProblemError
 
 OFF_DETAIL = "set HUNTER_PARTNER_CENTER_ENABLED=true (and HUNTER_PC_CLIENT_ID, then run `hunter pc login`)"
@@ -39,7 +39,7 @@ def lead_referral_item(row: Mapping[str, Any]) -> dict[str, Any]:
 def sync_partner_center(request: HttpRequest, context: AppContext) -> HttpResponse:
     NoQuery.model_validate(request.query_params())
     _require_enabled(context, 409)
-    from shared.integrations.partner_center.sync import sync_now
+    from shared.services.pc_sync import sync_now
 
     outcome = sync_now(context.settings, context.engine, trigger="manual")
     detail = f"{outcome.error} (sync run {outcome.run_id})"
@@ -58,8 +58,8 @@ def sync_partner_center(request: HttpRequest, context: AppContext) -> HttpRespon
 def list_referrals(request: HttpRequest, context: AppContext) -> HttpResponse:
     _require_enabled(context, 404)
     query = ReferralQuery.model_validate(request.query_params())
-    from shared.domains import parse
-    from shared.integrations.partner_center.store import ReferralFilter, list_referrals
+    from shared.core.domains import parse
+    from shared.store.referrals import ReferralFilter, list_referrals
 
     domain = None
     if query.domain is not None:
@@ -84,7 +84,7 @@ def list_referrals(request: HttpRequest, context: AppContext) -> HttpResponse:
 def get_referral(request: HttpRequest, context: AppContext) -> HttpResponse:
     _require_enabled(context, 404)
     NoQuery.model_validate(request.query_params())
-    from shared.integrations.partner_center.store import get_referral as load
+    from shared.store.referrals import get_referral as load
 
     referral_id = request.route_params["referral_id"]
     row = load(context.engine, referral_id) if len(referral_id) <= 64 else None

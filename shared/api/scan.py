@@ -14,16 +14,16 @@ from pydantic import ValidationError
 
 from shared import aio
 from shared.api.models import LangQuery, ScanRequest
-from shared.domains import Domain, parse
-from shared.http.app import AppContext
+from shared.core.domains import Domain, parse
+from shared.core.inputs import InputRow
+from shared.core.models import ScanRecord
+from shared.core.results import result_json
+from shared.core.sales import build_sales_summary
+from shared.core.scoring import ChangeEvent, ScoreResult
+from shared.http.dispatch import AppContext
 from shared.http.types import HttpRequest, HttpResponse, ProblemError
-from shared.inputs import InputRow
-from shared.models import ScanRecord
-from shared.pipeline import Scanner
-from shared.report import result_json
-from shared.sales import build_sales_summary
-from shared.scoring import ChangeEvent, ScoreResult
-from shared.store.repository import TRANSIENT, ScanResult
+from shared.scan.pipeline import Scanner
+from shared.store.leads import TRANSIENT, ScanResult
 
 
 def _scan(context: AppContext, domain: Domain, raw: str) -> ScanResult:
@@ -38,7 +38,7 @@ def _scan(context: AppContext, domain: Domain, raw: str) -> ScanResult:
 
     result = aio.run(run())
     context.repository.save([result])
-    from shared.integrations.d365.push import repush_changed
+    from shared.services.d365_push import repush_changed
 
     repush_changed(context.settings, context.engine, [result])
     context.metrics.scans.labels(result.record.status.value).inc()

@@ -16,7 +16,7 @@ On top of that it adds what a scanner needs and a stub resolver lacks:
   optionally backed by a shared cache (Redis) behind the in-process one, so other workers and
   later scans reuse answers; its reads and writes are batched off the event loop;
 * a process-wide concurrency cap and an optional queries-per-second limit (or a limiter shared
-  by every worker, see :class:`shared.ratelimit.AsyncLimiter`);
+  by every worker, see :class:`shared.redis.limits.AsyncLimiter`);
 * per-call deadlines, so a domain's total lookup budget is enforced without losing the
   answers that did arrive;
 * outcomes instead of exceptions: ``ok``, ``nodata``, ``nxdomain``, ``servfail``,
@@ -36,11 +36,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import dns.resolver
 
-from shared.cache import AsyncCacheBatcher
 from shared.dns import wire
+from shared.redis.cache import AsyncCacheBatcher
 
 if TYPE_CHECKING:
-    from shared.cache import Cache
+    from shared.redis.cache import Cache
 
 MAX_CNAME_HOPS = 8
 NEGATIVE_TTL = 300

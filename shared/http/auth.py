@@ -22,7 +22,7 @@ from shared.store.db import session_factory
 from shared.store.models import ApiKeyRow, utcnow
 
 if TYPE_CHECKING:
-    from shared.ratelimit import Buckets
+    from shared.redis.limits import Buckets
 
 SCOPES = ("read", "scan", "admin")
 _IMPLIES = {"admin": {"read", "scan", "admin"}, "scan": {"read", "scan"}, "read": {"read"}}
@@ -156,12 +156,12 @@ class ApiKeyStore:
 class RateLimiter:
     """A token bucket per key: ``rate_limit_per_minute`` with a minute of burst.
 
-    The buckets come from :mod:`shared.ratelimit`: in Redis when configured, so every process and
+    The buckets come from :mod:`shared.redis.limits`: in Redis when configured, so every process and
     function instance enforces one limit per key together; in process otherwise, or while Redis is down.
     """
 
     def __init__(self, buckets: Buckets | None = None) -> None:
-        from shared.ratelimit import MemoryBuckets
+        from shared.redis.limits import MemoryBuckets
 
         self.buckets = buckets if buckets is not None else MemoryBuckets()
 

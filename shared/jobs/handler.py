@@ -2,7 +2,7 @@
 
 Idempotent by construction: the batch's items that are still ``queued`` are scanned, and the
 results are written in one transaction with the claim of those items (see
-:func:`shared.jobs.store.claim_guard`). A redelivered batch therefore re-does only what the
+:func:`shared.store.jobs.claim_guard`). A redelivered batch therefore re-does only what the
 previous delivery did not finish, and never writes a snapshot or counts a domain twice.
 """
 
@@ -13,11 +13,11 @@ import weakref
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.domains import parse
-from shared.inputs import InputRow
-from shared.jobs.store import JobStore, claim_guard
-from shared.pipeline import Scanner
-from shared.queues.runtime import MessageContext, runtime_context
+from shared.core.domains import parse
+from shared.core.inputs import InputRow
+from shared.scan.pipeline import Scanner
+from shared.store.jobs import JobStore, claim_guard
+from shared.triggers.queue_runner import MessageContext, runtime_context
 
 
 class ScanBatchMessage(BaseModel):
@@ -67,7 +67,7 @@ async def handle_scan_batch(body: str, message: MessageContext) -> None:
         results = await asyncio.gather(*(_scan(scanner, limit, item) for item in items))
         guard = claim_guard(request.job, {item.domain: item.seq for item in items if item.domain})
         saved = await asyncio.to_thread(context.repository.save, list(results), guard=guard)
-        from shared.integrations.d365.push import repush_changed
+        from shared.services.d365_push import repush_changed
 
         await asyncio.to_thread(repush_changed, context.settings, context.engine, saved)
         for result in saved:

@@ -1,7 +1,7 @@
 """What a bulk scan would do with a list, before it is submitted: the column read, how many domains
 are valid, duplicated or invalid, and which rows are invalid and why.
 
-Pure: it parses rows the way :meth:`shared.jobs.store.JobStore.create` does (the same
+Pure: it parses rows the way :meth:`shared.store.jobs.JobStore.create` does (the same
 ``parse_many``), so the preview and the job agree row for row, and it touches no database or queue.
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from shared.domains import parse_many
-from shared.inputs import InputRow
+from shared.core.domains import parse_many
+from shared.core.inputs import InputRow
 
 MAX_LISTED = 200  # invalid rows listed in a preview; the counts are always complete
 SAMPLE = 10

@@ -8,10 +8,10 @@ from collections.abc import Iterable
 from sqlalchemy import Engine
 
 from shared.config import Settings
-from shared.inputs import InputRow
+from shared.core.inputs import InputRow
 from shared.jobs import SCAN_QUEUE
-from shared.jobs.store import JobStore
 from shared.queues import open_queue
+from shared.store.jobs import JobStore
 from shared.store.models import ScanJobRow
 
 

@@ -3,7 +3,7 @@ same dispatcher Azure uses. Loaded by path by functions-framework (see ``shared.
 
 import flask
 
-from shared.http.app import dispatch
+from shared.http.dispatch import dispatch
 from shared.http.types import HttpRequest, ProblemError
 
 ROUTE_PREFIX = "/api"

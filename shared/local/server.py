@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's own setting (shared.http.metrics reads it)
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's own setting (shared.metrics reads it)
 
 
 def create_app():
@@ -40,7 +40,7 @@ def default_workers() -> int:
 
 @contextmanager
 def shared_metrics() -> Iterator[Path]:
-    """One Prometheus view of every process ``hunter serve`` starts (see ``shared.http.metrics``).
+    """One Prometheus view of every process ``hunter serve`` starts (see ``shared.metrics``).
 
     Set before any of them imports prometheus_client, which picks its value store at import; the
     directory is new for each run (counts from an earlier run must not add up) and removed after."""

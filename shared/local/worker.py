@@ -9,7 +9,7 @@ once (one statement on the ``local`` backend), every third of a lease. A message
 retried after the retry delay; after ``maxDequeueCount`` deliveries it moves to
 ``<queue>-poison`` with its body unchanged.
 
-It also fires the timer functions (``shared.timers.TIMER_FUNCTIONS``) on their NCRONTAB
+It also fires the timer functions (``shared.triggers.schedule.TIMER_FUNCTIONS``) on their NCRONTAB
 schedules, as the Functions host does. Every worker fires them; a handler that must not run
 twice at once (the Partner Center sync) takes a lease in the store, so extra fires are no-ops.
 """
@@ -25,10 +25,10 @@ import signal
 from datetime import UTC, datetime
 
 from shared.queues import Queue, QueueMessage, open_queue, poison_name
-from shared.queues.audit import QueueAudit
 from shared.queues.hostjson import QueueOptions, queue_options
-from shared.queues.runtime import QUEUE_FUNCTIONS, MessageContext, QueueFunction, invoke, runtime_context
-from shared.timers import TIMER_FUNCTIONS, Schedule, TimerFunction
+from shared.store.queue_audit import QueueAudit
+from shared.triggers.queue_runner import QUEUE_FUNCTIONS, MessageContext, QueueFunction, invoke, runtime_context
+from shared.triggers.schedule import TIMER_FUNCTIONS, Schedule, TimerFunction
 
 log = logging.getLogger("hunter.worker")
 MIN_POLL = 0.05

@@ -46,7 +46,7 @@ class DomainRow(Base):
     name: Mapped[str] = mapped_column(String(253), unique=True)  # A-label, the key
     unicode_name: Mapped[str] = mapped_column(String(253))
     company_name: Mapped[str | None] = mapped_column(String(300))
-    search_text: Mapped[str | None] = mapped_column(String(900))  # shared.text.fold of names, for q=
+    search_text: Mapped[str | None] = mapped_column(String(900))  # shared.core.text.fold of names, for q=
     first_seen_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 

@@ -30,6 +30,7 @@ from sqlalchemy import (
     union_all,
 )
 
+from shared.core.text import fold
 from shared.store.models import (
     FILTER_INDEXES,
     FILTER_SORT_INDEXES,
@@ -39,7 +40,6 @@ from shared.store.models import (
     LeadRow,
     ReferralRow,
 )
-from shared.text import fold
 
 # Public sort key -> column; "-" prefix sorts descending. Ties break on the domain name.
 SORT_KEYS = {

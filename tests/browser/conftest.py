@@ -15,15 +15,15 @@ from typing import Any
 import pytest
 from cryptography.fernet import Fernet
 
+from devtools.api_server import start_api_server
+from devtools.msstandins import make_referral, start_standins
 from shared import aio
 from shared.config import Settings
-from shared.devtools.api_server import start_api_server
-from shared.devtools.msstandins import make_referral, start_standins
+from shared.core.inputs import InputRow
 from shared.http.auth import ApiKeyStore
-from shared.inputs import InputRow
-from shared.pipeline import run_pipeline
+from shared.scan.pipeline import run_pipeline
 from shared.store.db import engine_for
-from shared.store.repository import Repository
+from shared.store.leads import Repository
 from tests.integration.zones import RECORDS
 
 playwright_api = pytest.importorskip("playwright.sync_api")

@@ -41,7 +41,7 @@ class AzureClient:
     name = "azure"
 
     def __init__(self) -> None:
-        from shared.http.routes import match
+        from shared.triggers.registry import match
 
         self._match = match
         self.functions = {f.get_function_name(): f.get_user_function() for f in indexed_functions()}
@@ -58,7 +58,7 @@ class AzureClient:
     ) -> Reply:
         route, params_in_path, _ = self._match(method, path.removeprefix("/api"))
         if route is None:  # the Azure host answers unknown routes itself; mirror our dispatcher's answer
-            from shared.http.app import dispatch
+            from shared.http.dispatch import dispatch
             from shared.http.types import HttpRequest
 
             r = dispatch(

@@ -15,16 +15,16 @@ from pathlib import Path
 import httpx
 import pytest
 
+from devtools.api_server import start_api_server
 from shared import aio
 from shared.config import Settings
-from shared.devtools.api_server import start_api_server
-from shared.http.app import AppContext, set_context
+from shared.core.inputs import InputRow
 from shared.http.auth import ApiKeyStore
-from shared.http.routes import ROUTES
-from shared.inputs import InputRow
-from shared.pipeline import run_pipeline
+from shared.http.dispatch import AppContext, set_context
+from shared.scan.pipeline import run_pipeline
 from shared.store.db import engine_for
-from shared.store.repository import Repository
+from shared.store.leads import Repository
+from shared.triggers.registry import ROUTES
 from tests.integration.api_clients import AzureClient, LocalClient, indexed_functions
 from tests.integration.zones import RECORDS
 
@@ -111,8 +111,8 @@ def test_function_metadata_matches_the_routing_table():
     """What the Functions host indexes: names, routes, methods, auth levels and bindings."""
     import json
 
-    from shared.queues.runtime import QUEUE_FUNCTIONS
-    from shared.timers import TIMER_FUNCTIONS
+    from shared.triggers.queue_runner import QUEUE_FUNCTIONS
+    from shared.triggers.schedule import TIMER_FUNCTIONS
 
     indexed = {}
     queue_triggers = {}
@@ -667,7 +667,7 @@ def test_an_unexpected_failure_is_a_500_with_an_id_and_no_details(api, monkeypat
     """Break the database under the in-process dispatcher: the answer and the log say no more than needed."""
     import logging
 
-    from shared.http.app import dispatch
+    from shared.http.dispatch import dispatch
     from shared.http.types import HttpRequest
 
     def broken(*args, **kwargs):
@@ -702,10 +702,10 @@ def test_several_server_processes_on_postgresql(tmp_path):
     try:
         repository = Repository(engine_for(url))
         settings = Settings(database_url=url, whois_enabled=False)
-        from shared.models import MxHost, ScanRecord, ScanStatus
-        from shared.providers import classify
-        from shared.scoring import score_record
-        from shared.store.repository import ScanResult
+        from shared.core.models import MxHost, ScanRecord, ScanStatus
+        from shared.core.providers import classify
+        from shared.core.scoring import score_record
+        from shared.store.leads import ScanResult
 
         records = [
             classify(

@@ -8,9 +8,9 @@ import pytest
 
 from shared import aio
 from shared.config import Settings
-from shared.domains import normalize
-from shared.models import ScanRecord, ScanStatus
-from shared.pipeline import Scanner
+from shared.core.domains import normalize
+from shared.core.models import ScanRecord, ScanStatus
+from shared.scan.pipeline import Scanner
 from tests.integration.zones import RECORDS
 
 

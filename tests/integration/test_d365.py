@@ -13,23 +13,23 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from devtools.msstandins import start_standins
 from shared import aio
 from shared.config import Settings
-from shared.devtools.msstandins import start_standins
-from shared.http.app import AppContext, dispatch, set_context
+from shared.core.inputs import InputRow
+from shared.core.scoring import score_record
 from shared.http.auth import ApiKeyStore
+from shared.http.dispatch import AppContext, dispatch, set_context
 from shared.http.types import HttpRequest
-from shared.inputs import InputRow
 from shared.integrations.d365.mapping import BUNDLED, mapping_for
-from shared.integrations.d365.push import D365_QUEUE, handle_push, repush_changed
 from shared.local.worker import QueueWorker
-from shared.pipeline import run_pipeline
 from shared.queues import open_queue, poison_name
 from shared.queues.hostjson import QueueOptions
-from shared.queues.runtime import QUEUE_FUNCTIONS, MessageContext
-from shared.scoring import score_record
+from shared.scan.pipeline import run_pipeline
+from shared.services.d365_push import D365_QUEUE, handle_push, repush_changed
+from shared.store.leads import ScanResult
 from shared.store.models import D365SyncRow, LeadRow
-from shared.store.repository import ScanResult
+from shared.triggers.queue_runner import QUEUE_FUNCTIONS, MessageContext
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST = QueueOptions(

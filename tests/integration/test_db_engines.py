@@ -111,7 +111,7 @@ def test_a_connection_in_steady_use_is_not_pinged_and_the_pool_recovers_from_a_d
 
 def test_reads_run_without_transactions(database_url):
     """The read engine: autocommit connections on PostgreSQL (no BEGIN, nothing left open); SQLite's own engine."""
-    from shared.store.repository import Repository
+    from shared.store.leads import Repository
 
     if not database_url.startswith("postgresql"):
         assert read_engine_for(database_url) is engine_for(database_url)
@@ -137,11 +137,11 @@ def test_psycopg_reads_what_pg8000_reads(database_url):
     """The optional psycopg driver: the same lead pages and lead detail as pg8000, on autocommit reads too."""
     _postgres_only(database_url)
     pytest.importorskip("psycopg")
-    from shared.models import MxHost, ScanRecord, ScanStatus
-    from shared.providers import classify
-    from shared.scoring import score_record
+    from shared.core.models import MxHost, ScanRecord, ScanStatus
+    from shared.core.providers import classify
+    from shared.core.scoring import score_record
+    from shared.store.leads import Repository, ScanResult
     from shared.store.queries import LeadFilter
-    from shared.store.repository import Repository, ScanResult
 
     def scan(domain: str, mx: str, days: int) -> ScanResult:
         at = datetime(2026, 11, 1, 9, 30, 15, 123456, tzinfo=UTC) + timedelta(days=days)

@@ -8,7 +8,7 @@ import socket
 import pytest
 
 from shared import aio
-from shared.devtools import dnsserver
+from shared.demo import dnsserver
 
 
 def test_a_tcp_clash_on_the_picked_port_is_retried(monkeypatch):

@@ -17,24 +17,24 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from devtools.api_server import start_api_server
 from shared import aio
 from shared.config import Settings
-from shared.devtools.api_server import start_api_server
-from shared.http.app import AppContext, dispatch, set_context
 from shared.http.auth import ApiKeyStore
+from shared.http.dispatch import AppContext, dispatch, set_context
 from shared.http.types import HttpRequest
 from shared.jobs import SCAN_QUEUE
 from shared.jobs.handler import handle_scan_batch
-from shared.jobs.store import JobStore
 from shared.jobs.submit import batch_message
 from shared.local.worker import QueueWorker
 from shared.queues import open_queue, poison_name
-from shared.queues.audit import QueueAudit
 from shared.queues.hostjson import QueueOptions, queue_options
-from shared.queues.ops import QueueOps
-from shared.queues.runtime import QUEUE_FUNCTIONS, MessageContext
+from shared.services.queue_ops import QueueOps
 from shared.store.db import engine_for
+from shared.store.jobs import JobStore
 from shared.store.models import LeadRow, ScanJobRow, SnapshotRow
+from shared.store.queue_audit import QueueAudit
+from shared.triggers.queue_runner import QUEUE_FUNCTIONS, MessageContext
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST = QueueOptions(

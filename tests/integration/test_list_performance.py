@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from shared.core.text import fold
 from shared.store.db import engine_for
+from shared.store.leads import Repository
 from shared.store.models import DomainRow, LeadRow
 from shared.store.queries import SORT_KEYS, After, LeadFilter, integration_fields, lead_query, page_query
-from shared.store.repository import Repository
-from shared.text import fold
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 SEGMENTS = ["Migration", "Existing", "Cold"]
@@ -231,8 +231,8 @@ def test_other_filters_reach_the_cached_page_statements(leads):
 
 def test_pages_carry_the_same_integration_fields_as_attach_integrations(leads):
     """The page statement reads the Dynamics 365 state and referral count itself; same values as the detail's."""
+    from shared.store.leads import INTEGRATION_FIELDS
     from shared.store.models import D365SyncRow, ReferralRow
-    from shared.store.repository import INTEGRATION_FIELDS
 
     repo, rows = leads
     with repo.engine.begin() as conn:
@@ -286,13 +286,13 @@ def test_no_parallel_scans_of_leads_on_postgresql(leads):
 def test_the_detail_reads_the_repository_records_in_one_connection(database_url: str):
     """The lead detail (``Repository.lead_detail``: one connection, by domain id) gives the repository's answers:
     the lead's page row, its newest usable snapshot (else its newest), its changes and its referrals."""
-    from shared.integrations.partner_center.store import referrals_for_domain
-    from shared.models import MxHost, ScanRecord, ScanStatus
-    from shared.providers import classify
-    from shared.scoring import score_record
+    from shared.core.models import MxHost, ScanRecord, ScanStatus
+    from shared.core.providers import classify
+    from shared.core.scoring import score_record
     from shared.store.db import read_engine_for
+    from shared.store.leads import DETAIL_LEAD_FIELDS, ScanResult
     from shared.store.models import D365SyncRow, ReferralRow
-    from shared.store.repository import DETAIL_LEAD_FIELDS, ScanResult
+    from shared.store.referrals import referrals_for_domain
 
     def scan(domain: str, mx: str, at: datetime, status: ScanStatus = ScanStatus.OK) -> ScanResult:
         record = ScanRecord(

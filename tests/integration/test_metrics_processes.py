@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 COUNT_REQUESTS = textwrap.dedent("""
     import sys
-    from shared.http.metrics import Metrics
+    from shared.metrics import Metrics
     metrics = Metrics()
     for _ in range(int(sys.argv[1])):
         metrics.observe("get_dashboard", "GET", 200, 0.003)

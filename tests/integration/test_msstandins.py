@@ -23,14 +23,14 @@ import msal
 import pytest
 import requests
 
-from shared.devtools.msstandins import (
+from devtools.msstandins import (
     PARTNER_CENTER_RESOURCE,
     Standins,
     decode_claims,
     make_referral,
     start_standins,
 )
-from shared.devtools.msstandins.referrals import format_timestamp
+from devtools.msstandins.referrals import format_timestamp
 
 REPO = Path(__file__).resolve().parents[2]
 LEADS = "/api/data/v9.2/leads"
@@ -528,7 +528,7 @@ def test_module_runs_as_a_process_for_the_demo(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)  # so MSAL's verify= below is not overridden
     monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
     process = subprocess.Popen(
-        [sys.executable, "-m", "shared.devtools.msstandins", "--auto-approve", "demo@contoso.com", "--referrals", "3"],
+        [sys.executable, "-m", "devtools.msstandins", "--auto-approve", "demo@contoso.com", "--referrals", "3"],
         cwd=REPO,
         stdout=subprocess.PIPE,
         text=True,

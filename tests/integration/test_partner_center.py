@@ -22,16 +22,20 @@ from cryptography.fernet import Fernet
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from devtools.msstandins import make_referral, start_standins
 from shared import aio
 from shared.config import Settings
-from shared.devtools.msstandins import make_referral, start_standins
-from shared.http.app import AppContext, dispatch, set_context
+from shared.core.inputs import InputRow
+from shared.core.scoring import LeadContext
 from shared.http.auth import ApiKeyStore
+from shared.http.dispatch import AppContext, dispatch, set_context
 from shared.http.types import HttpRequest
-from shared.inputs import InputRow
 from shared.integrations.identity import get_states
 from shared.integrations.partner_center import auth
-from shared.integrations.partner_center.sync import (
+from shared.local.worker import QueueWorker
+from shared.queues.hostjson import QueueOptions
+from shared.scan.pipeline import run_pipeline
+from shared.services.pc_sync import (
     OVERLAP,
     PartnerCenterDisabled,
     lead_context,
@@ -39,13 +43,9 @@ from shared.integrations.partner_center.sync import (
     run_sync,
     scheduled_sync,
 )
-from shared.local.worker import QueueWorker
-from shared.pipeline import run_pipeline
-from shared.queues.hostjson import QueueOptions
-from shared.queues.runtime import QUEUE_FUNCTIONS
-from shared.scoring import LeadContext
 from shared.store.models import LeadRow, ReferralRow, ScanJobRow, SyncRunRow, TokenCacheRow
-from shared.timers import TIMER_FUNCTIONS
+from shared.triggers.queue_runner import QUEUE_FUNCTIONS
+from shared.triggers.schedule import TIMER_FUNCTIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST = QueueOptions(

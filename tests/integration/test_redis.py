@@ -23,18 +23,18 @@ from pathlib import Path
 
 import pytest
 
+from devtools.api_server import free_port
 from shared import aio
-from shared.cache import MemoryCache, RedisCache, cache_for
 from shared.config import Settings
-from shared.devtools.api_server import free_port
 from shared.dns.client import DnsClient
-from shared.http.app import AppContext, dispatch
 from shared.http.auth import ApiKeyStore
+from shared.http.dispatch import AppContext, dispatch
 from shared.http.types import HttpRequest
-from shared.pipeline import Scanner
-from shared.ratelimit import AsyncLimiter, RedisBuckets, buckets_for
-from shared.redisconn import RedisConnection, connection_for
-from shared.signals.whois import WhoisClient
+from shared.redis.cache import MemoryCache, RedisCache, cache_for
+from shared.redis.connection import RedisConnection, connection_for
+from shared.redis.limits import AsyncLimiter, RedisBuckets, buckets_for
+from shared.scan.pipeline import Scanner
+from shared.scan.whois import WhoisClient
 from shared.store.db import engine_for
 from tests.integration.test_whois import ANSWER, WhoisStandIn
 from tests.integration.zones import RECORDS
@@ -181,8 +181,8 @@ def test_bucket_grants_exactly_capacity_to_racing_threads(redis_server, prefix):
 
 def test_bucket_grants_exactly_capacity_to_racing_processes(redis_server, prefix):
     code = textwrap.dedent(f"""
-        from shared.ratelimit import RedisBuckets
-        from shared.redisconn import RedisConnection
+        from shared.redis.limits import RedisBuckets
+        from shared.redis.connection import RedisConnection
         buckets = RedisBuckets(RedisConnection({redis_server.url!r}, timeout=2), prefix={prefix!r})
         print(sum(buckets.take("shared", 0.001, 30) == 0.0 for _ in range(40)))
     """)
@@ -219,7 +219,7 @@ def test_api_key_limits_are_shared_by_two_processes(redis_server, tmp_path):
     code = textwrap.dedent(f"""
         import time
         from shared.config import Settings
-        from shared.http.app import AppContext, dispatch
+        from shared.http.dispatch import AppContext, dispatch
         from shared.http.types import HttpRequest
         context = AppContext(Settings(redis_url={settings.redis_url!r}, database_url={settings.database_url!r}), 0)
         request = HttpRequest("GET", "/v1/leads", headers={{"x-api-key": {key!r}}})

@@ -9,13 +9,13 @@ import sqlalchemy as sa
 
 from shared import aio
 from shared.config import Settings
-from shared.inputs import from_values
-from shared.models import MxHost, ScanRecord, ScanStatus
-from shared.pipeline import run_pipeline
-from shared.providers import classify
-from shared.scoring import score_record
+from shared.core.inputs import from_values
+from shared.core.models import MxHost, ScanRecord, ScanStatus
+from shared.core.providers import classify
+from shared.core.scoring import score_record
+from shared.scan.pipeline import run_pipeline
 from shared.store.db import engine_for
-from shared.store.repository import Repository, ScanResult
+from shared.store.leads import Repository, ScanResult
 from tests.integration.zones import RECORDS
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)

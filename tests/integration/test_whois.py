@@ -11,9 +11,9 @@ import pytest
 
 from shared import aio
 from shared.config import Settings
-from shared.models import ScanStatus
-from shared.pipeline import Scanner
-from shared.signals.whois import lookup
+from shared.core.models import ScanStatus
+from shared.scan.pipeline import Scanner
+from shared.scan.whois import lookup
 from tests.integration.zones import RECORDS
 
 TR_ANSWER = """\

@@ -10,11 +10,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from shared.cache import AsyncCacheBatcher, MemoryCache, RedisCache, cache_for
+from devtools.api_server import free_port
 from shared.config import Settings
-from shared.devtools.api_server import free_port
-from shared.ratelimit import AsyncLimiter, MemoryBuckets, RedisBuckets, buckets_for
-from shared.redisconn import CircuitBreaker, RedisConnection
+from shared.redis.cache import AsyncCacheBatcher, MemoryCache, RedisCache, cache_for
+from shared.redis.connection import CircuitBreaker, RedisConnection
+from shared.redis.limits import AsyncLimiter, MemoryBuckets, RedisBuckets, buckets_for
 
 
 class Captured(logging.Handler):

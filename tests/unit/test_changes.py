@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from shared.models import DmarcInfo, M365Info, MxHost, ScanRecord, ScanStatus
-from shared.scoring import ChangeEvent, ChangeKind, diff_records
+from shared.core.models import DmarcInfo, M365Info, MxHost, ScanRecord, ScanStatus
+from shared.core.scoring import ChangeEvent, ChangeKind, diff_records
 
 TRANSIENT = [ScanStatus.TIMEOUT, ScanStatus.SERVFAIL, ScanStatus.ERROR]
 DEFINITE_NO_MAIL = [ScanStatus.NO_MX, ScanStatus.NULL_MX, ScanStatus.NXDOMAIN]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.signals.dmarc import is_dmarc, parse, select_record
+from shared.core.dmarc import is_dmarc, parse, select_record
 
 # -- is_dmarc / select_record --------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.domains import Domain, InvalidDomainError, Parsed, normalize, parse, parse_many
+from shared.core.domains import Domain, InvalidDomainError, Parsed, normalize, parse, parse_many
 
 # -- accepted inputs -----------------------------------------------------------------------------
 

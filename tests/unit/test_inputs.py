@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook
 
-from shared.inputs import InputFileError, InputRow, from_values, read_file
+from shared.core.inputs import InputFileError, InputRow, from_values, read_file
 
 
 def write(tmp_path: Path, name: str, text: str, encoding: str = "utf-8") -> Path:

@@ -7,7 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared.devtools.msstandins import make_referral
+from devtools.msstandins import make_referral
+from shared.core.models import MxHost, ScanRecord, ScanStatus
+from shared.core.scoring import LeadContext, score_record
 from shared.integrations.partner_center.mapping import (
     DOMAIN_MISSING,
     LINKED,
@@ -20,8 +22,6 @@ from shared.integrations.partner_center.mapping import (
     referral_fields,
     tenant_id,
 )
-from shared.models import MxHost, ScanRecord, ScanStatus
-from shared.scoring import LeadContext, score_record
 
 TENANT = "2d6f4c1e-8b3a-4e5f-9a7b-1c2d3e4f5a6b"
 

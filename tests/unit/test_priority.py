@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.scoring import CommercialHeat, CommercialSegment, Segment, TechnicalHeat, prioritise
+from shared.core.scoring import CommercialHeat, CommercialSegment, Segment, TechnicalHeat, prioritise
 
 COMPETITORS = ["Google", "Zoho", "Yandex"]
 GREENFIELD = ["Local", "Hosting", "Amazon", "SendGrid", "Mailgun", "Unknown"]

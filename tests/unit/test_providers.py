@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.models import DkimSelector, DmarcInfo, MxHost, ScanRecord, ScanStatus, SpfInfo
-from shared.providers import PROVIDERS, classify, host_matches, provider_data
+from shared.core.models import DkimSelector, DmarcInfo, MxHost, ScanRecord, ScanStatus, SpfInfo
+from shared.core.providers import PROVIDERS, classify, host_matches, provider_data
 
 
 def record(

@@ -19,7 +19,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.models import (
+from shared.core.models import (
     DkimSelector,
     DmarcInfo,
     M365Info,
@@ -30,11 +30,11 @@ from shared.models import (
     TenantSize,
     WhoisInfo,
 )
-from shared.providers import PROVIDERS as ALL_PROVIDERS
-from shared.sales import SUPPORTED_LANGS, SalesSummary, build_sales_summary, load_offers, load_texts
-from shared.sales import summary as summary_module
-from shared.sales.data import iter_templates
-from shared.scoring import score_record
+from shared.core.providers import PROVIDERS as ALL_PROVIDERS
+from shared.core.sales import SUPPORTED_LANGS, SalesSummary, build_sales_summary, load_offers, load_texts
+from shared.core.sales import summary as summary_module
+from shared.core.sales.data import iter_templates
+from shared.core.scoring import score_record
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 GENERATED_AT = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
@@ -297,7 +297,7 @@ def _shape(node: Any) -> Any:
 def test_both_languages_have_the_same_texts() -> None:
     shapes = {}
     for lang in SUPPORTED_LANGS:
-        raw = yaml.safe_load(resources.files("shared.sales").joinpath(f"texts_{lang}.yaml").read_text("utf-8"))
+        raw = yaml.safe_load(resources.files("shared.core.sales").joinpath(f"texts_{lang}.yaml").read_text("utf-8"))
         shapes[lang] = _shape(raw)
         texts = load_texts(lang)
         assert all(text.strip() for _, text in iter_templates(texts))
@@ -308,7 +308,7 @@ def test_both_languages_have_the_same_texts() -> None:
 
 
 def test_offer_plans_and_prices_come_from_offers_yaml() -> None:
-    raw = yaml.safe_load(resources.files("shared.sales").joinpath("offers.yaml").read_text("utf-8"))
+    raw = yaml.safe_load(resources.files("shared.core.sales").joinpath("offers.yaml").read_text("utf-8"))
     expected = {
         "m365_weak_partner": "business_premium",
         "google_no_dmarc": "business_standard",

@@ -11,7 +11,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.models import (
+from shared.core.models import (
     DkimSelector,
     DmarcInfo,
     M365Info,
@@ -21,8 +21,8 @@ from shared.models import (
     SpfInfo,
     TenantSize,
 )
-from shared.providers import PROVIDERS as ALL_PROVIDERS
-from shared.scoring import (
+from shared.core.providers import PROVIDERS as ALL_PROVIDERS
+from shared.core.scoring import (
     LeadContext,
     RulesError,
     ScoreResult,
@@ -63,7 +63,7 @@ def points(result: ScoreResult) -> dict[str, int]:
 
 
 def bundled_rules_dict() -> dict[str, Any]:
-    text = resources.files("shared.scoring").joinpath("rules.yaml").read_text(encoding="utf-8")
+    text = resources.files("shared.core.scoring").joinpath("rules.yaml").read_text(encoding="utf-8")
     return yaml.safe_load(text)
 
 

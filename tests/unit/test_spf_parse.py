@@ -7,8 +7,8 @@ from collections.abc import Mapping
 
 import pytest
 
-from shared.models import SpfInfo
-from shared.signals.spf import MAX_LOOKUPS, SpfSyntaxError, analyse, is_spf, parse, select_record
+from shared.core.models import SpfInfo
+from shared.core.spf import MAX_LOOKUPS, SpfSyntaxError, analyse, is_spf, parse, select_record
 
 Zone = Mapping[str, list[str] | str]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.domains import parse
+from shared.core.domains import parse
 
 I18N = Path(__file__).resolve().parents[2] / "shared" / "web" / "js" / "i18n.js"
 
@@ -41,7 +41,7 @@ def test_every_reason_a_domain_is_refused_has_a_turkish_text(value: str) -> None
 
 
 def test_every_scoring_rule_has_a_label_in_both_languages() -> None:
-    from shared.scoring import load_rules
+    from shared.core.scoring import load_rules
 
     texts = (I18N.parent / "texts.js").read_text(encoding="utf-8")
     turkish, english = texts.split("const en = {", 1)

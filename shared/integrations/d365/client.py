@@ -295,7 +295,7 @@ class DataverseClient:
 
     async def _request_budget(self) -> None:
         """Stay inside 6,000 requests per 5 minutes for this app registration, on every worker."""
-        from shared.ratelimit import buckets_for
+        from shared.redis.limits import buckets_for
 
         buckets = buckets_for(self.settings)
         key = f"d365:requests:{self.settings.d365_client_id}"

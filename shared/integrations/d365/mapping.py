@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 BUNDLED = Path(__file__).with_name("mapping.yaml")
 _LOGICAL = re.compile(r"^[a-z][a-z0-9_]{1,99}$")
 
-# What a mapping may use: the lead document built by shared.integrations.d365.push.lead_document.
+# What a mapping may use: the lead document built by shared.services.d365_push.lead_document.
 FIELDS: dict[str, str] = {
     "domain": "the registrable domain (the alternate key's value)",
     "company_name": "the company name from the upload or Partner Center, if known",

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.domains import parse
+from shared.core.domains import parse
 
 LINKED = "linked"
 DOMAIN_MISSING = "domain_missing"

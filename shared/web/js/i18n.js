@@ -69,7 +69,7 @@ export function duration(seconds) {
   return parts.join(" ");
 }
 
-// Why an input is not a domain, as the server says it (shared/domains.py), in Turkish. Unknown texts pass unchanged.
+// Why an input is not a domain, as the server says it (shared/core/domains.py), in Turkish. Unknown texts pass unchanged.
 const INPUT_ERRORS_TR = [
   [/^not a valid URL \((.*)\)$/, "geçerli bir URL değil ($1)"],
   [/^not text$/, "metin değil"],

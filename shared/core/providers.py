@@ -1,0 +1,225 @@
+"""Classify a domain's mail provider, gateway and hosting company from its evidence.
+
+Pure: the data (``providers.yaml``) is read once, the functions only look at a ScanRecord.
+Naive MX matching is wrong often enough to matter to sales, so the rules are:
+
+1. the first MX host (by preference) that is not a security gateway names the mailbox when it
+   matches a known provider, hosting platform or local host; an MX under the company's own
+   domain means the company runs its own server (``Local``);
+2. when the MX names only a gateway (Mimecast, Proofpoint, ...) or an unknown relay, the
+   provider comes from the weighted evidence of SPF includes, discovery CNAMEs, DKIM CNAMEs
+   and verification TXT records — and ``Unknown`` when that is too thin;
+3. every conclusion carries the evidence it rests on.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from shared.core.models import M365Info, ScanRecord, TenantSize
+
+PROVIDERS = ("M365", "Google", "Yandex", "Zoho", "Amazon", "SendGrid", "Mailgun", "Hosting", "Local", "Unknown")
+
+
+def host_matches(host: str, pattern: str) -> bool:
+    """``*.x`` matches ``x`` and anything under it; a plain pattern matches only itself."""
+    host = host.lower().rstrip(".")
+    if pattern.startswith("*."):
+        base = pattern[2:]
+        return host == base or host.endswith("." + base)
+    return host == pattern
+
+
+@dataclass(frozen=True)
+class _Named:
+    name: str
+    patterns: tuple[str, ...]
+
+    def match(self, host: str) -> bool:
+        return any(host_matches(host, p) for p in self.patterns)
+
+
+class ProviderData:
+    """``providers.yaml`` in a shape that is quick to match against."""
+
+    def __init__(self, raw: dict[str, Any]) -> None:
+        self.version = str(raw["version"])
+        self.providers: dict[str, dict[str, Any]] = raw["providers"]
+        self.hosting = [_Named(item["name"], (item["pattern"],)) for item in self.providers["Hosting"]["mx"]]
+        self.local_hosts = [_Named(i["name"], tuple(i["patterns"])) for i in raw["local_hosts"]]
+        self.gateways = [_Named(i["name"], tuple(i["patterns"])) for i in raw["gateways"]]
+        self.weights: dict[str, int] = raw["evidence_weights"]
+        self.min_weight: int = raw["min_weight"]
+        self.tenant_size: dict[str, Any] = raw["tenant_size"]
+
+    def mx_provider(self, host: str) -> tuple[str, str | None] | None:
+        """(provider, hosting company name) for an MX host, or None when unknown."""
+        for hosting in self.hosting:
+            if hosting.match(host):
+                return "Hosting", hosting.name
+        for name, spec in self.providers.items():
+            if name != "Hosting" and any(host_matches(host, p) for p in spec.get("mx", [])):
+                return name, None
+        for local in self.local_hosts:
+            if local.match(host):
+                return "Local", local.name
+        return None
+
+    def gateway(self, host: str) -> str | None:
+        return next((g.name for g in self.gateways if g.match(host)), None)
+
+    def local_host(self, host: str) -> str | None:
+        return next((h.name for h in self.local_hosts if h.match(host)), None)
+
+
+@lru_cache(maxsize=1)
+def provider_data() -> ProviderData:
+    text = resources.files("shared.core").joinpath("providers.yaml").read_text(encoding="utf-8")
+    return ProviderData(yaml.safe_load(text))
+
+
+def _evidence(record: ScanRecord, data: ProviderData) -> tuple[dict[str, int], dict[str, list[str]]]:
+    """Weighted non-MX evidence per provider, with a human sentence for each piece."""
+    weight: dict[str, int] = defaultdict(int)
+    texts: dict[str, list[str]] = defaultdict(list)
+
+    def add(provider: str, kind: str, text: str) -> None:
+        weight[provider] += data.weights[kind]
+        texts[provider].append(text)
+
+    includes = record.spf.all_includes if record.spf else []
+    dkim_found = {s.selector: s for s in record.dkim}
+    for provider, spec in data.providers.items():
+        for include in includes:
+            if any(host_matches(include, p) for p in spec.get("spf", [])):
+                add(provider, "spf", f"SPF include:{include}")
+        for label, targets in spec.get("cname", {}).items():
+            target = record.cnames.get(label)
+            if target and any(host_matches(target, p) for p in targets):
+                add(provider, "cname", f"{label}.{record.domain} CNAME {target}")
+        for selector in dkim_found.values():
+            if selector.cname and any(host_matches(_cname_zone(selector.cname), p) for p in spec.get("dkim_cname", [])):
+                add(provider, "dkim_cname", f"DKIM {selector.selector} CNAME {selector.cname}")
+        for name in spec.get("dkim_selector_key", []):
+            if name in dkim_found and dkim_found[name].has_key:
+                add(provider, "dkim_selector_key", f"DKIM key at selector '{name}'")
+        for txt in record.txt_verifications:
+            if any(txt.lower().startswith(p) for p in spec.get("txt", [])):
+                add(provider, "txt", f"TXT {txt.split('=')[0].split(':')[0]} verification")
+    return weight, texts
+
+
+def _cname_zone(cname: str) -> str:
+    """``selector1-x._domainkey.contoso.onmicrosoft.com`` → ``contoso.onmicrosoft.com``."""
+    return cname.split("._domainkey.", 1)[1] if "._domainkey." in cname else cname
+
+
+def _tenant_domain(record: ScanRecord) -> str | None:
+    for selector in record.dkim:
+        if selector.cname:
+            zone = _cname_zone(selector.cname)
+            if host_matches(zone, "*.onmicrosoft.com") and zone != "onmicrosoft.com":
+                return zone
+    return None
+
+
+def _tenant_size(record: ScanRecord, provider: str | None, data: ProviderData) -> TenantSize | None:
+    spec = data.tenant_size["signals"]
+    points = 0
+    evidence: list[str] = []
+
+    def hit(key: str, **fmt: object) -> None:
+        nonlocal points
+        points += spec[key]["points"]
+        evidence.append(spec[key]["text"].format(**fmt))
+
+    for label in ("enterpriseenrollment", "enterpriseregistration", "lyncdiscover"):
+        if label in record.cnames:
+            hit(label)
+    if record.gateway:
+        hit("gateway", gateway=record.gateway)
+    if record.dmarc and record.dmarc.valid and record.dmarc.policy in ("quarantine", "reject") and record.dmarc.rua:
+        hit("dmarc_enforced_reporting")
+    senders = len(record.spf.includes) if record.spf else 0
+    if senders >= spec["many_senders"]["min"]:
+        hit("many_senders", n=senders)
+    bands = data.tenant_size["bands"]
+    if points >= bands["large"]:
+        return TenantSize(band="large", confidence="low", evidence=evidence)
+    if points >= bands["medium"]:
+        return TenantSize(band="medium", confidence="low", evidence=evidence)
+    if provider == "Hosting" and points == 0:
+        return TenantSize(
+            band="small",
+            confidence="low",
+            evidence=[spec["shared_hosting"]["text"].format(host=record.local_provider or "shared")],
+        )
+    return None  # not enough public evidence: say nothing rather than guess
+
+
+def classify(record: ScanRecord, data: ProviderData | None = None) -> ScanRecord:
+    """Return a copy of ``record`` with provider, gateway, hosting, M365 and size fields set."""
+    data = data or provider_data()
+    weight, texts = _evidence(record, data)
+    m365 = M365Info(evidence=list(texts.get("M365", [])), tenant_domain=_tenant_domain(record))
+    for host in record.mx:
+        if host.host and data.mx_provider(host.host) == ("M365", None):
+            m365.evidence.insert(0, f"MX {host.host}")
+    update: dict[str, Any] = {
+        "m365": m365,
+        "provider": None,
+        "gateway": None,
+        "local_provider": None,
+        "provider_evidence": [],
+    }
+    if not record.can_receive_mail:
+        return record.model_copy(update=update)
+
+    gateway = None
+    mailbox_host = None
+    for host in record.mx:
+        name = data.gateway(host.host)
+        if name:
+            gateway = gateway or name
+        elif mailbox_host is None:
+            mailbox_host = host.host
+    update["gateway"] = gateway
+    evidence: list[str] = []
+    if gateway:
+        evidence.append(f"MX points at the {gateway} security gateway")
+
+    provider: str | None = None
+    local: str | None = None
+    if mailbox_host is not None:
+        matched = data.mx_provider(mailbox_host)
+        if matched is not None:
+            provider, local = matched
+            evidence.append(f"MX {mailbox_host} belongs to {local or provider}")
+        elif record.domain and host_matches(mailbox_host, "*." + record.domain):
+            provider = "Local"
+            local = next(filter(None, (data.local_host(ns) for ns in record.ns)), None)
+            evidence.append(f"MX {mailbox_host} is the company's own mail server")
+            if local:
+                evidence.append(f"nameservers are at {local}")
+    if provider is None:
+        candidates = {p: w for p, w in weight.items() if p not in ("Hosting", "Local")}
+        best = max(candidates.items(), key=lambda item: item[1], default=(None, 0))
+        if best[0] is not None and best[1] >= data.min_weight:
+            provider = best[0]
+            evidence.append(f"{provider} identified behind the MX by: " + ", ".join(texts[provider]))
+        else:
+            provider = "Unknown"
+            if mailbox_host:
+                evidence.append(f"MX {mailbox_host} matches no known provider")
+    if provider not in ("Unknown",) and provider in texts and not evidence[-1].startswith(provider):
+        evidence.extend(texts[provider])
+    update.update(provider=provider, local_provider=local, provider_evidence=evidence)
+    classified = record.model_copy(update=update)
+    classified.tenant_size = _tenant_size(classified, provider, data)
+    return classified

@@ -1,0 +1,61 @@
+"""The public shape of a scan result: what ``hunter scan --json`` prints and the API returns."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from shared.store.leads import ScanResult
+
+
+def result_json(result: ScanResult) -> dict[str, Any]:
+    record, score = result.record, result.score
+    out: dict[str, Any] = {
+        "input": record.input,
+        "domain": record.domain,
+        "domain_unicode": record.domain_unicode,
+        "status": record.status.value,
+        "error": record.error,
+        "provider": record.provider,
+        "local_provider": record.local_provider,
+        "gateway": record.gateway,
+        "provider_evidence": record.provider_evidence,
+        "mx": [h.host for h in record.mx],
+        "spf": (
+            record.spf.model_dump(
+                include={"record", "valid", "error", "all", "includes", "lookups", "void_lookups", "over_lookup_limit"}
+            )
+            if record.spf
+            else None
+        ),
+        "dmarc": (
+            record.dmarc.model_dump(
+                include={"record", "valid", "error", "policy", "subdomain_policy", "pct", "rua", "ruf"}
+            )
+            if record.dmarc
+            else None
+        ),
+        "dkim": record.dkim_found,
+        "m365": record.m365.model_dump(),
+        "tenant_size": record.tenant_size.model_dump() if record.tenant_size else None,
+        "whois": record.whois.model_dump(mode="json") if record.whois else None,
+        "scanned_at": record.scanned_at.isoformat() if record.scanned_at else None,
+        "duration_ms": record.duration_ms,
+    }
+    out.update(
+        score=score.score if score else None,
+        segment=score.segment.value if score else None,
+        commercial_segment=score.commercial_segment.value if score else None,
+        priority_category=score.priority_category if score else None,
+        priority_label=score.priority_label if score else None,
+        priority_score=score.priority_score if score else None,
+        breakdown=[item.model_dump() for item in score.breakdown] if score else None,
+        rules_version=score.rules_version if score else None,
+        changes=[event.model_dump(mode="json") for event in result.events],
+    )
+    return out
+
+
+def result_line(result: ScanResult) -> str:
+    """One result as a JSON line (UTF-8 text kept readable)."""
+    return json.dumps(result_json(result), ensure_ascii=False, default=str)

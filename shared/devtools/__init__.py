@@ -1,4 +1,0 @@
-"""Stand-ins for outside services, used by the test suite, the benchmark and ``hunter demo``.
-
-Nothing in production imports this package.
-"""

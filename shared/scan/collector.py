@@ -1,0 +1,165 @@
+"""Collect every DNS signal of one domain concurrently.
+
+All first-round questions (MX, apex TXT, DMARC, NS, every DKIM selector, the Microsoft
+discovery CNAMEs) leave at once; each chain continues as soon as its own answer arrives
+(MX → addresses of the MX hosts, SPF → includes), so a domain costs about as many round
+trips as its deepest chain (normally two or three), not the number of questions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+
+from shared.core import dmarc, spf
+from shared.core.domains import Domain
+from shared.core.models import DkimSelector, DmarcInfo, MxHost, ScanRecord, ScanStatus, SpfInfo
+from shared.dns.client import Answer, DnsClient, Outcome
+from shared.scan import whois as whois_lookup
+
+DISCOVERY_CNAMES = ("autodiscover", "enterpriseregistration", "enterpriseenrollment", "lyncdiscover")
+VERIFICATION_PREFIXES = (
+    "ms=",
+    "google-site-verification=",
+    "yandex-verification:",
+    "yandex-verification=",
+    "zoho-verification=",
+    "atlassian-domain-verification=",
+    "docusign=",
+    "facebook-domain-verification=",
+    "apple-domain-verification=",
+)
+MAX_MX_HOSTS = 5  # addresses are looked up for the first few exchangers only
+
+_STATUS_BY_OUTCOME = {
+    Outcome.NXDOMAIN: ScanStatus.NXDOMAIN,
+    Outcome.TIMEOUT: ScanStatus.TIMEOUT,
+    Outcome.SERVFAIL: ScanStatus.SERVFAIL,
+    Outcome.ERROR: ScanStatus.ERROR,
+    Outcome.NODATA: ScanStatus.NO_MX,
+}
+
+
+class Collector:
+    """Holds the client and the settings that shape a collection."""
+
+    def __init__(
+        self,
+        client: DnsClient,
+        *,
+        dkim_selectors: list[str],
+        domain_budget: float,
+        whois_enabled: bool = False,
+        whois_server: str | None = None,
+        whois_timeout: float = 5.0,
+    ) -> None:
+        self.client = client
+        self.dkim_selectors = dkim_selectors
+        self.domain_budget = domain_budget
+        self.whois_enabled = whois_enabled
+        self.whois_server = whois_server
+        self.whois_timeout = whois_timeout
+
+    async def collect(self, domain: Domain, raw_input: str | None = None) -> ScanRecord:
+        started = time.monotonic()
+        deadline = started + self.domain_budget
+        name = domain.name
+        query = self.client.query
+
+        mx_task = self._mx(name, deadline)
+        txt_task = self._apex_txt(name, deadline)
+        dmarc_task = query(f"_dmarc.{name}", "TXT", deadline=deadline)
+        ns_task = query(name, "NS", deadline=deadline)
+        dkim_tasks = [query(f"{s}._domainkey.{name}", "TXT", deadline=deadline) for s in self.dkim_selectors]
+        cname_tasks = [query(f"{label}.{name}", "CNAME", deadline=deadline) for label in DISCOVERY_CNAMES]
+        whois_task = (
+            whois_lookup.lookup(name, server=self.whois_server, timeout=self.whois_timeout)
+            if self.whois_enabled
+            else _none()
+        )
+        (status, error, mx), (spf_info, verifications), dmarc_answer, ns_answer, whois, *rest = await asyncio.gather(
+            mx_task, txt_task, dmarc_task, ns_task, whois_task, *dkim_tasks, *cname_tasks
+        )
+        dkim_answers = rest[: len(dkim_tasks)]
+        cname_answers = rest[len(dkim_tasks) :]
+
+        cnames = {
+            label: answer.cnames[0]
+            for label, answer in zip(DISCOVERY_CNAMES, cname_answers, strict=True)
+            if answer.cnames
+        }
+        return ScanRecord(
+            input=raw_input if raw_input is not None else domain.unicode,
+            domain=name,
+            domain_unicode=domain.unicode,
+            status=status,
+            error=error,
+            mx=mx,
+            spf=spf_info,
+            dmarc=_dmarc(dmarc_answer),
+            dkim=[sel for sel in map(_dkim, self.dkim_selectors, dkim_answers) if sel is not None],
+            txt_verifications=verifications,
+            cnames=cnames,
+            ns=sorted(ns_answer.records),
+            whois=whois,
+            scanned_at=datetime.now(UTC),
+            duration_ms=round((time.monotonic() - started) * 1000, 1),
+        )
+
+    async def _mx(self, name: str, deadline: float) -> tuple[ScanStatus, str | None, list[MxHost]]:
+        answer = await self.client.query(name, "MX", deadline=deadline)
+        if not answer.ok:
+            status = _STATUS_BY_OUTCOME[answer.outcome]
+            detail = answer.detail if answer.outcome.is_failure else None
+            return status, detail, []
+        hosts = sorted(
+            (MxHost(preference=r.preference, host=r.exchange) for r in answer.records),
+            key=lambda h: (h.preference, h.host),
+        )
+        if len(hosts) == 1 and hosts[0].host in ("", "."):  # RFC 7505 null MX
+            hosts[0].host = ""
+            return ScanStatus.NULL_MX, None, hosts
+        lookups = [
+            self.client.query(h.host, rdtype, deadline=deadline)
+            for h in hosts[:MAX_MX_HOSTS]
+            for rdtype in ("A", "AAAA")
+        ]
+        results = await asyncio.gather(*lookups)
+        for index, host in enumerate(hosts[:MAX_MX_HOSTS]):
+            for answer in results[2 * index : 2 * index + 2]:
+                host.addresses.extend(answer.records)
+        return ScanStatus.OK, None, hosts
+
+    async def _apex_txt(self, name: str, deadline: float) -> tuple[SpfInfo | None, list[str]]:
+        answer = await self.client.query(name, "TXT", deadline=deadline)
+        texts = answer.texts()
+        verifications = [t.strip() for t in texts if t.strip().lower().startswith(VERIFICATION_PREFIXES)]
+        record, error = spf.select_record(texts)
+        if record is None:
+            return None, verifications
+
+        async def fetch(target: str) -> tuple[list[str], str]:
+            result = await self.client.query(target, "TXT", deadline=deadline)
+            if result.outcome.is_failure:
+                return [], f"error {result.outcome.value}"
+            return result.texts(), "ok" if result.ok else "void"
+
+        return await spf.analyse(record, fetch, error=error), verifications
+
+
+async def _none() -> None:
+    return None
+
+
+def _dmarc(answer: Answer) -> DmarcInfo | None:
+    record, error = dmarc.select_record(answer.texts())
+    return dmarc.parse(record, error=error) if record is not None else None
+
+
+def _dkim(selector: str, answer: Answer) -> DkimSelector | None:
+    if not (answer.ok or answer.cnames):
+        return None
+    texts = " ".join(answer.texts()).replace(" ", "").lower()
+    has_key = "p=" in texts and "p=;" not in texts and not texts.endswith("p=")
+    return DkimSelector(selector=selector, cname=answer.cnames[0] if answer.cnames else None, has_key=has_key)
