@@ -54,9 +54,9 @@ from shared.core.models import DkimSelector, DmarcInfo, MxHost, ScanRecord, Scan
 from shared.core.providers import classify  # noqa: E402
 from shared.core.scoring import score_record  # noqa: E402
 from shared.core.text import fold  # noqa: E402
-from shared.http.auth import ApiKeyStore  # noqa: E402
 from shared.local.server import default_workers  # noqa: E402
 from shared.store.db import engine_for  # noqa: E402
+from shared.store.keys import ApiKeyStore  # noqa: E402
 from shared.store.models import DomainRow, LeadRow, SnapshotRow  # noqa: E402
 
 PROFILES = [

@@ -34,8 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from devtools.api_server import start_api_server  # noqa: E402
-from shared.http.auth import ApiKeyStore  # noqa: E402
 from shared.store.db import make_engine, migrate  # noqa: E402
+from shared.store.keys import ApiKeyStore  # noqa: E402
 
 
 def start_dns(delay_ms: float, domains: int) -> tuple[subprocess.Popen, str]:

@@ -28,8 +28,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench.api_bench import seed  # noqa: E402
 from devtools.api_server import start_api_server  # noqa: E402
-from shared.http.auth import ApiKeyStore  # noqa: E402
 from shared.store.db import engine_for  # noqa: E402
+from shared.store.keys import ApiKeyStore  # noqa: E402
 from shared.store.models import LeadRow  # noqa: E402
 
 VIEWS = {

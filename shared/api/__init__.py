@@ -1,1 +1,1 @@
-"""HTTP handlers: ``handler(request, context) -> HttpResponse``, one module per area."""
+"""HTTP handlers: ``handler(request, runtime) -> HttpResponse``, one module per area."""

@@ -12,14 +12,14 @@ from shared.api.job_models import (
     RedriveResult,
 )
 from shared.api.models import NoQuery
-from shared.http.dispatch import AppContext
 from shared.http.types import HttpRequest, HttpResponse, ProblemError
+from shared.runtime import Runtime
 
 
-def _ops(context: AppContext):  # type: ignore[no-untyped-def]
+def _ops(runtime: Runtime):  # type: ignore[no-untyped-def]
     from shared.services.queue_ops import QueueOps
 
-    return QueueOps(context.settings, context.engine)
+    return QueueOps(runtime.settings, runtime.engine)
 
 
 def _queue_name(request: HttpRequest) -> str:
@@ -32,25 +32,25 @@ def _queue_name(request: HttpRequest) -> str:
         raise ProblemError(404, "Queue not found", str(exc.args[0])) from None
 
 
-def list_queues(request: HttpRequest, context: AppContext) -> HttpResponse:
+def list_queues(request: HttpRequest, runtime: Runtime) -> HttpResponse:
     NoQuery.model_validate(request.query_params())
-    stats = _ops(context).stats()
+    stats = _ops(runtime).stats()
     out = QueueList(
-        backend=context.settings.queue_backend,
+        backend=runtime.settings.queue_backend,
         queues=[QueueStatsOut(**vars(s)) for s in stats],
     )
     return HttpResponse.json(out.model_dump(mode="json"))
 
 
-def list_poison(request: HttpRequest, context: AppContext) -> HttpResponse:
+def list_poison(request: HttpRequest, runtime: Runtime) -> HttpResponse:
     name = _queue_name(request)
     query = PoisonQuery.model_validate(request.query_params())
-    items = _ops(context).peek_poison(name, query.limit)
+    items = _ops(runtime).peek_poison(name, query.limit)
     out = PoisonList(queue=name, items=[PoisonMessageOut(**vars(m)) for m in items])
     return HttpResponse.json(out.model_dump(mode="json"))
 
 
-def redrive(request: HttpRequest, context: AppContext) -> HttpResponse:
+def redrive(request: HttpRequest, runtime: Runtime) -> HttpResponse:
     name = _queue_name(request)
     body = RedriveRequest.model_validate(request.json())
     if body.all == (body.ids is not None):
@@ -60,6 +60,6 @@ def redrive(request: HttpRequest, context: AppContext) -> HttpResponse:
             "send either `ids` (a list of poison message ids) or `all: true`",
             errors=[{"field": "ids", "message": "give ids or all, not both or neither"}],
         )
-    moved = _ops(context).redrive(name, ids=body.ids, actor=f"api:{request.key_name}")
+    moved = _ops(runtime).redrive(name, ids=body.ids, actor=f"api:{request.key_name}")
     missing = sorted(set(body.ids or ()) - set(moved))
     return HttpResponse.json(RedriveResult(queue=name, moved=moved, not_found=missing).model_dump(mode="json"))

@@ -19,7 +19,7 @@ from typing import Any
 
 from shared import __version__
 from shared.http.types import JSON, PROBLEM_JSON, HttpRequest, HttpResponse
-from shared.triggers.registry import ROUTES, WEB_APP_TAG, Route
+from shared.triggers.registry import ROUTES, WEB_APP_TAG, Route, resolve_ref
 
 TITLE = "Hunter API"
 DESCRIPTION = (
@@ -142,7 +142,7 @@ def _models() -> list[tuple[type, str]]:
             (route.response_model, "serialization"),
         ):
             if ref:
-                seen[(route.resolve(ref), mode)] = None
+                seen[(resolve_ref(ref), mode)] = None
     return list(seen)
 
 
@@ -218,7 +218,7 @@ def _query_parameters(model: type, schema: dict[str, Any]) -> list[dict[str, Any
 
 def _success(route: Route, refs: dict[tuple[type, str], dict[str, Any]]) -> dict[str, Any]:
     if route.response_model:
-        model = route.resolve(route.response_model)
+        model = resolve_ref(route.response_model)
         description = {201: "Created", 202: "Accepted"}.get(route.status, "OK")
         return {"description": description, "content": {"application/json": {"schema": refs[(model, "serialization")]}}}
     if route.response_type == "text/csv":
@@ -279,13 +279,13 @@ def _operation(route: Route, schemas: dict[str, Any], refs: dict[tuple[type, str
             }
         )
     if route.query_model:
-        model = route.resolve(route.query_model)
+        model = resolve_ref(route.query_model)
         name = refs[(model, "validation")]["$ref"].removeprefix(_SCHEMAS)
         parameters.extend(_query_parameters(model, schemas[name]))
     if parameters:
         operation["parameters"] = parameters
     if route.body_model:
-        model = route.resolve(route.body_model)
+        model = resolve_ref(route.body_model)
         content: dict[str, Any] = {"application/json": {"schema": refs[(model, "validation")]}}
         if route.uploads:
             text = {"type": "string", "description": "a CSV/TSV file or one domain per line (UTF-8 or Windows-1254)"}
@@ -632,12 +632,12 @@ def _swagger_body(host: str | None) -> bytes:
     return json.dumps(_swagger(host, "/api"), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def openapi_json(request: HttpRequest, context: object = None) -> HttpResponse:
-    """GET /api/v1/openapi.json (needs no context)."""
+def openapi_json(request: HttpRequest, runtime: object = None) -> HttpResponse:
+    """GET /api/v1/openapi.json (needs no runtime)."""
     return HttpResponse(200, _openapi_body(), {"Content-Type": JSON})
 
 
-def swagger_json(request: HttpRequest, context: object = None) -> HttpResponse:
+def swagger_json(request: HttpRequest, runtime: object = None) -> HttpResponse:
     """GET /api/v1/swagger.json; ``host`` is the request's Host header when it is a plain host[:port]."""
     host = (request.header("host") or "").strip()
     return HttpResponse(200, _swagger_body(host if _HOST.match(host) else None), {"Content-Type": JSON})

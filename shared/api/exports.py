@@ -7,8 +7,8 @@ import io
 from collections.abc import Iterator
 
 from shared.api.models import ExportQuery
-from shared.http.dispatch import AppContext
 from shared.http.types import HttpRequest, HttpResponse
+from shared.runtime import Runtime
 from shared.store.leads import INTEGRATION_FIELDS
 from shared.store.queries import LIST_FIELDS, list_query
 
@@ -16,14 +16,14 @@ COLUMNS = ("domain", "domain_unicode", "company_name", *LIST_FIELDS[1:], *INTEGR
 BATCH = 1000
 
 
-def _rows(context: AppContext, query: ExportQuery) -> Iterator[list[object]]:
+def _rows(runtime: Runtime, query: ExportQuery) -> Iterator[list[object]]:
     """Rows straight from a server-side cursor: 100,000 leads never sit in memory at once."""
-    with context.repository.sessions() as session:
-        dialect = context.engine.dialect.name
+    with runtime.leads.sessions() as session:
+        dialect = runtime.engine.dialect.name
         result = session.execute(list_query(query, dialect).execution_options(yield_per=BATCH))
         for chunk in result.mappings().partitions(BATCH):
             rows = [dict(values) for values in chunk]
-            context.repository.attach_integrations(rows)  # D365 state and referrals, per chunk
+            runtime.leads.attach_integrations(rows)  # D365 state and referrals, per chunk
             for values in rows:
                 yield [values[c] for c in COLUMNS]
 
@@ -34,12 +34,12 @@ def _cell(value: object) -> object:
     return "" if value is None else value
 
 
-def _csv(context: AppContext, query: ExportQuery) -> Iterator[bytes]:
+def _csv(runtime: Runtime, query: ExportQuery) -> Iterator[bytes]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=query.delimiter, lineterminator="\r\n")
     buffer.write("\ufeff")  # UTF-8 BOM: Excel then reads Turkish characters correctly
     writer.writerow(COLUMNS)
-    for count, row in enumerate(_rows(context, query), start=1):
+    for count, row in enumerate(_rows(runtime, query), start=1):
         writer.writerow([_cell(v) for v in row])
         if count % BATCH == 0:
             yield buffer.getvalue().encode("utf-8")
@@ -48,25 +48,25 @@ def _csv(context: AppContext, query: ExportQuery) -> Iterator[bytes]:
     yield buffer.getvalue().encode("utf-8")
 
 
-def _xlsx(context: AppContext, query: ExportQuery) -> bytes:
+def _xlsx(runtime: Runtime, query: ExportQuery) -> bytes:
     from openpyxl import Workbook  # heavy; only for this endpoint
 
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("Leads")
     sheet.append(list(COLUMNS))
-    for row in _rows(context, query):
+    for row in _rows(runtime, query):
         sheet.append([v.replace(tzinfo=None) if hasattr(v, "tzinfo") and v is not None else v for v in row])
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()
 
 
-def export_leads(request: HttpRequest, context: AppContext) -> HttpResponse:
+def export_leads(request: HttpRequest, runtime: Runtime) -> HttpResponse:
     query = ExportQuery.model_validate(request.query_params())
     if query.format == "xlsx":
         return HttpResponse(
             200,
-            _xlsx(context, query),
+            _xlsx(runtime, query),
             {
                 "Content-Type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                 "Content-Disposition": 'attachment; filename="hunter-leads.xlsx"',
@@ -74,7 +74,7 @@ def export_leads(request: HttpRequest, context: AppContext) -> HttpResponse:
         )
     return HttpResponse(
         200,
-        _csv(context, query),
+        _csv(runtime, query),
         {
             "Content-Type": "text/csv; charset=utf-8",
             "Content-Disposition": 'attachment; filename="hunter-leads.csv"',

@@ -6,58 +6,58 @@ import time
 
 from sqlalchemy import text
 
-from shared.http.dispatch import AppContext
 from shared.http.types import HttpRequest, HttpResponse
+from shared.runtime import Runtime
 
 
-def live(request: HttpRequest, context: AppContext) -> HttpResponse:
-    return HttpResponse.json({"status": "ok", "uptime_s": round(time.monotonic() - context.started_at, 1)})
+def live(request: HttpRequest, runtime: Runtime) -> HttpResponse:
+    return HttpResponse.json({"status": "ok", "uptime_s": round(time.monotonic() - runtime.started_at, 1)})
 
 
-def ready(request: HttpRequest, context: AppContext) -> HttpResponse:
+def ready(request: HttpRequest, runtime: Runtime) -> HttpResponse:
     """503 only when the database is down. Redis down is ``degraded`` and still 200: requests are
     served with in-process caches and limits, so taking the instance out of rotation would only hurt."""
     checks: dict[str, str] = {}
     try:
-        with context.engine.connect() as conn:
+        with runtime.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
         checks["database"] = "ok"
     except Exception as exc:  # the probe reports, it does not crash
         checks["database"] = f"down: {type(exc).__name__}"
-    checks["redis"] = context.redis.health()  # ok / degraded: ... / not configured; never raises
+    checks["redis"] = runtime.redis.health()  # ok / degraded: ... / not configured; never raises
     if checks["database"] != "ok":
         status = "down"
     elif checks["redis"].startswith("degraded"):
         status = "degraded"
     else:
         status = "ok"
-    body = {"status": status, "checks": checks, "integrations": integrations(context)}
+    body = {"status": status, "checks": checks, "integrations": integrations(runtime)}
     return HttpResponse.json(body, 503 if status == "down" else 200)
 
 
-def integrations(context: AppContext) -> dict[str, dict]:
+def integrations(runtime: Runtime) -> dict[str, dict]:
     """Dynamics 365 and Partner Center, reported but never deciding readiness: their trouble
     (a throttled Dataverse, a Partner Center login that needs a human) must not take Hunter down."""
     from shared.services.d365_push import d365_status
     from shared.services.pc_sync import partner_center_status
 
-    settings = context.settings
-    out = {"d365": d365_status(context.engine, settings)}
+    settings = runtime.settings
+    out = {"d365": d365_status(runtime.engine, settings)}
     if settings.partner_center_enabled:
-        out["partner_center"] = partner_center_status(context.engine, settings)
+        out["partner_center"] = partner_center_status(runtime.engine, settings)
     else:
         out["partner_center"] = {"enabled": False, "state": "disabled"}
     return out
 
 
-def startup(request: HttpRequest, context: AppContext) -> HttpResponse:
+def startup(request: HttpRequest, runtime: Runtime) -> HttpResponse:
     """Touching the engine runs the migrations once; a broken database answers 503."""
     try:
-        context.engine  # noqa: B018
+        runtime.engine  # noqa: B018
     except Exception as exc:
         return HttpResponse.json({"status": "starting", "error": type(exc).__name__}, 503)
     return HttpResponse.json({"status": "ok"})
 
 
-def metrics(request: HttpRequest, context: AppContext) -> HttpResponse:
-    return HttpResponse(200, context.metrics.render(), {"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
+def metrics(request: HttpRequest, runtime: Runtime) -> HttpResponse:
+    return HttpResponse(200, runtime.metrics.render(), {"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})

@@ -21,8 +21,8 @@ from shared.api.job_models import (
     ScanPreviewOut,
 )
 from shared.core.inputs import InputFileError, InputLayout, InputRow, from_values, read_upload
-from shared.http.dispatch import AppContext
 from shared.http.types import HttpRequest, HttpResponse, ProblemError
+from shared.runtime import Runtime
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 API = "/api/v1/scans"
@@ -79,7 +79,7 @@ def _rows(
     return rows, query.source or filename or "upload", query.lang
 
 
-def preview_scan_job(request: HttpRequest, context: AppContext) -> HttpResponse:
+def preview_scan_job(request: HttpRequest, runtime: Runtime) -> HttpResponse:
     """What ``POST /v1/scans`` would make of this list, without creating a job: shown before submitting."""
     from shared.jobs.preview import preview_rows
 
@@ -136,7 +136,7 @@ def job_out(progress) -> JobOut:  # type: ignore[no-untyped-def]
     )
 
 
-def submit_scan_job(request: HttpRequest, context: AppContext) -> HttpResponse:
+def submit_scan_job(request: HttpRequest, runtime: Runtime) -> HttpResponse:
     from shared.jobs.submit import submit_job
     from shared.queues import QueueError
     from shared.store.jobs import JobStore
@@ -145,7 +145,7 @@ def submit_scan_job(request: HttpRequest, context: AppContext) -> HttpResponse:
     rows, source, lang = _rows(request, query)
     try:
         job = submit_job(
-            rows, context.settings, context.engine, source=source, lang=lang, submitted_by=request.key_name
+            rows, runtime.settings, runtime.engine, source=source, lang=lang, submitted_by=request.key_name
         )
     except QueueError as exc:
         raise ProblemError(
@@ -154,16 +154,16 @@ def submit_scan_job(request: HttpRequest, context: AppContext) -> HttpResponse:
             "the job was stored but could not be queued; retry later",
             headers={"Retry-After": "30"},
         ) from exc
-    body = job_out(JobStore(context.engine).progress(job.id)).model_dump(mode="json")
+    body = job_out(JobStore(runtime.engine).progress(job.id)).model_dump(mode="json")
     return HttpResponse.json(body, status=202, headers={"Location": body["status_url"]})
 
 
-def list_scan_jobs(request: HttpRequest, context: AppContext) -> HttpResponse:
+def list_scan_jobs(request: HttpRequest, runtime: Runtime) -> HttpResponse:
     """The most recent bulk scans with their progress, so a closed tab never loses a job."""
     from shared.store.jobs import JobStore
 
     query = JobListQuery.model_validate(request.query_params())
-    store = JobStore(context.engine)
+    store = JobStore(runtime.engine)
     items = [job_out(store.progress(job.id)) for job in store.recent(query.limit)]
     return HttpResponse.json(JobList(items=items).model_dump(mode="json"))
 
@@ -175,12 +175,12 @@ def _job_id(request: HttpRequest) -> str:
     return job_id
 
 
-def get_scan_job(request: HttpRequest, context: AppContext) -> HttpResponse:
+def get_scan_job(request: HttpRequest, runtime: Runtime) -> HttpResponse:
     from shared.store.jobs import JobNotFound, JobStore
 
     job_id = _job_id(request)
     try:
-        progress = JobStore(context.engine).progress(job_id)
+        progress = JobStore(runtime.engine).progress(job_id)
     except JobNotFound:
         raise ProblemError(404, "Job not found", "no job has this id") from None
     return HttpResponse.json(job_out(progress).model_dump(mode="json"))
@@ -203,13 +203,13 @@ def _cursor(value: str | None) -> int:
         ) from None
 
 
-def get_scan_job_results(request: HttpRequest, context: AppContext) -> HttpResponse:
+def get_scan_job_results(request: HttpRequest, runtime: Runtime) -> HttpResponse:
     from shared.store.jobs import JobNotFound, JobStore
 
     job_id = _job_id(request)
     query = JobResultsQuery.model_validate(request.query_params())
     try:
-        items = JobStore(context.engine).items(
+        items = JobStore(runtime.engine).items(
             job_id, status=query.status, after=_cursor(query.cursor), limit=query.limit + 1
         )
     except JobNotFound:

@@ -13,8 +13,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.api.models import NoQuery
-from shared.http.dispatch import AppContext
 from shared.http.types import HttpRequest, HttpResponse, ProblemError
+from shared.runtime import Runtime
 
 Scope = Literal["read", "scan", "admin"]
 
@@ -64,35 +64,35 @@ def _out(row) -> ApiKeyOut:  # type: ignore[no-untyped-def]
     )
 
 
-def list_keys(request: HttpRequest, context: AppContext) -> HttpResponse:
+def list_keys(request: HttpRequest, runtime: Runtime) -> HttpResponse:
     NoQuery.model_validate(request.query_params())
-    rows = context.keys.list()
+    rows = runtime.keys.list()
     return HttpResponse.json(ApiKeyList(items=[_out(r) for r in rows]).model_dump(mode="json"))
 
 
-def create_key(request: HttpRequest, context: AppContext) -> HttpResponse:
-    from shared.http.auth import ApiKeyError
+def create_key(request: HttpRequest, runtime: Runtime) -> HttpResponse:
+    from shared.store.keys import ApiKeyError
 
     NoQuery.model_validate(request.query_params())
     body = ApiKeyCreate.model_validate(request.json())
     scopes = list(dict.fromkeys(body.scopes))
     try:
-        key, row = context.keys.create(body.name, scopes, body.rate_limit_per_minute)
+        key, row = runtime.keys.create(body.name, scopes, body.rate_limit_per_minute)
     except ApiKeyError as exc:
         raise ProblemError(409, "Key name taken", str(exc)) from None
     created = ApiKeyCreated(key=key, **_out(row).model_dump())
     return HttpResponse.json(created.model_dump(mode="json"), status=201, headers={"Cache-Control": "no-store"})
 
 
-def revoke_key(request: HttpRequest, context: AppContext) -> HttpResponse:
-    from shared.http.auth import ApiKeyError
+def revoke_key(request: HttpRequest, runtime: Runtime) -> HttpResponse:
+    from shared.store.keys import ApiKeyError
 
     NoQuery.model_validate(request.query_params())
     key_id = request.route_params["key_id"]
     if request.api_key is not None and request.api_key.id == key_id:
         raise ProblemError(409, "Cannot revoke the key in use", "sign in with another admin key to revoke this one")
     try:
-        row = context.keys.revoke(key_id, by_id=True)
+        row = runtime.keys.revoke(key_id, by_id=True)
     except ApiKeyError as exc:
         raise ProblemError(404, "Key not found", str(exc)) from None
     return HttpResponse.json(_out(row).model_dump(mode="json"))

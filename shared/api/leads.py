@@ -7,17 +7,14 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
-
+from shared.api.health import integrations
 from shared.api.models import LangQuery, LeadQuery, NoQuery
 from shared.api.partner_center import lead_referral_item
 from shared.core.domains import parse
-from shared.core.models import ScanRecord
-from shared.core.sales import build_sales_summary
-from shared.core.scoring import prioritise, score_record
-from shared.http.dispatch import AppContext
 from shared.http.types import HttpRequest, HttpResponse, ProblemError
-from shared.store.models import ChangeEventRow, LeadRow
+from shared.runtime import Runtime
+from shared.services.explain import LeadExplanation, explain_lead
+from shared.store.models import ChangeEventRow
 from shared.store.queries import MAX_OFFSET, After, LeadFilter, sort_of
 
 
@@ -80,7 +77,7 @@ def _decode_cursor(cursor: str, query: LeadFilter) -> After | int:
     return After(value, domain)
 
 
-def list_leads(request: HttpRequest, context: AppContext) -> HttpResponse:
+def list_leads(request: HttpRequest, runtime: Runtime) -> HttpResponse:
     query = LeadQuery.model_validate(request.query_params())
     after = None
     if query.cursor is not None:
@@ -89,7 +86,7 @@ def list_leads(request: HttpRequest, context: AppContext) -> HttpResponse:
             query = query.model_copy(update={"offset": position})
         else:
             after = position
-    page = context.repository.lead_page(query, after=after)
+    page = runtime.leads.lead_page(query, after=after)
     return HttpResponse.json(
         {
             "items": page.rows,
@@ -111,72 +108,47 @@ def _not_found(name: str) -> ProblemError:
     return ProblemError(404, "Lead not found", f"{name} has not been scanned yet")
 
 
-def _known_domain(request: HttpRequest, context: AppContext) -> str:
+def _known_domain(request: HttpRequest, runtime: Runtime) -> str:
     name = _parsed_domain(request)
-    if context.repository.lead(name) is None:
+    if runtime.leads.lead(name) is None:
         raise _not_found(name)
     return name
 
 
-def get_lead(request: HttpRequest, context: AppContext) -> HttpResponse:
+def _explained(request: HttpRequest, runtime: Runtime) -> LeadExplanation:
     name = _parsed_domain(request)
-    detail = context.repository.lead_detail(name)  # one connection; see Repository.lead_detail
-    if detail is None:
+    explanation = explain_lead(runtime.leads, name)
+    if explanation is None:
         raise _not_found(name)
-    record = ScanRecord.model_validate(detail.record)
+    return explanation
+
+
+def get_lead(request: HttpRequest, runtime: Runtime) -> HttpResponse:
+    explanation = _explained(request, runtime)
     return HttpResponse.json(
         {
-            "lead": detail.lead,
-            "priority": _priority(detail.lead),
-            "breakdown": detail.breakdown,
-            "rules_version": detail.rules_version,
-            "evidence": record.provider_evidence,
-            "snapshot": record.model_dump(mode="json"),
-            "changes": detail.changes,
-            "referrals": [lead_referral_item(row) for row in detail.referrals],
+            "lead": explanation.lead,
+            "priority": explanation.priority(),
+            "breakdown": explanation.breakdown(),
+            "rules_version": explanation.score.rules_version,
+            "stored_rules_version": explanation.stored_rules_version,
+            "evidence": explanation.record.provider_evidence,
+            "snapshot": explanation.record.model_dump(mode="json"),
+            "changes": explanation.changes,
+            "referrals": [lead_referral_item(row) for row in explanation.referrals],
         }
     )
 
 
-def _priority(lead: dict[str, Any]) -> dict[str, Any] | None:
-    """The lead's CSP priority with its technical and commercial heat, from the stored segment,
-    provider and score under the current rules (pure, microseconds; heat is not stored)."""
-    if lead.get("score") is None or lead.get("segment") is None:
-        return None
-    return prioritise(lead["segment"], lead.get("provider"), lead["score"]).model_dump(mode="json")
+def get_sales_summary(request: HttpRequest, runtime: Runtime) -> HttpResponse:
+    lang = LangQuery.model_validate(request.query_params()).lang or runtime.settings.default_lang
+    explanation = _explained(request, runtime)
+    return HttpResponse.json(explanation.summary(lang).model_dump(mode="json"))
 
 
-def get_sales_summary(request: HttpRequest, context: AppContext) -> HttpResponse:
-    name = _known_domain(request, context)
-    lang = LangQuery.model_validate(request.query_params()).lang or context.settings.default_lang
-    record = context.repository.latest_record(name, usable=True) or context.repository.latest_record(name)
-    from shared.services.pc_sync import lead_context
-
-    score = score_record(record, extra=lead_context(context.engine, name))
-    summary = build_sales_summary(record, score, lang=lang)
-    return HttpResponse.json(summary.model_dump(mode="json"))
-
-
-def dashboard(request: HttpRequest, context: AppContext) -> HttpResponse:
+def dashboard(request: HttpRequest, runtime: Runtime) -> HttpResponse:
     NoQuery.model_validate(request.query_params())
-    with context.repository.sessions() as session:
-
-        def counts(column) -> list[dict]:
-            rows = session.execute(select(column, func.count()).group_by(column).order_by(func.count().desc()))
-            return [{"key": key, "count": count} for key, count in rows]
-
-        total = session.scalar(select(func.count()).select_from(LeadRow)) or 0
-        average = session.scalar(select(func.avg(LeadRow.score)))
-        body = {
-            "total": total,
-            "average_score": round(float(average), 1) if average is not None else None,
-            "by_segment": counts(LeadRow.segment),
-            "by_provider": counts(LeadRow.provider),
-            "by_priority": counts(LeadRow.priority_category),
-            "by_commercial_segment": counts(LeadRow.commercial_segment),
-        }
-    body["recent_changes"] = [change_item(e) for e in context.repository.events(limit=20)]
-    from shared.api.health import integrations
-
-    body["integrations"] = integrations(context)
+    body: dict[str, Any] = runtime.leads.pipeline_counts()
+    body["recent_changes"] = [change_item(e) for e in runtime.leads.events(limit=20)]
+    body["integrations"] = integrations(runtime)
     return HttpResponse.json(body)

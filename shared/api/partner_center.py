@@ -11,14 +11,14 @@ from typing import Any
 
 from shared.api.models import NoQuery
 from shared.api.pc_models import ReferralDetailOut, ReferralOut, ReferralPage, ReferralQuery, SyncRunOut
-from shared.http.dispatch import AppContext
 from shared.http.types import HttpRequest, HttpResponse, ProblemError
+from shared.runtime import Runtime
 
 OFF_DETAIL = "set HUNTER_PARTNER_CENTER_ENABLED=true (and HUNTER_PC_CLIENT_ID, then run `hunter pc login`)"
 
 
-def _require_enabled(context: AppContext, status: int) -> None:
-    if not context.settings.partner_center_enabled:
+def _require_enabled(runtime: Runtime, status: int) -> None:
+    if not runtime.settings.partner_center_enabled:
         raise ProblemError(status, "Partner Center integration is off", OFF_DETAIL)
 
 
@@ -36,12 +36,12 @@ def lead_referral_item(row: Mapping[str, Any]) -> dict[str, Any]:
     return {name: row[name] for name in LeadReferralOut.model_fields}
 
 
-def sync_partner_center(request: HttpRequest, context: AppContext) -> HttpResponse:
+def sync_partner_center(request: HttpRequest, runtime: Runtime) -> HttpResponse:
     NoQuery.model_validate(request.query_params())
-    _require_enabled(context, 409)
+    _require_enabled(runtime, 409)
     from shared.services.pc_sync import sync_now
 
-    outcome = sync_now(context.settings, context.engine, trigger="manual")
+    outcome = sync_now(runtime.settings, runtime.engine, trigger="manual")
     detail = f"{outcome.error} (sync run {outcome.run_id})"
     if outcome.status == "skipped":
         raise ProblemError(409, "A Partner Center sync is already running", detail)
@@ -55,8 +55,8 @@ def sync_partner_center(request: HttpRequest, context: AppContext) -> HttpRespon
     return HttpResponse.json(body.model_dump(mode="json"))
 
 
-def list_referrals(request: HttpRequest, context: AppContext) -> HttpResponse:
-    _require_enabled(context, 404)
+def list_referrals(request: HttpRequest, runtime: Runtime) -> HttpResponse:
+    _require_enabled(runtime, 404)
     query = ReferralQuery.model_validate(request.query_params())
     from shared.core.domains import parse
     from shared.store.referrals import ReferralFilter, list_referrals
@@ -69,7 +69,7 @@ def list_referrals(request: HttpRequest, context: AppContext) -> HttpResponse:
                 422, "Invalid request", parsed.error, errors=[{"field": "domain", "message": parsed.error}]
             )
         domain = parsed.domain.name
-    rows, total = list_referrals(context.engine, ReferralFilter(**query.model_dump(exclude={"domain"}), domain=domain))
+    rows, total = list_referrals(runtime.engine, ReferralFilter(**query.model_dump(exclude={"domain"}), domain=domain))
     end = query.offset + len(rows)
     page = ReferralPage(
         items=[ReferralOut.model_validate(referral_item(row)) for row in rows],
@@ -81,16 +81,16 @@ def list_referrals(request: HttpRequest, context: AppContext) -> HttpResponse:
     return HttpResponse.json(page.model_dump(mode="json"))
 
 
-def get_referral(request: HttpRequest, context: AppContext) -> HttpResponse:
-    _require_enabled(context, 404)
+def get_referral(request: HttpRequest, runtime: Runtime) -> HttpResponse:
+    _require_enabled(runtime, 404)
     NoQuery.model_validate(request.query_params())
     from shared.store.referrals import get_referral as load
 
     referral_id = request.route_params["referral_id"]
-    row = load(context.engine, referral_id) if len(referral_id) <= 64 else None
+    row = load(runtime.engine, referral_id) if len(referral_id) <= 64 else None
     if row is None:
         raise ProblemError(404, "Referral not found", f"no referral {referral_id!r} has been synced")
-    lead = context.repository.lead(row.domain) if row.domain else None
+    lead = runtime.leads.lead(row.domain) if row.domain else None
     body = ReferralDetailOut.model_validate(
         referral_item(row)
         | {

@@ -13,8 +13,8 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.api.models import NoQuery
-from shared.http.dispatch import AppContext
 from shared.http.types import HttpRequest, HttpResponse, ProblemError
+from shared.runtime import Runtime
 
 WEB_ROOT = Path(__file__).resolve().parents[1] / "web"
 INDEX = "index.html"
@@ -46,7 +46,7 @@ class MeOut(BaseModel):
     scopes: list[str] = Field(description="what the key may do: read, scan, admin (admin includes scan and read)")
 
 
-def me(request: HttpRequest, context: AppContext) -> HttpResponse:
+def me(request: HttpRequest, runtime: Runtime) -> HttpResponse:
     """The presented key's name and expanded scopes, so a client can hide what the key cannot do."""
     NoQuery.model_validate(request.query_params())
     key = request.api_key
@@ -77,7 +77,7 @@ def _load(relative: str) -> tuple[bytes, str] | None:
     return _read(path, path.stat().st_mtime_ns)
 
 
-def serve(request: HttpRequest, context: AppContext) -> HttpResponse:
+def serve(request: HttpRequest, runtime: Runtime) -> HttpResponse:
     """``/api/ui/`` is the app (index.html); ``/api/ui/<file>`` its assets. Unknown or unsafe paths are 404."""
     relative = (request.route_params.get("path") or "").strip()
     if relative == "":

@@ -30,7 +30,7 @@ def d365_push(
     """Queue DOMAINS (or every lead the filters match) for Dynamics 365; workers push them."""
     from shared.core.domains import parse
     from shared.services.d365_push import D365Disabled, enqueue_pushes
-    from shared.store.leads import Repository
+    from shared.store.leads import LeadStore
     from shared.store.queries import LeadFilter
 
     settings, engine = _context(database_url)
@@ -39,7 +39,7 @@ def d365_push(
     names = [p.domain.name for p in map(parse, domains) if p.domain is not None]
     invalid = [d for d in domains if parse(d).domain is None]
     if not domains:
-        repository = Repository(engine)  # type: ignore[arg-type]
+        repository = LeadStore(engine)  # type: ignore[arg-type]
         lead_filter = LeadFilter(priority=list(priority), segment=list(segment), min_score=min_score, limit=500)
         names, offset = [], 0
         while True:

@@ -1,11 +1,29 @@
-"""The public shape of a scan result: what ``hunter scan --json`` prints and the API returns."""
+"""One scanned domain on its way from the scanner to the store and the user, and its public
+shape: what ``hunter scan --json`` prints and the API returns."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from typing import Any
 
-from shared.store.leads import ScanResult
+from shared.core.models import ScanRecord, ScanStatus
+from shared.core.scoring import ChangeEvent, ScoreResult
+
+# Failures that say nothing about the domain (asking again may succeed): never cached, never
+# allowed to overwrite what an earlier good scan found, never a change event.
+TRANSIENT = frozenset({ScanStatus.TIMEOUT, ScanStatus.SERVFAIL, ScanStatus.ERROR})
+
+
+@dataclass
+class ScanResult:
+    """One scanned domain: the evidence, its score (None for an invalid input), the company name
+    the input gave, and what changed since the previous scan (filled in when it is saved)."""
+
+    record: ScanRecord
+    score: ScoreResult | None = None
+    company_name: str | None = None
+    events: list[ChangeEvent] = field(default_factory=list)
 
 
 def result_json(result: ScanResult) -> dict[str, Any]:

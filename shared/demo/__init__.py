@@ -1,0 +1,1 @@
+"""What ``hunter demo`` ships: fictional companies, their DNS records and a small DNS server to serve them."""

@@ -1,5 +1,1 @@
-"""DNS access for the scanner: a fast multiplexed async client and an answer cache."""
-
-from shared.dns.client import Answer, DnsClient, Outcome
-
-__all__ = ["Answer", "DnsClient", "Outcome"]
+"""DNS access for the scanner: a fast multiplexed async client (``client``) over a small wire codec (``wire``)."""

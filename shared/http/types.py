@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 if TYPE_CHECKING:
-    from shared.http.auth import ApiKey
+    from shared.store.keys import ApiKey
 
 PROBLEM_JSON = "application/problem+json"
 JSON = "application/json; charset=utf-8"

@@ -20,11 +20,9 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, select
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine
 
-from shared.store.models import IntegrationStateRow, TokenCacheRow, utcnow
+from shared.store import integrations as integration_store
 
 if TYPE_CHECKING:
     import msal
@@ -91,12 +89,11 @@ class StoredTokenCache:
         return Fernet(self.key.encode() if self.key else b"")
 
     def load(self) -> None:
-        with Session(self.engine) as session:
-            row = session.get(TokenCacheRow, self.name)
-        if row is None:
+        stored = integration_store.load_token_cache(self.engine, self.name)
+        if stored is None:
             return
-        data = row.data
-        if row.encrypted:
+        data = stored.data
+        if stored.encrypted:
             from cryptography.fernet import InvalidToken
 
             if not self.key:
@@ -121,17 +118,11 @@ class StoredTokenCache:
         elif not _warned_plaintext.is_set():
             _warned_plaintext.set()
             log.warning("token cache stored unencrypted: set HUNTER_TOKEN_CACHE_KEY (a Fernet key)")
-        insert = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
-        values = {"name": self.name, "data": data, "encrypted": encrypted, "updated_at": utcnow()}
-        stmt = insert(TokenCacheRow.__table__).values(values)
-        stmt = stmt.on_conflict_do_update(index_elements=["name"], set_={k: stmt.excluded[k] for k in values})
-        with self.engine.begin() as connection:
-            connection.execute(stmt)
+        integration_store.save_token_cache(self.engine, self.name, data, encrypted=encrypted)
         self.cache.has_state_changed = False
 
     def clear(self) -> None:
-        with self.engine.begin() as connection:
-            connection.execute(TokenCacheRow.__table__.delete().where(TokenCacheRow.name == self.name))
+        integration_store.delete_token_cache(self.engine, self.name)
 
 
 def authority(authority_host: str, tenant: str) -> str:
@@ -168,23 +159,6 @@ def describe_msal_error(result: dict[str, Any]) -> str:
     code = result.get("error", "error")
     text = (result.get("error_description") or "").splitlines()[0] if result.get("error_description") else ""
     return f"{code}: {text}" if text else str(code)
-
-
-# -- integration state -----------------------------------------------------------------------------
-
-
-def set_state(engine: Engine, name: str, state: str, detail: str | None = None) -> None:
-    insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
-    values = {"name": name, "state": state, "detail": detail, "updated_at": utcnow()}
-    stmt = insert(IntegrationStateRow.__table__).values(values)
-    stmt = stmt.on_conflict_do_update(index_elements=["name"], set_={k: stmt.excluded[k] for k in values})
-    with engine.begin() as connection:
-        connection.execute(stmt)
-
-
-def get_states(engine: Engine) -> dict[str, IntegrationStateRow]:
-    with Session(engine) as session:
-        return {row.name: row for row in session.scalars(select(IntegrationStateRow))}
 
 
 @contextmanager

@@ -5,6 +5,7 @@ import flask
 
 from shared.http.dispatch import dispatch
 from shared.http.types import HttpRequest, ProblemError
+from shared.runtime import get_runtime
 
 ROUTE_PREFIX = "/api"
 WEB_APP = ROUTE_PREFIX + "/ui/"
@@ -24,6 +25,7 @@ def http_entry(request: flask.Request) -> flask.Response:
                 query=request.args.to_dict(flat=False),
                 headers={k.lower(): v for k, v in request.headers.items()},
                 body=request.get_data(cache=False),
-            )
+            ),
+            get_runtime(),
         )
     return flask.Response(response.body, status=response.status, headers=response.headers)

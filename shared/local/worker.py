@@ -24,11 +24,13 @@ import os
 import signal
 from datetime import UTC, datetime
 
-from shared.queues import Queue, QueueMessage, open_queue, poison_name
+from shared.hosts.queue_runner import invoke
+from shared.queues import Delivery, Queue, QueueMessage, poison_name
 from shared.queues.hostjson import QueueOptions, queue_options
+from shared.runtime import Runtime, get_runtime
 from shared.store.queue_audit import QueueAudit
-from shared.triggers.queue_runner import QUEUE_FUNCTIONS, MessageContext, QueueFunction, invoke, runtime_context
-from shared.triggers.schedule import TIMER_FUNCTIONS, Schedule, TimerFunction
+from shared.triggers.registry import QUEUE_FUNCTIONS, TIMER_FUNCTIONS, QueueTrigger, TimerTrigger
+from shared.triggers.schedule import Schedule
 
 log = logging.getLogger("hunter.worker")
 MIN_POLL = 0.05
@@ -37,29 +39,30 @@ MIN_POLL = 0.05
 class QueueWorker:
     def __init__(
         self,
-        functions: tuple[QueueFunction, ...] = QUEUE_FUNCTIONS,
+        functions: tuple[QueueTrigger, ...] = QUEUE_FUNCTIONS,
         options: QueueOptions | None = None,
         *,
         exit_when_idle: bool = False,
         handle_signals: bool = False,
-        timers: tuple[TimerFunction, ...] | None = None,
+        timers: tuple[TimerTrigger, ...] | None = None,
+        runtime: Runtime | None = None,
     ) -> None:
-        self.context = runtime_context()
+        self.runtime = runtime or get_runtime()
         self.functions = functions
         # A worker draining queues for a script (exit_when_idle) fires no timers unless asked.
         self.timers = timers if timers is not None else (() if exit_when_idle else TIMER_FUNCTIONS)
         self.fired = 0
         self.options = options or queue_options()
-        self.lease = self.context.settings.queue_lease
+        self.lease = self.runtime.settings.queue_lease
         self.exit_when_idle = exit_when_idle
         self.handle_signals = handle_signals
-        self.audit = QueueAudit(self.context.engine)
+        self.audit = QueueAudit(self.runtime.engine)
         self.stopping = asyncio.Event()
         self.processed = 0
         self.failed = 0
 
     def _queue(self, name: str) -> Queue:
-        return open_queue(name, self.context.settings, self.context.engine)
+        return self.runtime.queue(name)
 
     async def run(self) -> None:
         if self.handle_signals:  # SIGTERM/SIGINT: stop taking messages, finish the ones in hand
@@ -93,11 +96,11 @@ class QueueWorker:
                 self.stopping.set()
             await asyncio.sleep(1.0)
 
-    async def _fire(self, timer: TimerFunction) -> None:
+    async def _fire(self, timer: TimerTrigger) -> None:
         """Sleep until the schedule's next fire time (or until stopping), run the handler, repeat.
         A failing handler is logged and fired again next time, as the Functions host does."""
         try:
-            schedule = Schedule.parse(getattr(self.context.settings, timer.schedule_setting))
+            schedule = Schedule.parse(getattr(self.runtime.settings, timer.schedule_setting))
             handler = timer.resolve()
         except Exception as exc:
             log.error("timer not started", extra={"timer": timer.name, "error": str(exc)})
@@ -114,11 +117,11 @@ class QueueWorker:
             last = due
             self.fired += 1
             try:
-                await handler()
+                await handler(self.runtime)
             except Exception:
                 log.exception("timer function failed", extra={"timer": timer.name})
 
-    async def _poll(self, function: QueueFunction) -> None:
+    async def _poll(self, function: QueueTrigger) -> None:
         queue, poison = self._queue(function.queue), self._queue(poison_name(function.queue))
         leases = _Leases(queue, self.lease)
         renewer = asyncio.create_task(leases.renew_forever())
@@ -128,7 +131,7 @@ class QueueWorker:
             renewer.cancel()
             await asyncio.gather(renewer, return_exceptions=True)
 
-    async def _poll_with(self, function: QueueFunction, queue: Queue, poison: Queue, leases: _Leases) -> None:
+    async def _poll_with(self, function: QueueTrigger, queue: Queue, poison: Queue, leases: _Leases) -> None:
         running: set[asyncio.Task] = set()
         delay = MIN_POLL
         while not self.stopping.is_set():
@@ -160,7 +163,7 @@ class QueueWorker:
             await asyncio.wait(running)
 
     async def _process(
-        self, function: QueueFunction, queue: Queue, poison: Queue, message: QueueMessage, leases: _Leases
+        self, function: QueueTrigger, queue: Queue, poison: Queue, message: QueueMessage, leases: _Leases
     ) -> None:
         if message.dequeue_count > self.options.max_dequeue_count:
             # Delivered more often than allowed without finishing: its workers died running it.
@@ -168,7 +171,9 @@ class QueueWorker:
             return
         leases.hold(message)
         try:
-            await invoke(function, message.body, MessageContext(message.id, function.queue, message.dequeue_count))
+            await invoke(
+                function, message.body, Delivery(message.id, function.queue, message.dequeue_count), self.runtime
+            )
         except Exception as exc:
             self.failed += 1
             current = await leases.release(message)

@@ -10,7 +10,16 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from shared.queues.base import POISON_SUFFIX, Queue, QueueError, QueueMessage, check_queue_name, poison_name
+from shared.queues.base import (
+    POISON_SUFFIX,
+    Delivery,
+    PermanentError,
+    Queue,
+    QueueError,
+    QueueMessage,
+    check_queue_name,
+    poison_name,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -19,6 +28,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "POISON_SUFFIX",
+    "Delivery",
+    "PermanentError",
     "Queue",
     "QueueError",
     "QueueMessage",

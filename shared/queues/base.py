@@ -39,6 +39,22 @@ class QueueError(RuntimeError):
     """A backend failure (service down, bad credentials); handlers retry, callers report."""
 
 
+class PermanentError(Exception):
+    """Raised by a queue handler when no retry can succeed (a bad mapping, a refused request): the
+    message goes to ``<queue>-poison`` at once, with this error recorded, instead of being
+    retried ``maxDequeueCount`` times. On Azure the trigger's wrapper moves it and completes, as
+    the host only poisons after the last retry."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One delivery of a message to a queue handler: which message, on which queue, the how-manieth try."""
+
+    id: str
+    queue: str
+    dequeue_count: int
+
+
 def check_queue_name(name: str) -> str:
     if not _NAME.match(name):
         raise ValueError(f"invalid queue name {name!r}: 3-63 lowercase letters, digits and single hyphens")

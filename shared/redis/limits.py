@@ -260,3 +260,26 @@ class AsyncLimiter:
             raise
         finally:
             self._draining = None
+
+
+class RateLimited(Protocol):
+    """What a per-caller limit needs to know of its caller (an API key)."""
+
+    id: str
+    rate_limit_per_minute: int
+
+
+class RateLimiter:
+    """A token bucket per key: ``rate_limit_per_minute`` with a minute of burst.
+
+    The buckets come from :mod:`shared.redis.limits`: in Redis when configured, so every process and
+    function instance enforces one limit per key together; in process otherwise, or while Redis is down.
+    """
+
+    def __init__(self, buckets: Buckets | None = None) -> None:
+        self.buckets = buckets if buckets is not None else MemoryBuckets()
+
+    def take(self, key: RateLimited) -> float:
+        """0 when allowed, else the seconds until a token is free."""
+        capacity = float(max(1, key.rate_limit_per_minute))
+        return self.buckets.take(f"apikey:{key.id}", capacity / 60.0, capacity)

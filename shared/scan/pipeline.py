@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from shared.config import Settings
 from shared.core.domains import Domain, parse, parse_many
 from shared.core.inputs import InputRow
 from shared.core.models import ScanRecord, ScanStatus
 from shared.core.providers import classify
+from shared.core.results import ScanResult
 from shared.core.scoring import score_record
 from shared.dns.client import DnsClient
 from shared.redis.cache import RedisCache, cache_for
@@ -27,9 +29,15 @@ from shared.redis.limits import AsyncLimiter, buckets_for
 from shared.scan.collector import Collector
 from shared.scan.sharding import shard_of
 from shared.scan.whois import WhoisClient
-from shared.store.leads import Repository, ScanResult
 
 _DONE = object()
+
+
+class ResultSink(Protocol):
+    """Where a pipeline writes its batches: the after-scan step (:class:`shared.services.after_scan.AfterScan`)
+    in every product path; a bare :class:`~shared.store.leads.LeadStore` in tests and benches."""
+
+    def save(self, results: Sequence[ScanResult]) -> object: ...
 
 
 @dataclass
@@ -132,7 +140,7 @@ def _whois_client(settings: Settings) -> WhoisClient:
 async def run_pipeline(
     rows: Iterable[InputRow],
     settings: Settings,
-    repository: Repository | None,
+    store: ResultSink | None,
     on_result: Callable[[ScanResult], None] | None = None,
     *,
     scanner: Scanner | None = None,
@@ -190,8 +198,8 @@ async def run_pipeline(
             await flush(batch)
 
     async def flush(batch: list[ScanResult]) -> None:
-        if repository is not None:
-            await loop.run_in_executor(executor, repository.save, batch)
+        if store is not None:
+            await loop.run_in_executor(executor, store.save, batch)
         for result in batch:
             record = result.record
             if record.status is ScanStatus.INVALID:

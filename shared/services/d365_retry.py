@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine
 
 from shared.config import Settings
 from shared.queues import open_queue, poison_name
 from shared.services.d365_push import D365_QUEUE, enqueue_pushes, mark_queued
 from shared.services.queue_ops import QueueOps
-from shared.store.models import D365SyncRow
+from shared.store import d365 as sync_store
 
 SCAN_LIMIT = 10_000  # poison messages looked at per retry
 
@@ -29,11 +28,7 @@ def retry_failed_pushes(
     settings: Settings, engine: Engine, domains: list[str] | None, *, actor: str
 ) -> tuple[int, int]:
     """(poison messages redriven, leads queued afresh) for ``domains`` or every failed lead."""
-    with Session(engine) as session:
-        query = select(D365SyncRow.domain).where(D365SyncRow.status == "failed")
-        if domains is not None:
-            query = query.where(D365SyncRow.domain.in_(domains))
-        failed = set(session.scalars(query))
+    failed = sync_store.failed_domains(engine, domains)
     if not failed:
         return 0, 0
     poison = open_queue(poison_name(D365_QUEUE), settings, engine)

@@ -12,9 +12,9 @@ upserts them, queues scans of new company domains, and rescores the leads they l
 * A sign-in only a person can repair ends the run as ``needs_login`` and sets that integration
   state; the timer then stays idle (no request at all) until ``hunter pc login`` succeeds.
 * Scoring: a referral carries evidence DNS cannot see (co-sell, a known Entra ID tenant). The
-  run passes it to the pure scorer as :class:`~shared.core.scoring.LeadContext` for every lead whose
-  referrals changed and for every referral-linked lead scanned again since the previous run
-  (a scan scores without referrals), and stores the result on the lead.
+  run passes it to the pure scorer (:mod:`shared.services.lead_facts`) for every lead whose
+  referrals changed and for every referral-linked lead scanned again since the previous run,
+  and stores the result on the lead.
 """
 
 from __future__ import annotations
@@ -22,21 +22,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from shared.integrations.identity import SignInError, get_states, set_state
+from shared.integrations.identity import SignInError
 from shared.integrations.partner_center.auth import STATE_NAME, acquire_token
-from shared.integrations.partner_center.mapping import referral_facts
+from shared.services.lead_facts import facts_from
 from shared.store import leases
 from shared.store import referrals as store
+from shared.store.integrations import get_states, set_state
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from shared.config import Settings
+    from shared.runtime import Runtime
     from shared.store.models import SyncRunRow
 
 log = logging.getLogger("hunter.partner_center")
@@ -89,40 +90,19 @@ async def _keep_lease(engine: Engine, holder: str, lost: asyncio.Event) -> None:
             log.warning("sync lease renewal failed", extra={"error": type(exc).__name__})
 
 
-def _context_from(rows: list[Any]) -> Any:
-    from shared.core.scoring import LeadContext
-
-    facts = referral_facts(
-        {"type": r.type, "status": r.status, "customer_tenant_id": r.customer_tenant_id, "updated_at": r.updated_at}
-        for r in rows
-    )
-    return LeadContext(referral_type=facts.referral_type, known_tenant=facts.known_tenant)
-
-
-def lead_context(engine: Engine, domain: str) -> Any:
-    """The :class:`~shared.core.scoring.LeadContext` a lead's referrals give, for any caller that scores
-    a lead from its snapshot (``score_record(record, extra=lead_context(engine, domain))``)."""
-    return _context_from(store.referral_rows_for(engine, [domain]).get(domain, []))
-
-
-def contexts_for(engine: Engine, domains: Iterable[str]) -> dict[str, Any]:
-    """:func:`lead_context` for many leads in one query (the store scoring a batch of scans)."""
-    return {domain: _context_from(rows) for domain, rows in store.referral_rows_for(engine, domains).items()}
-
-
 def rescore_leads(engine: Engine, domains: list[str]) -> int:
     """Score each lead again with its referral facts; returns how many leads changed."""
     from shared.core.scoring import score_record
-    from shared.store.leads import Repository
+    from shared.store.leads import LeadStore
 
-    repository = Repository(engine)
+    lead_store = LeadStore(engine)
     grouped = store.referral_rows_for(engine, domains)
     changed = 0
     for domain in domains:
-        record = repository.latest_record(domain, usable=True) or repository.latest_record(domain)
+        record = lead_store.latest_record(domain, usable=True) or lead_store.latest_record(domain)
         if record is None:
             continue
-        score = score_record(record, extra=_context_from(grouped.get(domain, [])))
+        score = score_record(record, extra=facts_from(grouped.get(domain, [])))
         values = {
             "score": score.score,
             "segment": score.segment.value,
@@ -268,13 +248,10 @@ def sync_now(settings: Settings, engine: Engine, *, trigger: str = "manual") -> 
     return aio.run(run_sync(settings, engine, trigger=trigger))
 
 
-async def scheduled_sync() -> None:
+async def scheduled_sync(runtime: Runtime) -> None:
     """The ``pc_sync_timer`` handler (Azure timer and the local worker): nothing when the flag is
     off or a person must sign in first; otherwise one run (skipped if one is already running)."""
-    from shared.triggers.queue_runner import runtime_context
-
-    context = runtime_context()
-    settings, engine = context.settings, context.engine
+    settings, engine = runtime.settings, runtime.engine
     if not settings.partner_center_enabled:
         log.debug("partner center sync timer: integration off")
         return

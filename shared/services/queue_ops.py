@@ -14,8 +14,8 @@ from sqlalchemy import Engine
 
 from shared.config import Settings
 from shared.queues import Queue, QueueMessage, open_queue, poison_name
-from shared.store.queue_audit import QueueAudit
-from shared.triggers.queue_runner import QUEUE_FUNCTIONS, body_sha256
+from shared.store.queue_audit import QueueAudit, body_sha256
+from shared.triggers.registry import QUEUE_FUNCTIONS
 
 REDRIVE_LEASE = 30.0  # seconds a poison message is held while being redriven
 

@@ -10,7 +10,8 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, exc, make_url
+from sqlalchemy import Connection, Engine, Table, create_engine, event, exc, make_url
+from sqlalchemy.dialects.sqlite import Insert
 from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -202,3 +203,12 @@ def read_engine_for(url: str) -> Engine:
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def upsert(bind: Engine | Connection | Session, table: Table) -> Insert:
+    """An INSERT of ``table`` in the dialect of ``bind``, so ``.on_conflict_do_update()`` and
+    ``.on_conflict_do_nothing()`` work on SQLite and PostgreSQL alike (the only two we run on)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = bind.get_bind().dialect.name if isinstance(bind, Session) else bind.dialect.name
+    return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from shared.core.domains import parse_many
 from shared.core.inputs import InputRow
 from shared.core.models import ScanStatus
-from shared.store.leads import TRANSIENT, ScanResult
+from shared.core.results import TRANSIENT, ScanResult
 from shared.store.models import ScanJobItemRow, ScanJobRow, utcnow
 
 ITEMS = ScanJobItemRow.__table__
@@ -241,7 +241,7 @@ class JobStore:
 
 
 def claim_guard(job_id: str, seq_by_domain: dict[str, int], finished_at: datetime | None = None):  # type: ignore[no-untyped-def]
-    """A :meth:`Repository.save` guard: inside the save's transaction, claim the job items that
+    """A :meth:`LeadStore.save` guard: inside the save's transaction, claim the job items that
     are still queued and record each one's outcome; drop results whose item another delivery
     already finished. Row locks (PostgreSQL) or the write lock (SQLite) make the claim exclusive."""
 

@@ -11,19 +11,19 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Engine, Integer, Select, bindparam, case, exists, func, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from shared.core.models import ScanRecord, ScanStatus
-from shared.core.scoring import ChangeEvent, ScoreResult, diff_records, score_record
+from shared.core.models import ScanRecord
+from shared.core.results import TRANSIENT, ScanResult
+from shared.core.scoring import diff_records
 from shared.core.text import fold
-from shared.store.db import session_factory
+from shared.store.db import session_factory, upsert
 from shared.store.models import (
     ChangeEventRow,
     D365SyncRow,
@@ -43,7 +43,6 @@ from shared.store.queries import (
     page_query,
 )
 
-TRANSIENT = {ScanStatus.TIMEOUT, ScanStatus.SERVFAIL, ScanStatus.ERROR}
 Guard = Callable[[Session, list["ScanResult"]], list["ScanResult"]]
 COUNT_CACHE_SECONDS = 5.0
 # What a count depends on: the filters, not the sort, the page or a cursor.
@@ -86,7 +85,7 @@ class LeadPage:
 
 @dataclass
 class LeadDetail:
-    """One lead as the lead detail shows it (:meth:`Repository.lead_detail`)."""
+    """One lead as the lead detail shows it (:meth:`LeadStore.lead_detail`)."""
 
     lead: dict[str, Any]  # LIST_FIELDS, domain_unicode, company_name, then INTEGRATION_FIELDS
     breakdown: list[dict[str, Any]]
@@ -96,23 +95,12 @@ class LeadDetail:
     referrals: list[dict[str, Any]]  # Partner Center referrals (``referrals`` columns but ``raw``), newest first
 
 
-@dataclass
-class ScanResult:
-    """One scanned domain on its way to the store (and back out to the user)."""
-
-    record: ScanRecord
-    score: ScoreResult | None = None
-    company_name: str | None = None
-    events: list[ChangeEvent] = field(default_factory=list)
-
-
-class Repository:
+class LeadStore:
     def __init__(self, engine: Engine, *, reads: Engine | None = None) -> None:
         """``reads``: the engine for the lead pages and lead detail (see ``db.read_engine_for``)."""
         self.engine = engine
         self.reads = reads or engine
         self.sessions = session_factory(engine)
-        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
         self._counts = TtlCache(seconds=COUNT_CACHE_SECONDS)
 
     # -- writes -------------------------------------------------------------------------
@@ -127,7 +115,6 @@ class Repository:
         results = [r for r in results if r.record.domain]
         if not results and guard is None:
             return []
-        self._score_with_referrals(results)
         now = utcnow()
         self._counts.clear()
         with self.sessions.begin() as session:
@@ -173,32 +160,12 @@ class Repository:
                 if record.status not in TRANSIENT:
                     previous[domain_id] = record  # the same domain twice in one batch
             # Core (table-level) inserts: executemany without the ORM's per-row bookkeeping.
-            session.execute(self._insert(SnapshotRow.__table__), snapshots)
+            session.execute(upsert(session, SnapshotRow.__table__), snapshots)
             if events:
-                session.execute(self._insert(ChangeEventRow.__table__), events)
+                session.execute(upsert(session, ChangeEventRow.__table__), events)
             if leads:
                 self._upsert_leads(session, leads)
         return list(results)
-
-    def _score_with_referrals(self, results: Sequence[ScanResult]) -> None:
-        """Score leads that have Partner Center referrals with those facts too (a co-sell boost, a
-        known tenant): the scanner scores from DNS alone, and a rescan must not drop them. One
-        indexed lookup per batch; nothing happens for domains without referrals."""
-        from shared.store.models import ReferralRow
-
-        domains = [r.record.domain for r in results if r.score is not None]
-        if not domains:
-            return
-        with self.sessions() as session:
-            linked = set(session.scalars(select(ReferralRow.domain).where(ReferralRow.domain.in_(domains)).distinct()))
-        if not linked:
-            return
-        from shared.services.pc_sync import contexts_for
-
-        contexts = contexts_for(self.engine, linked)  # one query for the whole batch
-        for result in results:
-            if result.record.domain in contexts:
-                result.score = score_record(result.record, extra=contexts[result.record.domain])
 
     def _upsert_domains(self, session: Session, results: Sequence[ScanResult], now: datetime) -> dict[str, int]:
         rows: dict[str, dict[str, Any]] = {}
@@ -209,7 +176,7 @@ class Repository:
             )
             row["company_name"] = r.company_name or row["company_name"]
             row["search_text"] = fold(" ".join(filter(None, [name, unicode_name, row["company_name"]])))
-        stmt = self._insert(DomainRow.__table__)
+        stmt = upsert(session, DomainRow.__table__)
         table = DomainRow.__table__
         # A later import may bring the company name an earlier one lacked; never erase one.
         stmt = stmt.on_conflict_do_update(
@@ -239,7 +206,7 @@ class Repository:
 
     def _upsert_leads(self, session: Session, leads: list[dict[str, Any]]) -> None:
         table = LeadRow.__table__
-        stmt = self._insert(table)
+        stmt = upsert(session, table)
         updates = {c: stmt.excluded[c] for c in leads[0] if c not in ("domain_id", "scan_count", "changed_at")}
         updates["scan_count"] = table.c.scan_count + 1
         updates["changed_at"] = func.coalesce(stmt.excluded.changed_at, table.c.changed_at)
@@ -374,6 +341,26 @@ class Repository:
                 or 0
             )
 
+    def pipeline_counts(self) -> dict[str, Any]:
+        """The dashboard's figures: the lead count, the average score and the leads by segment,
+        provider, priority and commercial segment (largest group first)."""
+        with self.reads.connect() as connection:
+
+            def counts(column: Any) -> list[dict[str, Any]]:
+                rows = connection.execute(select(column, func.count()).group_by(column).order_by(func.count().desc()))
+                return [{"key": key, "count": count} for key, count in rows]
+
+            total = connection.scalar(select(func.count()).select_from(LeadRow)) or 0
+            average = connection.scalar(select(func.avg(LeadRow.score)))
+            return {
+                "total": total,
+                "average_score": round(float(average), 1) if average is not None else None,
+                "by_segment": counts(LeadRow.segment),
+                "by_provider": counts(LeadRow.provider),
+                "by_priority": counts(LeadRow.priority_category),
+                "by_commercial_segment": counts(LeadRow.commercial_segment),
+            }
+
     def events(
         self, domain: str | None = None, since: datetime | None = None, limit: int = 100
     ) -> list[ChangeEventRow]:
@@ -394,7 +381,7 @@ DETAIL_LEAD_FIELDS = (*(column.key for column in LIST_COLUMNS), *(column.key for
 
 @lru_cache(maxsize=1)
 def _detail_statements() -> tuple[Select, Select, Select]:
-    """The statements of :meth:`Repository.lead_detail`, with bound parameters ``domain``,
+    """The statements of :meth:`LeadStore.lead_detail`, with bound parameters ``domain``,
     ``domain_id`` and ``limit``: built (and compiled into SQLAlchemy's cache) once, not per request."""
     newest_snapshot = (  # the newest usable snapshot, else the newest (a lead whose every scan failed)
         select(SnapshotRow.record)

@@ -3,14 +3,19 @@ audit line per poisoning, redrive or purge (operators' questions: why, who, when
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Iterable
 
 from sqlalchemy import Engine, select
-from sqlalchemy.dialects import postgresql, sqlite
 
+from shared.store.db import upsert
 from shared.store.models import QueueAuditRow, QueueFailureRow, utcnow
-from shared.triggers.queue_runner import body_sha256
+
+
+def body_sha256(body: str) -> str:
+    """A message's identity across queues and deliveries (the body is moved unchanged to ``-poison``)."""
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 log = logging.getLogger("hunter.queues")
 
@@ -18,7 +23,6 @@ log = logging.getLogger("hunter.queues")
 class QueueAudit:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
 
     def record_failure(self, queue: str, message_id: str, body: str, dequeue_count: int, error: str) -> None:
         values = {
@@ -29,7 +33,7 @@ class QueueAudit:
             "last_error": error,
             "failed_at": utcnow(),
         }
-        stmt = self._insert(QueueFailureRow.__table__).values(values)
+        stmt = upsert(self.engine, QueueFailureRow.__table__).values(values)
         stmt = stmt.on_conflict_do_update(
             index_elements=["queue", "body_sha256"],
             set_={k: stmt.excluded[k] for k in ("message_id", "dequeue_count", "last_error", "failed_at")},

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Engine, and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from shared.integrations.partner_center.mapping import DOMAIN_MISSING, LINKED, ReferralError, referral_fields
+from shared.core.referrals import DOMAIN_MISSING, LINKED, ReferralError, referral_fields
 from shared.store.models import LeadRow, ReferralRow, ScanJobItemRow, ScanJobRow, SyncRunRow, utcnow
 
 KIND = "partner_center_referrals"

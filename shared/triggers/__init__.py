@@ -1,0 +1,2 @@
+"""Which triggers Hunter has (:mod:`.registry`) and when timers fire (:mod:`.schedule`): declarations only,
+read by every host."""

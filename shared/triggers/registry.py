@@ -1,23 +1,47 @@
-"""The one routing table. Light on purpose: importing it loads no handler, model or database
-code, because Azure indexes it at cold start (handlers are resolved on first call)."""
+"""The one registry of triggers: every HTTP route, queue function and timer function of Hunter,
+and the function folder (``functions/<folder>``) that hosts it on Azure.
+
+Azure's blueprints, the local runner, the local queue worker, the OpenAPI documents and the
+tests all read these tables, so a route, a queue name or a schedule cannot differ between
+hosts. Light on purpose: importing it loads no handler, model or database code, because Azure
+indexes it at cold start; a trigger's handler is imported on its first call (:meth:`Trigger.resolve`).
+
+Handler signatures, one per kind (the trigger passes the runtime it built):
+
+* HTTP:  ``def handler(request: HttpRequest, runtime: Runtime) -> HttpResponse``
+* queue: ``async def handler(body: str, delivery: Delivery, runtime: Runtime) -> None`` (raise to retry)
+* timer: ``async def handler(runtime: Runtime) -> None``
+"""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from importlib import import_module
 from typing import Any
 
 
+def resolve_ref(ref: str) -> Any:
+    """The object a ``"module:attribute"`` reference names, imported now."""
+    module, _, attr = ref.partition(":")
+    return getattr(import_module(module), attr)
+
+
 @dataclass(frozen=True)
-class Route:
-    name: str  # function name on Azure and operationId in OpenAPI
-    method: str
-    path: str  # "/v1/leads/{domain}" (below the /api prefix)
-    handler: str  # "module:function", imported on first use
-    scope: str | None  # required API key scope; None = public (health)
-    summary: str
-    tag: str
+class Trigger:
+    name: str  # the function name on Azure (unique across all triggers)
+    handler: str  # "module:callable", imported on first use
+
+    def resolve(self) -> Any:
+        return resolve_ref(self.handler)
+
+
+@dataclass(frozen=True)
+class Route(Trigger):
+    method: str = "GET"
+    path: str = "/"  # "/v1/leads/{domain}" (below the /api prefix)
+    scope: str | None = None  # required API key scope; None = public (health, the web app's files)
+    summary: str = ""
+    tag: str = ""
     query_model: str | None = None  # "module:Model" of the query string
     body_model: str | None = None
     response_model: str | None = None
@@ -30,91 +54,111 @@ class Route:
     def azure_route(self) -> str:
         return self.path.lstrip("/")
 
-    def resolve(self, ref: str | None = None) -> Any:
-        module, _, attr = (ref or self.handler).partition(":")
-        return getattr(import_module(module), attr)
+
+def _route(
+    name: str, method: str, path: str, handler: str, scope: str | None, summary: str, tag: str, **options: Any
+) -> Route:
+    """A route in the positional order the table below is written in."""
+    return Route(name, handler, method=method, path=path, scope=scope, summary=summary, tag=tag, **options)
 
 
-_A = "shared.api"
+@dataclass(frozen=True)
+class QueueTrigger(Trigger):
+    queue: str = ""
+    summary: str = ""
+
+
+@dataclass(frozen=True)
+class TimerTrigger(Trigger):
+    schedule_setting: str = ""  # the Settings field holding the NCRONTAB expression
+    summary: str = ""
+
+    @property
+    def app_setting(self) -> str:
+        """The app setting the Azure binding reads (``%HUNTER_…%``), the same the local worker reads."""
+        return "HUNTER_" + self.schedule_setting.upper()
+
+
+API = "shared.api"
 WEB_APP_TAG = "Web app"  # static files: served on both hosts, left out of the OpenAPI documents
 ROUTES: tuple[Route, ...] = (
-    Route(
+    _route(
         "scan_domain",
         "POST",
         "/v1/scan",
-        f"{_A}.scan:scan_domain",
+        f"{API}.scan:scan_domain",
         "scan",
         "Scan one domain now and return the scored lead",
         "Scan",
-        body_model=f"{_A}.models:ScanRequest",
-        response_model=f"{_A}.models:ScanResponse",
+        body_model=f"{API}.models:ScanRequest",
+        response_model=f"{API}.models:ScanResponse",
     ),
-    Route(
+    _route(
         "list_leads",
         "GET",
         "/v1/leads",
-        f"{_A}.leads:list_leads",
+        f"{API}.leads:list_leads",
         "read",
         "List leads with filters, sorting and pagination",
         "Leads",
-        query_model=f"{_A}.models:LeadQuery",
-        response_model=f"{_A}.models:LeadPage",
+        query_model=f"{API}.models:LeadQuery",
+        response_model=f"{API}.models:LeadPage",
     ),
-    Route(
+    _route(
         "export_leads",
         "GET",
         "/v1/leads/export",
-        f"{_A}.exports:export_leads",
+        f"{API}.exports:export_leads",
         "read",
         "Export the filtered leads as CSV or XLSX",
         "Leads",
-        query_model=f"{_A}.models:ExportQuery",
+        query_model=f"{API}.models:ExportQuery",
         response_type="text/csv",
     ),
-    Route(
+    _route(
         "get_lead",
         "GET",
         "/v1/leads/{domain}",
-        f"{_A}.leads:get_lead",
+        f"{API}.leads:get_lead",
         "read",
         "A lead with its score breakdown, evidence, latest snapshot and changes",
         "Leads",
-        response_model=f"{_A}.models:LeadDetailOut",
+        response_model=f"{API}.models:LeadDetailOut",
     ),
-    Route(
+    _route(
         "get_sales_summary",
         "GET",
         "/v1/leads/{domain}/sales-summary",
-        f"{_A}.leads:get_sales_summary",
+        f"{API}.leads:get_sales_summary",
         "read",
         "Call-prep sales summary in Turkish or English",
         "Leads",
-        query_model=f"{_A}.models:LangQuery",
+        query_model=f"{API}.models:LangQuery",
         response_model="shared.core.sales:SalesSummary",
     ),
-    Route(
+    _route(
         "rescan_lead",
         "POST",
         "/v1/leads/{domain}/rescan",
-        f"{_A}.scan:rescan_lead",
+        f"{API}.scan:rescan_lead",
         "scan",
         "Scan a known lead again and return it with what changed",
         "Scan",
-        query_model=f"{_A}.models:LangQuery",
-        response_model=f"{_A}.models:ScanResponse",
+        query_model=f"{API}.models:LangQuery",
+        response_model=f"{API}.models:ScanResponse",
     ),
-    Route(
+    _route(
         "get_dashboard",
         "GET",
         "/v1/dashboard",
-        f"{_A}.leads:dashboard",
+        f"{API}.leads:dashboard",
         "read",
         "Counts by segment, provider, priority and commercial segment; recent changes",
         "Leads",
-        query_model=f"{_A}.models:NoQuery",
-        response_model=f"{_A}.models:Dashboard",
+        query_model=f"{API}.models:NoQuery",
+        response_model=f"{API}.models:Dashboard",
     ),
-    Route(
+    _route(
         "submit_scan_job",
         "POST",
         "/v1/scans",
@@ -128,7 +172,7 @@ ROUTES: tuple[Route, ...] = (
         status=202,
         uploads=True,
     ),
-    Route(
+    _route(
         "list_scan_jobs",
         "GET",
         "/v1/scans",
@@ -139,7 +183,7 @@ ROUTES: tuple[Route, ...] = (
         query_model="shared.api.job_models:JobListQuery",
         response_model="shared.api.job_models:JobList",
     ),
-    Route(
+    _route(
         "preview_scan_job",
         "POST",
         "/v1/scans/preview",
@@ -152,7 +196,7 @@ ROUTES: tuple[Route, ...] = (
         response_model="shared.api.job_models:ScanPreviewOut",
         uploads=True,
     ),
-    Route(
+    _route(
         "get_scan_job",
         "GET",
         "/v1/scans/{job_id}",
@@ -160,10 +204,10 @@ ROUTES: tuple[Route, ...] = (
         "read",
         "A bulk scan's status, totals, rate and ETA",
         "Bulk scans",
-        query_model=f"{_A}.models:NoQuery",
+        query_model=f"{API}.models:NoQuery",
         response_model="shared.api.job_models:JobOut",
     ),
-    Route(
+    _route(
         "get_scan_job_results",
         "GET",
         "/v1/scans/{job_id}/results",
@@ -174,7 +218,7 @@ ROUTES: tuple[Route, ...] = (
         query_model="shared.api.job_models:JobResultsQuery",
         response_model="shared.api.job_models:JobResultsPage",
     ),
-    Route(
+    _route(
         "list_queues",
         "GET",
         "/v1/admin/queues",
@@ -182,10 +226,10 @@ ROUTES: tuple[Route, ...] = (
         "admin",
         "Queue lengths, poison queue lengths and oldest message ages",
         "Admin",
-        query_model=f"{_A}.models:NoQuery",
+        query_model=f"{API}.models:NoQuery",
         response_model="shared.api.job_models:QueueList",
     ),
-    Route(
+    _route(
         "list_poison_messages",
         "GET",
         "/v1/admin/queues/{name}/poison",
@@ -196,7 +240,7 @@ ROUTES: tuple[Route, ...] = (
         query_model="shared.api.job_models:PoisonQuery",
         response_model="shared.api.job_models:PoisonList",
     ),
-    Route(
+    _route(
         "redrive_queue",
         "POST",
         "/v1/admin/queues/{name}/redrive",
@@ -207,7 +251,7 @@ ROUTES: tuple[Route, ...] = (
         body_model="shared.api.job_models:RedriveRequest",
         response_model="shared.api.job_models:RedriveResult",
     ),
-    Route(
+    _route(
         "list_api_keys",
         "GET",
         "/v1/admin/keys",
@@ -215,10 +259,10 @@ ROUTES: tuple[Route, ...] = (
         "admin",
         "API keys with their scopes and limits (never the keys themselves)",
         "Admin",
-        query_model=f"{_A}.models:NoQuery",
+        query_model=f"{API}.models:NoQuery",
         response_model="shared.api.keys:ApiKeyList",
     ),
-    Route(
+    _route(
         "create_api_key",
         "POST",
         "/v1/admin/keys",
@@ -226,12 +270,12 @@ ROUTES: tuple[Route, ...] = (
         "admin",
         "Create an API key; the key is in this response only (its hash is stored)",
         "Admin",
-        query_model=f"{_A}.models:NoQuery",
+        query_model=f"{API}.models:NoQuery",
         body_model="shared.api.keys:ApiKeyCreate",
         response_model="shared.api.keys:ApiKeyCreated",
         status=201,
     ),
-    Route(
+    _route(
         "revoke_api_key",
         "POST",
         "/v1/admin/keys/{key_id}/revoke",
@@ -239,10 +283,10 @@ ROUTES: tuple[Route, ...] = (
         "admin",
         "Revoke an API key by its id (not the key in use)",
         "Admin",
-        query_model=f"{_A}.models:NoQuery",
+        query_model=f"{API}.models:NoQuery",
         response_model="shared.api.keys:ApiKeyOut",
     ),
-    Route(
+    _route(
         "push_lead_to_d365",
         "POST",
         "/v1/leads/{domain}/d365-push",
@@ -250,11 +294,11 @@ ROUTES: tuple[Route, ...] = (
         "scan",
         "Send one lead to Dynamics 365 (queued; upsert by domain)",
         "Dynamics 365",
-        query_model=f"{_A}.models:NoQuery",
+        query_model=f"{API}.models:NoQuery",
         response_model="shared.api.integration_models:D365PushResult",
         status=202,
     ),
-    Route(
+    _route(
         "push_leads_to_d365",
         "POST",
         "/v1/d365/push",
@@ -266,7 +310,7 @@ ROUTES: tuple[Route, ...] = (
         response_model="shared.api.integration_models:D365PushResult",
         status=202,
     ),
-    Route(
+    _route(
         "retry_d365_pushes",
         "POST",
         "/v1/d365/retry",
@@ -278,7 +322,7 @@ ROUTES: tuple[Route, ...] = (
         response_model="shared.api.integration_models:D365RetryResult",
         status=202,
     ),
-    Route(
+    _route(
         "sync_partner_center",
         "POST",
         "/v1/partner-center/sync",
@@ -286,10 +330,10 @@ ROUTES: tuple[Route, ...] = (
         "admin",
         "Run the Partner Center referral sync now and return its counts",
         "Partner Center",
-        query_model=f"{_A}.models:NoQuery",
+        query_model=f"{API}.models:NoQuery",
         response_model="shared.api.pc_models:SyncRunOut",
     ),
-    Route(
+    _route(
         "list_referrals",
         "GET",
         "/v1/partner-center/referrals",
@@ -300,7 +344,7 @@ ROUTES: tuple[Route, ...] = (
         query_model="shared.api.pc_models:ReferralQuery",
         response_model="shared.api.pc_models:ReferralPage",
     ),
-    Route(
+    _route(
         "get_referral",
         "GET",
         "/v1/partner-center/referrals/{referral_id}",
@@ -308,66 +352,66 @@ ROUTES: tuple[Route, ...] = (
         "read",
         "One Partner Center referral with its lead and the data Partner Center sent",
         "Partner Center",
-        query_model=f"{_A}.models:NoQuery",
+        query_model=f"{API}.models:NoQuery",
         response_model="shared.api.pc_models:ReferralDetailOut",
     ),
-    Route(
+    _route(
         "get_me",
         "GET",
         "/v1/me",
-        f"{_A}.ui:me",
+        f"{API}.ui:me",
         "read",
         "The presented API key's name and scopes (what a client may show)",
         "Meta",
-        query_model=f"{_A}.models:NoQuery",
-        response_model=f"{_A}.ui:MeOut",
+        query_model=f"{API}.models:NoQuery",
+        response_model=f"{API}.ui:MeOut",
     ),
-    Route(
+    _route(
         "web_app",
         "GET",
         "/ui/{*path}",
-        f"{_A}.ui:serve",
+        f"{API}.ui:serve",
         None,
         "The sales team's web app (static files; they hold no data, so no key)",
         WEB_APP_TAG,
         response_type="text/html",
     ),
-    Route(
-        "get_openapi", "GET", "/v1/openapi.json", f"{_A}.docs:openapi_json", "read", "This API as OpenAPI 3.1", "Meta"
+    _route(
+        "get_openapi", "GET", "/v1/openapi.json", f"{API}.docs:openapi_json", "read", "This API as OpenAPI 3.1", "Meta"
     ),
-    Route(
+    _route(
         "get_swagger",
         "GET",
         "/v1/swagger.json",
-        f"{_A}.docs:swagger_json",
+        f"{API}.docs:swagger_json",
         "read",
         "This API as OpenAPI 2.0 (Swagger) for Power Automate custom connectors",
         "Meta",
     ),
-    Route("health_live", "GET", "/healthz/live", f"{_A}.health:live", None, "The process is up", "Health"),
-    Route(
+    _route("health_live", "GET", "/healthz/live", f"{API}.health:live", None, "The process is up", "Health"),
+    _route(
         "health_ready",
         "GET",
         "/healthz/ready",
-        f"{_A}.health:ready",
+        f"{API}.health:ready",
         None,
         "The database answers (Redis reported when configured)",
         "Health",
     ),
-    Route(
+    _route(
         "health_startup",
         "GET",
         "/healthz/startup",
-        f"{_A}.health:startup",
+        f"{API}.health:startup",
         None,
         "Start-up finished (schema migrated)",
         "Health",
     ),
-    Route(
+    _route(
         "health_metrics",
         "GET",
         "/healthz/metrics",
-        f"{_A}.health:metrics",
+        f"{API}.health:metrics",
         "read",
         "Prometheus metrics",
         "Health",
@@ -375,30 +419,86 @@ ROUTES: tuple[Route, ...] = (
     ),
 )
 
-_PARAM = re.compile(r"\{(\w+)\}")
-_CATCH_ALL = re.compile(r"/\{\*(\w+)\}$")  # Azure's "{*path}": the rest of the path, possibly empty
+QUEUE_FUNCTIONS: tuple[QueueTrigger, ...] = (
+    QueueTrigger(
+        "bulk_scan_batch",
+        "shared.services.scan_batch:handle_scan_batch",
+        queue="scan-requests",
+        summary="Scan one batch of a bulk scan job",
+    ),
+    QueueTrigger(
+        "d365_push",
+        "shared.services.d365_push:handle_push",
+        queue="d365-push",
+        summary="Push one lead to Dynamics 365 (upsert by domain)",
+    ),
+)
+
+TIMER_FUNCTIONS: tuple[TimerTrigger, ...] = (
+    TimerTrigger(
+        "pc_sync_timer",
+        "shared.services.pc_sync:scheduled_sync",
+        schedule_setting="pc_sync_schedule",
+        summary="Poll Partner Center for new and updated referrals",
+    ),
+)
+
+# Which function folder hosts which trigger on Azure (functions/<folder>/__init__.py builds its
+# blueprint from this): one folder per product area, as the design card lays them out.
+FOLDERS: dict[str, tuple[str, ...]] = {
+    "scan": ("scan_domain", "rescan_lead"),
+    "leads_api": (
+        "list_leads",
+        "export_leads",
+        "get_lead",
+        "get_sales_summary",
+        "get_dashboard",
+        "get_me",
+        "list_api_keys",
+        "create_api_key",
+        "revoke_api_key",
+        "web_app",
+        "get_openapi",
+        "get_swagger",
+        "health_live",
+        "health_ready",
+        "health_startup",
+        "health_metrics",
+    ),
+    "bulk_scan": (
+        "submit_scan_job",
+        "preview_scan_job",
+        "list_scan_jobs",
+        "get_scan_job",
+        "get_scan_job_results",
+        "list_queues",
+        "list_poison_messages",
+        "redrive_queue",
+        "bulk_scan_batch",
+    ),
+    "d365_push_queue": ("push_lead_to_d365", "push_leads_to_d365", "retry_d365_pushes", "d365_push"),
+    "pc_sync_timer": ("sync_partner_center", "list_referrals", "get_referral", "pc_sync_timer"),
+}
+
+TRIGGERS: tuple[Trigger, ...] = (*ROUTES, *QUEUE_FUNCTIONS, *TIMER_FUNCTIONS)
 
 
-def _compile(path: str) -> re.Pattern[str]:
-    pattern = re.escape(path).replace(r"\{", "{").replace(r"\}", "}").replace(r"\*", "*")
-    pattern = _CATCH_ALL.sub(r"(?:/(?P<\1>.*))?", pattern)
-    return re.compile("^" + _PARAM.sub(r"(?P<\1>[^/]+)", pattern) + "$")
+def trigger(name: str) -> Trigger:
+    for candidate in TRIGGERS:
+        if candidate.name == name:
+            return candidate
+    raise KeyError(name)
 
 
-_COMPILED = [(route, _compile(route.path)) for route in ROUTES]
+def triggers_of(folder: str) -> list[Trigger]:
+    """The triggers ``functions/<folder>`` hosts, in registry order."""
+    names = FOLDERS[folder]
+    return [candidate for candidate in TRIGGERS if candidate.name in names]
 
 
-def match(method: str, path: str) -> tuple[Route | None, dict[str, str], list[str]]:
-    """(route, params, allowed methods). A literal segment beats a parameter, as on Azure."""
-    allowed: list[str] = []
-    candidates = []
-    for route, pattern in _COMPILED:
-        found = pattern.match(path)
-        if found:
-            allowed.append(route.method)
-            if route.method == method.upper():
-                candidates.append((route.path.count("{"), route, found.groupdict()))
-    if not candidates:
-        return None, {}, allowed
-    _, route, params = min(candidates, key=lambda c: c[0])
-    return route, params, allowed
+def queue_function(name: str) -> QueueTrigger:
+    """The queue function by its function name or its queue name."""
+    for function in QUEUE_FUNCTIONS:
+        if name in (function.name, function.queue):
+            return function
+    raise KeyError(name)

@@ -1,17 +1,15 @@
-"""Timer functions and their NCRONTAB schedules.
+"""NCRONTAB schedules, as Azure Functions timers read them.
 
 Azure Functions timers use six-field NCRONTAB expressions (``{second} {minute} {hour} {day}
-{month} {day-of-week}``). ``TIMER_FUNCTIONS`` names each timer's handler and the setting that
-holds its schedule: the Azure blueprint binds ``%HUNTER_…%`` to that app setting, and the local
-worker computes the same fire times with :class:`Schedule`, so both run on one schedule.
+{month} {day-of-week}``). The registry (:data:`shared.triggers.registry.TIMER_FUNCTIONS`) names
+the setting that holds each timer's schedule: the Azure blueprint binds ``%HUNTER_…%`` to that app
+setting, and the local worker computes the same fire times with :class:`Schedule`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from importlib import import_module
-from typing import Any
 
 _NAMES = {
     4: {m: i for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), start=1)},
@@ -86,29 +84,3 @@ class Schedule:
                                 return candidate
             day += timedelta(days=1)
         raise ScheduleError(f"{self.expression!r} never fires")
-
-
-@dataclass(frozen=True)
-class TimerFunction:
-    name: str
-    schedule_setting: str  # Settings field holding the NCRONTAB expression
-    handler: str  # "module:coroutine function" taking no arguments
-    summary: str
-
-    @property
-    def app_setting(self) -> str:
-        return "HUNTER_" + self.schedule_setting.upper()
-
-    def resolve(self) -> Any:
-        module, _, attr = self.handler.partition(":")
-        return getattr(import_module(module), attr)
-
-
-TIMER_FUNCTIONS: tuple[TimerFunction, ...] = (
-    TimerFunction(
-        "pc_sync_timer",
-        "pc_sync_schedule",
-        "shared.services.pc_sync:scheduled_sync",
-        "Poll Partner Center for new and updated referrals",
-    ),
-)

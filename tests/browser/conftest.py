@@ -20,10 +20,10 @@ from devtools.msstandins import make_referral, start_standins
 from shared import aio
 from shared.config import Settings
 from shared.core.inputs import InputRow
-from shared.http.auth import ApiKeyStore
 from shared.scan.pipeline import run_pipeline
 from shared.store.db import engine_for
-from shared.store.leads import Repository
+from shared.store.keys import ApiKeyStore
+from shared.store.leads import LeadStore
 from tests.integration.zones import RECORDS
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -94,7 +94,7 @@ def web(tmp_path_factory: pytest.TempPathFactory, dns_server_factory, ms) -> Ite
     }
     settings = Settings(**{k.removeprefix("HUNTER_").lower(): v for k, v in env.items() if k.startswith("HUNTER_")})
     engine = engine_for(db_url)
-    aio.run(run_pipeline((InputRow(d, c) for d, c in SEED), settings, Repository(engine)))
+    aio.run(run_pipeline((InputRow(d, c) for d, c in SEED), settings, LeadStore(engine)))
     _sign_in_to_partner_center(ms, settings, engine)
     _seed_referrals(ms)
     store = ApiKeyStore(engine_for(db_url))

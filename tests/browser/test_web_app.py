@@ -12,7 +12,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from shared.http.auth import REVOCATION_CHECK_SECONDS
+from shared.store.keys import REVOCATION_CHECK_SECONDS
 
 # Full-page screenshots of each screen; HUNTER_SCREENSHOTS=docs/screenshots refreshes the committed ones.
 SCREENSHOTS = Path(os.environ.get("HUNTER_SCREENSHOTS") or Path(__file__).with_name("artifacts") / "screens")

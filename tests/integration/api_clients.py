@@ -41,7 +41,7 @@ class AzureClient:
     name = "azure"
 
     def __init__(self) -> None:
-        from shared.triggers.registry import match
+        from shared.http.routing import match
 
         self._match = match
         self.functions = {f.get_function_name(): f.get_user_function() for f in indexed_functions()}
@@ -60,11 +60,13 @@ class AzureClient:
         if route is None:  # the Azure host answers unknown routes itself; mirror our dispatcher's answer
             from shared.http.dispatch import dispatch
             from shared.http.types import HttpRequest
+            from shared.runtime import get_runtime
 
             r = dispatch(
                 HttpRequest(
                     method, path.removeprefix("/api"), headers={k.lower(): v for k, v in (headers or {}).items()}
-                )
+                ),
+                get_runtime(),
             )
             return Reply(r.status, {k.lower(): v for k, v in r.headers.items()}, r.body_bytes())
         query = urlencode(params or {}, doseq=True)

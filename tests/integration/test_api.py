@@ -19,11 +19,11 @@ from devtools.api_server import start_api_server
 from shared import aio
 from shared.config import Settings
 from shared.core.inputs import InputRow
-from shared.http.auth import ApiKeyStore
-from shared.http.dispatch import AppContext, set_context
+from shared.runtime import Runtime, set_runtime
 from shared.scan.pipeline import run_pipeline
 from shared.store.db import engine_for
-from shared.store.leads import Repository
+from shared.store.keys import ApiKeyStore
+from shared.store.leads import LeadStore
 from shared.triggers.registry import ROUTES
 from tests.integration.api_clients import AzureClient, LocalClient, indexed_functions
 from tests.integration.zones import RECORDS
@@ -52,7 +52,7 @@ def api(tmp_path_factory, dns_server_factory):
         "HUNTER_CORS_ORIGINS": "https://app.example.com",
     }
     settings = Settings(**{k.removeprefix("HUNTER_").lower(): v for k, v in env.items()})
-    repository = Repository(engine_for(db_url))
+    repository = LeadStore(engine_for(db_url))
     aio.run(run_pipeline((InputRow(d, c) for d, c in SEED), settings, repository))
     store = ApiKeyStore(engine_for(db_url))
     keys = {
@@ -64,8 +64,8 @@ def api(tmp_path_factory, dns_server_factory):
         "fuzz": store.create("fuzz", ["admin"], rate_limit_per_minute=1_000_000)[0],
     }
     store.revoke("gone")
-    context = AppContext(settings, time.monotonic())
-    set_context(context)
+    context = Runtime(settings, time.monotonic())
+    set_runtime(context)
     log_path = tmp_path_factory.mktemp("server") / "server.log"
     log = log_path.open("wb")  # a file, not a pipe: nobody reads a pipe and a full one would stall the server
     server, base = start_api_server(env, workers=2, log=log)  # two processes, as on a 2-core machine
@@ -79,7 +79,7 @@ def api(tmp_path_factory, dns_server_factory):
     server.terminate()
     server.wait(timeout=10)
     log.close()
-    set_context(None)
+    set_runtime(None)
     errors = [line for line in log_path.read_text().splitlines() if '"level": "error"' in line]
     assert not errors, errors[:3]  # no request of the whole suite hit an unhandled error
 
@@ -111,8 +111,7 @@ def test_function_metadata_matches_the_routing_table():
     """What the Functions host indexes: names, routes, methods, auth levels and bindings."""
     import json
 
-    from shared.triggers.queue_runner import QUEUE_FUNCTIONS
-    from shared.triggers.schedule import TIMER_FUNCTIONS
+    from shared.triggers.registry import QUEUE_FUNCTIONS, TIMER_FUNCTIONS
 
     indexed = {}
     queue_triggers = {}
@@ -231,7 +230,7 @@ def test_me_names_the_key_and_its_scopes(client, api):
 def refused_soon(client, key: str):
     """The first 401 for ``key`` (at once on the in-process Azure host, within the revocation check
     interval on the local runner, whose other process may have trusted the key a moment ago)."""
-    from shared.http.auth import REVOCATION_CHECK_SECONDS
+    from shared.store.keys import REVOCATION_CHECK_SECONDS
 
     deadline = time.monotonic() + REVOCATION_CHECK_SECONDS + 1
     while True:
@@ -302,7 +301,7 @@ def test_a_key_revoked_elsewhere_stops_working_on_every_server_process(api):
     which verified and cached the key, refuse it within REVOCATION_CHECK_SECONDS."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from shared.http.auth import REVOCATION_CHECK_SECONDS
+    from shared.store.keys import REVOCATION_CHECK_SECONDS
 
     store = ApiKeyStore(engine_for(api["settings"].database_url))
     key, row = store.create("revoked-elsewhere", ["read"])
@@ -675,7 +674,7 @@ def test_an_unexpected_failure_is_a_500_with_an_id_and_no_details(api, monkeypat
 
     context = api["context"]  # this module's database, whatever another module did to the global context
     key = context.keys.create(f"broken-db-{time.monotonic_ns()}", ["read"])[0]
-    monkeypatch.setattr(context.repository, "lead_page", broken)
+    monkeypatch.setattr(context.leads, "lead_page", broken)
     with caplog.at_level(logging.ERROR, logger="hunter.http"):
         reply = dispatch(HttpRequest("GET", "/v1/leads", headers={"x-api-key": key}), context)
     assert reply.status == 500 and reply.headers["Content-Type"] == "application/problem+json", reply.body_bytes()
@@ -700,12 +699,12 @@ def test_several_server_processes_on_postgresql(tmp_path):
     databases = _postgres_database()
     url = next(databases)
     try:
-        repository = Repository(engine_for(url))
+        repository = LeadStore(engine_for(url))
         settings = Settings(database_url=url, whois_enabled=False)
         from shared.core.models import MxHost, ScanRecord, ScanStatus
         from shared.core.providers import classify
+        from shared.core.results import ScanResult
         from shared.core.scoring import score_record
-        from shared.store.leads import ScanResult
 
         records = [
             classify(

@@ -17,19 +17,20 @@ from devtools.msstandins import start_standins
 from shared import aio
 from shared.config import Settings
 from shared.core.inputs import InputRow
+from shared.core.results import ScanResult
 from shared.core.scoring import score_record
-from shared.http.auth import ApiKeyStore
-from shared.http.dispatch import AppContext, dispatch, set_context
+from shared.http.dispatch import dispatch
 from shared.http.types import HttpRequest
 from shared.integrations.d365.mapping import BUNDLED, mapping_for
 from shared.local.worker import QueueWorker
-from shared.queues import open_queue, poison_name
+from shared.queues import Delivery, open_queue, poison_name
 from shared.queues.hostjson import QueueOptions
+from shared.runtime import Runtime, set_runtime
 from shared.scan.pipeline import run_pipeline
 from shared.services.d365_push import D365_QUEUE, handle_push, repush_changed
-from shared.store.leads import ScanResult
+from shared.store.keys import ApiKeyStore
 from shared.store.models import D365SyncRow, LeadRow
-from shared.triggers.queue_runner import QUEUE_FUNCTIONS, MessageContext
+from shared.triggers.registry import QUEUE_FUNCTIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST = QueueOptions(
@@ -62,13 +63,13 @@ def env(ms, synthetic_dns, database_url, monkeypatch):
         d365_client_secret=ms.confidential_client_secret,
         authority_host=ms.authority_host,
     )
-    context = AppContext(settings, time.monotonic())
-    set_context(context)
+    context = Runtime(settings, time.monotonic())
+    set_runtime(context)
     rows = [InputRow(f"co{i}.com.tr", f"Firma {i} A.Ş.") for i in range(1, LEADS + 1)]
-    aio.run(run_pipeline(rows, settings, context.repository))
+    aio.run(run_pipeline(rows, settings, context.leads))
     keys = ApiKeyStore(context.engine)
     yield {"settings": settings, "context": context, "key": keys.create("sales", ["scan"])[0], "ms": ms}
-    set_context(None)
+    set_runtime(None)
 
 
 def call(env, method: str, path: str, body=None):
@@ -103,7 +104,7 @@ def test_push_one_lead_upserts_once_with_mapped_columns(env):
     assert stats.creates == 1 and stats.updates == 0 and stats.rate_limit_violations == 0
     row = ms.dataverse.row_by_key("co1.com.tr")
     mapping = mapping_for(None)
-    lead = env["context"].repository.lead("co1.com.tr")
+    lead = env["context"].leads.lead("co1.com.tr")
     assert row["companyname"] == "Firma 1 A.Ş." and row["websiteurl"] == "https://co1.com.tr"
     assert row["new_hunterscore"] == lead.score
     assert row["new_prioritycategory"] == mapping.columns["new_prioritycategory"].options[lead.priority_category]
@@ -122,7 +123,7 @@ def test_redelivered_message_updates_the_same_lead(env):
     ms = env["ms"]
     body = json.dumps({"v": 1, "domain": "co2.com.tr"})
     for count in (1, 2, 3):
-        aio.run(handle_push(body, MessageContext("m", D365_QUEUE, count)))
+        aio.run(handle_push(body, Delivery("m", D365_QUEUE, count), env["context"]))
     assert ms.dataverse.snapshot().creates == 1 and ms.dataverse.count() == 1
 
 
@@ -177,9 +178,9 @@ def test_an_expired_token_is_refreshed_once(env):
     call(env, "POST", "/v1/d365/push", {"domains": ["co4.com.tr", "co5.com.tr"]})
 
     async def run() -> None:
-        await handle_push(json.dumps({"v": 1, "domain": "co4.com.tr"}), MessageContext("a", D365_QUEUE, 1))
+        await handle_push(json.dumps({"v": 1, "domain": "co4.com.tr"}), Delivery("a", D365_QUEUE, 1), env["context"])
         ms.identity.expire_access_tokens()
-        await handle_push(json.dumps({"v": 1, "domain": "co5.com.tr"}), MessageContext("b", D365_QUEUE, 1))
+        await handle_push(json.dumps({"v": 1, "domain": "co5.com.tr"}), Delivery("b", D365_QUEUE, 1), env["context"])
 
     aio.run(run())
     stats = ms.dataverse.snapshot()
@@ -213,7 +214,7 @@ def test_a_rescan_that_changes_a_synced_lead_pushes_it_again_when_asked(env):
     call(env, "POST", "/v1/leads/co10.com.tr/d365-push")
     drain()
     assert sync_row(env, "co10.com.tr").status == "synced"
-    repository, engine = env["context"].repository, env["context"].engine
+    repository, engine = env["context"].leads, env["context"].engine
     record = repository.latest_record("co10.com.tr")
     same = ScanResult(record, score_record(record))
     changed = ScanResult(record, same.score.model_copy(update={"score": same.score.score + 1}))

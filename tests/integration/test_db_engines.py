@@ -111,7 +111,7 @@ def test_a_connection_in_steady_use_is_not_pinged_and_the_pool_recovers_from_a_d
 
 def test_reads_run_without_transactions(database_url):
     """The read engine: autocommit connections on PostgreSQL (no BEGIN, nothing left open); SQLite's own engine."""
-    from shared.store.leads import Repository
+    from shared.store.leads import LeadStore
 
     if not database_url.startswith("postgresql"):
         assert read_engine_for(database_url) is engine_for(database_url)
@@ -122,7 +122,7 @@ def test_reads_run_without_transactions(database_url):
         assert conn.connection.driver_connection.autocommit is True
     with engine_for(database_url).connect() as conn:  # the main engine keeps its transactions
         assert conn.connection.driver_connection.autocommit is False
-    repo = Repository(engine_for(database_url), reads=reads)
+    repo = LeadStore(engine_for(database_url), reads=reads)
     assert repo.lead_detail("nobody.com.tr") is None
     with reads.connect() as conn:
         states = conn.execute(
@@ -139,8 +139,9 @@ def test_psycopg_reads_what_pg8000_reads(database_url):
     pytest.importorskip("psycopg")
     from shared.core.models import MxHost, ScanRecord, ScanStatus
     from shared.core.providers import classify
+    from shared.core.results import ScanResult
     from shared.core.scoring import score_record
-    from shared.store.leads import Repository, ScanResult
+    from shared.store.leads import LeadStore
     from shared.store.queries import LeadFilter
 
     def scan(domain: str, mx: str, days: int) -> ScanResult:
@@ -151,11 +152,11 @@ def test_psycopg_reads_what_pg8000_reads(database_url):
         record = classify(record)
         return ScanResult(record, score_record(record), company_name=f"Şirket {domain}")
 
-    pg8000 = Repository(engine_for(database_url), reads=read_engine_for(database_url))
+    pg8000 = LeadStore(engine_for(database_url), reads=read_engine_for(database_url))
     pg8000.save([scan(f"d{i}.com.tr", "aspmx.l.google.com", 0) for i in range(5)])
     pg8000.save([scan("d1.com.tr", "x.mail.protection.outlook.com", 1)])  # a change event
     psycopg_url = database_url.replace("+pg8000", "+psycopg")
-    psycopg = Repository(make_engine(psycopg_url), reads=read_engine_for(psycopg_url))
+    psycopg = LeadStore(make_engine(psycopg_url), reads=read_engine_for(psycopg_url))
     with psycopg.reads.connect() as conn:
         assert conn.connection.driver_connection.autocommit is True
     for f in (LeadFilter(sort="domain"), LeadFilter(sort="-scanned_at", limit=2), LeadFilter(q="d1")):

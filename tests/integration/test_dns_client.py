@@ -8,7 +8,7 @@ import time
 import pytest
 
 from shared import aio
-from shared.dns import DnsClient, Outcome
+from shared.dns.client import DnsClient, Outcome
 from tests.integration.zones import RECORDS
 
 

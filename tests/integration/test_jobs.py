@@ -20,21 +20,22 @@ from sqlalchemy import func, select
 from devtools.api_server import start_api_server
 from shared import aio
 from shared.config import Settings
-from shared.http.auth import ApiKeyStore
-from shared.http.dispatch import AppContext, dispatch, set_context
+from shared.http.dispatch import dispatch
 from shared.http.types import HttpRequest
 from shared.jobs import SCAN_QUEUE
-from shared.jobs.handler import handle_scan_batch
 from shared.jobs.submit import batch_message
 from shared.local.worker import QueueWorker
-from shared.queues import open_queue, poison_name
+from shared.queues import Delivery, open_queue, poison_name
 from shared.queues.hostjson import QueueOptions, queue_options
+from shared.runtime import Runtime, set_runtime
 from shared.services.queue_ops import QueueOps
+from shared.services.scan_batch import handle_scan_batch
 from shared.store.db import engine_for
 from shared.store.jobs import JobStore
+from shared.store.keys import ApiKeyStore
 from shared.store.models import LeadRow, ScanJobRow, SnapshotRow
 from shared.store.queue_audit import QueueAudit
-from shared.triggers.queue_runner import QUEUE_FUNCTIONS, MessageContext
+from shared.triggers.registry import QUEUE_FUNCTIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST = QueueOptions(
@@ -53,8 +54,8 @@ def env(database_url, synthetic_dns):
         "HUNTER_QUEUE_BACKEND": "local",
     }
     settings = Settings(**{k.removeprefix("HUNTER_").lower(): v for k, v in values.items()})
-    context = AppContext(settings, time.monotonic())
-    set_context(context)
+    context = Runtime(settings, time.monotonic())
+    set_runtime(context)
     keys = ApiKeyStore(context.engine)
     yield {
         "values": values,
@@ -67,7 +68,7 @@ def env(database_url, synthetic_dns):
             "admin": keys.create("admin", ["admin"])[0],
         },
     }
-    set_context(None)
+    set_runtime(None)
 
 
 def call(
@@ -278,15 +279,17 @@ def test_a_redelivered_or_concurrent_batch_writes_each_domain_once(env):
     status, job, _ = call(env, "POST", "/v1/scans", json_body=domains(10, start=100))
     assert status == 202
     body = batch_message(job["id"], 0)
-    message = MessageContext("m1", SCAN_QUEUE, 1)
+    message = Delivery("m1", SCAN_QUEUE, 1)
 
     async def twice_at_once():
         import asyncio
 
-        await asyncio.gather(handle_scan_batch(body, message), handle_scan_batch(body, message))
+        await asyncio.gather(
+            handle_scan_batch(body, message, env["context"]), handle_scan_batch(body, message, env["context"])
+        )
 
     aio.run(twice_at_once())
-    aio.run(handle_scan_batch(body, MessageContext("m1", SCAN_QUEUE, 2)))  # and once more, later
+    aio.run(handle_scan_batch(body, Delivery("m1", SCAN_QUEUE, 2), env["context"]))  # and once more, later
     progress = JobStore(env["engine"]).progress(job["id"])
     assert progress.counts["queued"] == 0 and progress.finished == 10 and progress.status == "done"
     with env["engine"].connect() as c:

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from shared.core.text import fold
 from shared.store.db import engine_for
-from shared.store.leads import Repository
+from shared.store.leads import LeadStore
 from shared.store.models import DomainRow, LeadRow
 from shared.store.queries import SORT_KEYS, After, LeadFilter, integration_fields, lead_query, page_query
 
@@ -71,9 +71,9 @@ def _lead(i: int) -> dict[str, Any]:
 
 
 @pytest.fixture
-def leads(database_url: str) -> tuple[Repository, list[dict[str, Any]]]:
+def leads(database_url: str) -> tuple[LeadStore, list[dict[str, Any]]]:
     rows = [_lead(i) for i in range(150)]
-    repo = Repository(engine_for(database_url))
+    repo = LeadStore(engine_for(database_url))
     with repo.engine.begin() as conn:
         conn.execute(
             sa.insert(DomainRow.__table__),
@@ -129,7 +129,7 @@ def reference(rows: list[dict[str, Any]], f: LeadFilter) -> list[str]:
     return [r["domain"] for r in valued] + nulls
 
 
-def run(repo: Repository, f: LeadFilter, *, small: bool, after: After | None = None) -> list[dict[str, Any]]:
+def run(repo: LeadStore, f: LeadFilter, *, small: bool, after: After | None = None) -> list[dict[str, Any]]:
     page = page_query(f, repo.engine.dialect.name, after=after, small=small)
     with repo.engine.connect() as conn:
         return [dict(row._mapping) for row in conn.execute(page.statement, page.parameters)]
@@ -177,7 +177,7 @@ def test_repository_pages_count_once_per_filter(leads):
     assert repo.leads(f) == (first.rows, first.total)  # the CLI's shape
 
 
-def _plan(repo: Repository, f: LeadFilter) -> str:
+def _plan(repo: LeadStore, f: LeadFilter) -> str:
     page = page_query(f, repo.engine.dialect.name)
     sql = str(
         page.statement.params(page.parameters).compile(
@@ -284,13 +284,14 @@ def test_no_parallel_scans_of_leads_on_postgresql(leads):
 
 
 def test_the_detail_reads_the_repository_records_in_one_connection(database_url: str):
-    """The lead detail (``Repository.lead_detail``: one connection, by domain id) gives the repository's answers:
+    """The lead detail (``LeadStore.lead_detail``: one connection, by domain id) gives the repository's answers:
     the lead's page row, its newest usable snapshot (else its newest), its changes and its referrals."""
     from shared.core.models import MxHost, ScanRecord, ScanStatus
     from shared.core.providers import classify
+    from shared.core.results import ScanResult
     from shared.core.scoring import score_record
     from shared.store.db import read_engine_for
-    from shared.store.leads import DETAIL_LEAD_FIELDS, ScanResult
+    from shared.store.leads import DETAIL_LEAD_FIELDS
     from shared.store.models import D365SyncRow, ReferralRow
     from shared.store.referrals import referrals_for_domain
 
@@ -302,7 +303,7 @@ def test_the_detail_reads_the_repository_records_in_one_connection(database_url:
         record = classify(record)
         return ScanResult(record, score_record(record))
 
-    repo = Repository(engine_for(database_url), reads=read_engine_for(database_url))
+    repo = LeadStore(engine_for(database_url), reads=read_engine_for(database_url))
     google, m365 = "aspmx.l.google.com", "x-com-tr.mail.protection.outlook.com"
     repo.save([scan("a.com.tr", google, T0), scan("b.com.tr", google, T0, ScanStatus.TIMEOUT)])
     repo.save([scan("a.com.tr", m365, T0 + timedelta(days=1)), scan("b.com.tr", google, T0, ScanStatus.SERVFAIL)])

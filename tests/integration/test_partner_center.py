@@ -26,26 +26,26 @@ from devtools.msstandins import make_referral, start_standins
 from shared import aio
 from shared.config import Settings
 from shared.core.inputs import InputRow
-from shared.core.scoring import LeadContext
-from shared.http.auth import ApiKeyStore
-from shared.http.dispatch import AppContext, dispatch, set_context
+from shared.core.scoring import LeadFacts
+from shared.http.dispatch import dispatch
 from shared.http.types import HttpRequest
-from shared.integrations.identity import get_states
 from shared.integrations.partner_center import auth
 from shared.local.worker import QueueWorker
 from shared.queues.hostjson import QueueOptions
+from shared.runtime import Runtime, set_runtime
 from shared.scan.pipeline import run_pipeline
+from shared.services.lead_facts import facts_of
 from shared.services.pc_sync import (
     OVERLAP,
     PartnerCenterDisabled,
-    lead_context,
     partner_center_status,
     run_sync,
     scheduled_sync,
 )
+from shared.store.integrations import get_states
+from shared.store.keys import ApiKeyStore
 from shared.store.models import LeadRow, ReferralRow, ScanJobRow, SyncRunRow, TokenCacheRow
-from shared.triggers.queue_runner import QUEUE_FUNCTIONS
-from shared.triggers.schedule import TIMER_FUNCTIONS
+from shared.triggers.registry import QUEUE_FUNCTIONS, TIMER_FUNCTIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST = QueueOptions(
@@ -81,9 +81,9 @@ def env(ms, synthetic_dns, database_url, monkeypatch):
         authority_host=ms.authority_host,
         token_cache_key=Fernet.generate_key().decode(),
     )
-    context = AppContext(settings, time.monotonic())
-    set_context(context)
-    aio.run(run_pipeline([InputRow(d, f"Firma {d}") for d in SEEDED], settings, context.repository))
+    context = Runtime(settings, time.monotonic())
+    set_runtime(context)
+    aio.run(run_pipeline([InputRow(d, f"Firma {d}") for d in SEEDED], settings, context.leads))
     keys = ApiKeyStore(context.engine)
     yield {
         "settings": settings,
@@ -94,7 +94,7 @@ def env(ms, synthetic_dns, database_url, monkeypatch):
         "ms": ms,
         "database_url": database_url,
     }
-    set_context(None)
+    set_runtime(None)
 
 
 def call(env, method: str, path: str, *, key: str = "read", query: dict | None = None):
@@ -205,9 +205,9 @@ def test_sync_pages_links_scans_scores_and_rereads_change_nothing(env):
     assert before["co8.com.tr"].segment != "Existing" and lead(env, "co8.com.tr").segment == "Existing"
     assert lead(env, "co8.com.tr").score == before["co8.com.tr"].score
     assert lead(env, "co9.com.tr").score == before["co9.com.tr"].score  # Independent: no boost
-    assert lead_context(env["engine"], "co3.com.tr").referral_type == "co-sell"
-    assert lead_context(env["engine"], "co8.com.tr").known_tenant
-    assert lead_context(env["engine"], "co1.com.tr") == LeadContext()
+    assert facts_of(env["engine"], "co3.com.tr").referral_type == "co-sell"
+    assert facts_of(env["engine"], "co8.com.tr").known_tenant
+    assert facts_of(env["engine"], "co1.com.tr") == LeadFacts()
 
     # the lead list filters and the lead detail
     status, page = call(env, "GET", "/v1/leads", query={"has_referral": "true", "sort": "domain"})
@@ -364,12 +364,12 @@ def test_revoked_refresh_token_is_needs_login_not_a_retry_loop(env):
 
     # the timer stays idle: no run, not a single request, until a person signs in again
     requests, tokens = ms.referrals.snapshot().requests, dict(ms.identity.stats.token_requests)
-    aio.run(scheduled_sync())
+    aio.run(scheduled_sync(env["context"]))
     assert len(runs(env)) == 1 and ms.referrals.snapshot().requests == requests
     assert ms.identity.stats.token_requests == tokens
     sign_in(env, "seller@contoso.com")
     assert get_states(env["engine"])["partner_center"].state == "ok"
-    aio.run(scheduled_sync())
+    aio.run(scheduled_sync(env["context"]))
     assert [r.status for r in runs(env)] == ["needs_login", "ok"] and runs(env)[-1].trigger == "timer"
     assert not partner_center_status(env["engine"])["needs_login"]
 
@@ -391,7 +391,7 @@ def test_overlapping_timer_fires_run_once(env):
     ms.referrals.latency = 0.2
 
     async def both():
-        await asyncio.gather(scheduled_sync(), scheduled_sync())
+        await asyncio.gather(scheduled_sync(env["context"]), scheduled_sync(env["context"]))
 
     aio.run(both())
     assert sorted(r.status for r in runs(env)) == ["ok", "skipped"]
@@ -445,7 +445,7 @@ def test_flag_off_routes_answer_problems_and_the_timer_does_nothing(env):
     for path in ("/v1/partner-center/referrals", "/v1/partner-center/referrals/anything"):
         status, problem = call(env, "GET", path)
         assert status == 404 and problem["title"] == "Partner Center integration is off"
-    aio.run(scheduled_sync())
+    aio.run(scheduled_sync(env["context"]))
     with pytest.raises(PartnerCenterDisabled):
         aio.run(run_sync(off, env["engine"]))
     assert runs(env) == [] and ms.referrals.snapshot().requests == 0

@@ -27,15 +27,16 @@ from devtools.api_server import free_port
 from shared import aio
 from shared.config import Settings
 from shared.dns.client import DnsClient
-from shared.http.auth import ApiKeyStore
-from shared.http.dispatch import AppContext, dispatch
+from shared.http.dispatch import dispatch
 from shared.http.types import HttpRequest
 from shared.redis.cache import MemoryCache, RedisCache, cache_for
 from shared.redis.connection import RedisConnection, connection_for
 from shared.redis.limits import AsyncLimiter, RedisBuckets, buckets_for
+from shared.runtime import Runtime
 from shared.scan.pipeline import Scanner
 from shared.scan.whois import WhoisClient
 from shared.store.db import engine_for
+from shared.store.keys import ApiKeyStore
 from tests.integration.test_whois import ANSWER, WhoisStandIn
 from tests.integration.zones import RECORDS
 
@@ -154,7 +155,7 @@ def settings_for(server: RedisServer, tmp_path: Path, **extra) -> Settings:
     )
 
 
-def ready(context: AppContext) -> tuple[int, dict]:
+def ready(context: Runtime) -> tuple[int, dict]:
     response = dispatch(HttpRequest("GET", "/healthz/ready"), context)
     return response.status, json.loads(response.body_bytes())
 
@@ -210,18 +211,19 @@ def test_bucket_retry_after_and_refill_use_the_server_clock(redis_server, prefix
 
 def test_api_key_limits_are_shared_by_two_processes(redis_server, tmp_path):
     settings = settings_for(redis_server, tmp_path)
-    context = AppContext(settings, time.monotonic())
+    context = Runtime(settings, time.monotonic())
     key, _ = ApiKeyStore(engine_for(settings.database_url)).create("shared", ["read"], rate_limit_per_minute=3)
     request = HttpRequest("GET", "/v1/leads", headers={"x-api-key": key})
     assert dispatch(request, context).status == 200
-    other = AppContext(settings, time.monotonic())  # a second context in this process
+    other = Runtime(settings, time.monotonic())  # a second context in this process
     assert dispatch(request, other).status == 200
     code = textwrap.dedent(f"""
         import time
         from shared.config import Settings
-        from shared.http.dispatch import AppContext, dispatch
+        from shared.http.dispatch import dispatch
+        from shared.runtime import Runtime
         from shared.http.types import HttpRequest
-        context = AppContext(Settings(redis_url={settings.redis_url!r}, database_url={settings.database_url!r}), 0)
+        context = Runtime(Settings(redis_url={settings.redis_url!r}, database_url={settings.database_url!r}), 0)
         request = HttpRequest("GET", "/v1/leads", headers={{"x-api-key": {key!r}}})
         for _ in range(2):
             response = dispatch(request, context)
@@ -340,7 +342,7 @@ def test_whois_answers_are_cached_and_queries_limited(redis_server, prefix):
 def test_scan_answers_from_the_cache_and_rescan_replaces_it(redis_server, tmp_path, dns_server_factory):
     dns = dns_server_factory(RECORDS)
     settings = settings_for(redis_server, tmp_path, dns_nameservers=[dns.address], dns_timeout=0.5)
-    context = AppContext(settings, time.monotonic())
+    context = Runtime(settings, time.monotonic())
     key, _ = ApiKeyStore(engine_for(settings.database_url)).create("scanner", ["scan"])
     headers = {"x-api-key": key, "content-type": "application/json"}
 
@@ -355,7 +357,7 @@ def test_scan_answers_from_the_cache_and_rescan_replaces_it(redis_server, tmp_pa
     cache_state, again = post("/v1/scan", {"domain": "https://www.m365.com.tr/", "lang": "en"})
     assert cache_state == "hit" and again["scanned_at"] == first["scanned_at"]
     assert again["input"] == "https://www.m365.com.tr/" and again["sales_summary"]["metadata"]["lang"] == "en"
-    other = AppContext(settings, time.monotonic())  # another instance sharing the Redis
+    other = Runtime(settings, time.monotonic())  # another instance sharing the Redis
     response = dispatch(HttpRequest("POST", "/v1/scan", headers=headers, body=b'{"domain": "m365.com.tr"}'), other)
     assert response.headers["X-Hunter-Cache"] == "hit"
     assert redis_server.client().exists("hunter:scan:m365.com.tr") == 1
@@ -375,7 +377,7 @@ def test_scan_cache_yields_to_a_newer_scan_in_the_database(tmp_path, dns_server_
         dns_timeout=0.5,
         whois_enabled=False,
     )
-    context = AppContext(settings, time.monotonic())
+    context = Runtime(settings, time.monotonic())
     key, _ = ApiKeyStore(engine_for(settings.database_url)).create("scanner", ["scan"])
     request = HttpRequest("POST", "/v1/scan", headers={"x-api-key": key}, body=b'{"domain": "gw.com.tr"}')
     assert dispatch(request, context).headers["X-Hunter-Cache"] == "miss"
@@ -389,7 +391,7 @@ def test_scan_cache_yields_to_a_newer_scan_in_the_database(tmp_path, dns_server_
         finally:
             await scanner.close()
 
-    context.repository.save([aio.run(scan_elsewhere())])
+    context.leads.save([aio.run(scan_elsewhere())])
     assert dispatch(request, context).headers["X-Hunter-Cache"] == "miss"
 
 
@@ -399,7 +401,7 @@ def test_scan_cache_yields_to_a_newer_scan_in_the_database(tmp_path, dns_server_
 def test_redis_killed_mid_run_degrades_then_recovers(own_redis, tmp_path, dns_server_factory, redis_log):
     dns = dns_server_factory(RECORDS)
     settings = settings_for(own_redis, tmp_path, dns_nameservers=[dns.address], dns_timeout=0.5)
-    context = AppContext(settings, time.monotonic())
+    context = Runtime(settings, time.monotonic())
     key, _ = ApiKeyStore(engine_for(settings.database_url)).create("k", ["admin"], rate_limit_per_minute=100_000)
     headers = {"x-api-key": key}
     connection = connection_for(settings)

@@ -12,10 +12,11 @@ from shared.config import Settings
 from shared.core.inputs import from_values
 from shared.core.models import MxHost, ScanRecord, ScanStatus
 from shared.core.providers import classify
+from shared.core.results import ScanResult
 from shared.core.scoring import score_record
 from shared.scan.pipeline import run_pipeline
 from shared.store.db import engine_for
-from shared.store.leads import Repository, ScanResult
+from shared.store.leads import LeadStore
 from tests.integration.zones import RECORDS
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
@@ -38,16 +39,16 @@ def result(rec: ScanRecord) -> ScanResult:
 
 
 @pytest.fixture
-def repo(database_url: str) -> Repository:
-    return Repository(engine_for(database_url))
+def repo(database_url: str) -> LeadStore:
+    return LeadStore(engine_for(database_url))
 
 
-def count(repo: Repository, table: str) -> int:
+def count(repo: LeadStore, table: str) -> int:
     with repo.engine.connect() as conn:
         return conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one()  # noqa: S608 - fixed names
 
 
-def test_schema_is_migrated_to_head(repo: Repository):
+def test_schema_is_migrated_to_head(repo: LeadStore):
     from importlib import resources
 
     from alembic.config import Config
@@ -83,7 +84,7 @@ def test_migrations_go_down_and_up_again(database_url: str):
     engine.dispose()
 
 
-def test_rescan_updates_the_lead_and_appends_a_snapshot(repo: Repository):
+def test_rescan_updates_the_lead_and_appends_a_snapshot(repo: LeadStore):
     repo.save([result(record("acme.com.tr", "aspmx.l.google.com"))])
     repo.save([result(record("acme.com.tr", "aspmx.l.google.com", at=T0 + timedelta(days=1)))])
     assert (count(repo, "domains"), count(repo, "leads"), count(repo, "snapshots")) == (1, 1, 2)
@@ -94,7 +95,7 @@ def test_rescan_updates_the_lead_and_appends_a_snapshot(repo: Repository):
     assert repo.snapshot_count("acme.com.tr") == 2
 
 
-def test_provider_change_is_stored_as_an_event(repo: Repository):
+def test_provider_change_is_stored_as_an_event(repo: LeadStore):
     repo.save([result(record("acme.com.tr", "aspmx.l.google.com"))])
     later = result(record("acme.com.tr", "acme-com-tr.mail.protection.outlook.com", at=T0 + timedelta(days=7)))
     repo.save([later])
@@ -106,7 +107,7 @@ def test_provider_change_is_stored_as_an_event(repo: Repository):
     assert len(repo.events(since=T0 + timedelta(days=6))) == 1
 
 
-def test_transient_failure_does_not_wipe_a_good_lead(repo: Repository):
+def test_transient_failure_does_not_wipe_a_good_lead(repo: LeadStore):
     repo.save([result(record("acme.com.tr", "aspmx.l.google.com"))])
     flaky = result(record("acme.com.tr", None, status=ScanStatus.TIMEOUT, at=T0 + timedelta(days=1)))
     repo.save([flaky])
@@ -117,7 +118,7 @@ def test_transient_failure_does_not_wipe_a_good_lead(repo: Repository):
     assert repo.latest_record("acme.com.tr").status is ScanStatus.TIMEOUT
 
 
-def test_change_across_a_failed_scan_is_still_detected(repo: Repository):
+def test_change_across_a_failed_scan_is_still_detected(repo: LeadStore):
     repo.save([result(record("acme.com.tr", "aspmx.l.google.com"))])
     repo.save([result(record("acme.com.tr", None, status=ScanStatus.SERVFAIL, at=T0 + timedelta(days=1)))])
     moved = result(record("acme.com.tr", "acme-com-tr.mail.protection.outlook.com", at=T0 + timedelta(days=2)))
@@ -125,7 +126,7 @@ def test_change_across_a_failed_scan_is_still_detected(repo: Repository):
     assert [(e.kind.value, e.before, e.after) for e in moved.events] == [("provider_changed", "Google", "M365")]
 
 
-def test_same_domain_twice_in_one_batch(repo: Repository):
+def test_same_domain_twice_in_one_batch(repo: LeadStore):
     repo.save(
         [
             result(record("acme.com.tr", "aspmx.l.google.com")),
@@ -136,13 +137,13 @@ def test_same_domain_twice_in_one_batch(repo: Repository):
     assert repo.lead("acme.com.tr").provider == "Yandex"
 
 
-def test_invalid_inputs_are_not_persisted(repo: Repository):
+def test_invalid_inputs_are_not_persisted(repo: LeadStore):
     bad = ScanResult(ScanRecord(input="nan", domain=None, status=ScanStatus.INVALID, error="placeholder"))
     repo.save([bad])
     assert count(repo, "domains") == 0
 
 
-def test_turkish_text_round_trips(repo: Repository):
+def test_turkish_text_round_trips(repo: LeadStore):
     rec = record("xn--irketim-8pb.com.tr", "mx1.natrohost.com")
     rec.domain_unicode = "şirketim.com.tr"
     repo.save([ScanResult(rec, score_record(rec), company_name="Şirketim Yazılım A.Ş.")])
@@ -161,7 +162,7 @@ def test_pipeline_scans_into_the_database(dns_server_factory, database_url: str)
         database_url=database_url,
         write_batch_size=3,
     )
-    repository = Repository(engine_for(database_url))
+    repository = LeadStore(engine_for(database_url))
     inputs = [
         "m365.com.tr",
         "www.google.com.tr",

@@ -125,7 +125,8 @@ def test_a_cost_above_capacity_is_an_error_and_rate_zero_is_unlimited():
 
 
 def test_api_key_limiter_keeps_its_interface():
-    from shared.http.auth import ApiKey, RateLimiter
+    from shared.redis.limits import RateLimiter
+    from shared.store.keys import ApiKey
 
     key = ApiKey(uuid.uuid4().hex[:12], "slow", frozenset({"read"}), 2)
     limiter = RateLimiter(buckets_for(Settings(redis_url=None)))

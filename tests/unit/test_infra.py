@@ -9,8 +9,7 @@ from pathlib import Path
 from shared.config import Settings
 from shared.queues import poison_name
 from shared.store.db import make_engine
-from shared.triggers.queue_runner import QUEUE_FUNCTIONS
-from shared.triggers.schedule import TIMER_FUNCTIONS
+from shared.triggers.registry import QUEUE_FUNCTIONS, TIMER_FUNCTIONS
 
 BICEP = (Path(__file__).resolve().parents[2] / "infra" / "bicep" / "main.bicep").read_text()
 

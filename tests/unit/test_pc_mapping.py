@@ -9,8 +9,7 @@ import pytest
 
 from devtools.msstandins import make_referral
 from shared.core.models import MxHost, ScanRecord, ScanStatus
-from shared.core.scoring import LeadContext, score_record
-from shared.integrations.partner_center.mapping import (
+from shared.core.referrals import (
     DOMAIN_MISSING,
     LINKED,
     ReferralError,
@@ -22,6 +21,7 @@ from shared.integrations.partner_center.mapping import (
     referral_fields,
     tenant_id,
 )
+from shared.core.scoring import LeadFacts, score_record
 
 TENANT = "2d6f4c1e-8b3a-4e5f-9a7b-1c2d3e4f5a6b"
 
@@ -177,9 +177,9 @@ def test_facts_drive_the_rules_file() -> None:
     plain = score_record(google_record())
     now = datetime(2026, 5, 1, tzinfo=UTC)
     cosell = referral_facts([{"type": "Shared", "status": "New", "customer_tenant_id": None, "updated_at": now}])
-    boosted = score_record(google_record(), extra=LeadContext(referral_type=cosell.referral_type))
+    boosted = score_record(google_record(), extra=LeadFacts(referral_type=cosell.referral_type))
     assert {item.rule: item.points for item in boosted.breakdown}["referral_cosell"] == 15
     assert boosted.score == plain.score + 15
     tenant = referral_facts([{"type": "Independent", "status": "New", "customer_tenant_id": TENANT}])
-    existing = score_record(google_record(), extra=LeadContext(known_tenant=tenant.known_tenant))
+    existing = score_record(google_record(), extra=LeadFacts(known_tenant=tenant.known_tenant))
     assert plain.segment.value != "Existing" and existing.segment.value == "Existing"

@@ -23,7 +23,7 @@ from shared.core.models import (
 )
 from shared.core.providers import PROVIDERS as ALL_PROVIDERS
 from shared.core.scoring import (
-    LeadContext,
+    LeadFacts,
     RulesError,
     ScoreResult,
     Segment,
@@ -346,13 +346,13 @@ def test_hosting_without_spf_or_dkim_is_punished_once_more() -> None:
 @pytest.mark.parametrize("referral", ["co-sell", "Co-Sell", "co_sell", " CO SELL "])
 def test_cosell_referral_adds_a_boost(referral: str) -> None:
     base = score_record(record("Zoho"))
-    boosted = score_record(record("Zoho"), extra=LeadContext(referral_type=referral))
+    boosted = score_record(record("Zoho"), extra=LeadFacts(referral_type=referral))
     assert points(boosted)["referral_cosell"] == 15
     assert boosted.score == base.score + 15
 
 
 def test_other_referrals_earn_nothing() -> None:
-    result = score_record(record("Zoho"), extra=LeadContext(referral_type="marketplace"))
+    result = score_record(record("Zoho"), extra=LeadFacts(referral_type="marketplace"))
     assert "referral_cosell" not in points(result)
 
 
@@ -362,7 +362,7 @@ def test_worst_and_best_cases_clamp_with_an_explicit_line() -> None:
     assert worst.breakdown[-1].rule == "clamp"
     assert worst.breakdown[-1].points == 20  # 20 - 10 - 10 - 10 - 10 = -20
     assert "-20" in worst.breakdown[-1].reason
-    best = score_record(record("M365"), extra=LeadContext(referral_type="co-sell"))
+    best = score_record(record("M365"), extra=LeadFacts(referral_type="co-sell"))
     assert best.score == 100
     assert best.breakdown[-1].rule == "clamp"
     assert best.breakdown[-1].points == -5  # 50 + 10 + 10 + 20 + 15 = 105
@@ -396,7 +396,7 @@ def test_score_result_rejects_a_breakdown_that_does_not_add_up() -> None:
 
 @pytest.mark.parametrize("status", [s for s in ScanStatus if s is not ScanStatus.OK])
 def test_cannot_receive_mail_is_a_hard_fail(status: ScanStatus) -> None:
-    result = score_record(record("M365", status=status), extra=LeadContext(referral_type="co-sell", known_tenant=True))
+    result = score_record(record("M365", status=status), extra=LeadFacts(referral_type="co-sell", known_tenant=True))
     assert result.hard_fail
     assert result.score == 0
     assert result.segment is Segment.SKIP
@@ -423,14 +423,14 @@ SEGMENT_CASES = [
     (
         "known-tenant-google",
         record("Google", dmarc=None),
-        LeadContext(known_tenant=True),
+        LeadFacts(known_tenant=True),
         60,
         Segment.EXISTING,
     ),
     (
         "known-tenant-zero",
         record("Unknown", spf=None, dkim=[], dmarc=None),
-        LeadContext(known_tenant=True),
+        LeadFacts(known_tenant=True),
         0,
         Segment.EXISTING,
     ),
@@ -456,7 +456,7 @@ SEGMENT_CASES = [
         Segment.SKIP,
     ),
     ("local-0", record("Local", spf=None, dkim=[], dmarc=None), None, 0, Segment.SKIP),
-    ("local-cosell-65", record("Local"), LeadContext(referral_type="co-sell"), 65, Segment.MIGRATION),
+    ("local-cosell-65", record("Local"), LeadFacts(referral_type="co-sell"), 65, Segment.MIGRATION),
     ("unknown-40", record("Unknown"), None, 40, Segment.COLD),
 ]
 
@@ -464,7 +464,7 @@ SEGMENT_CASES = [
 @pytest.mark.parametrize(
     ("rec", "context", "score", "segment"), [c[1:] for c in SEGMENT_CASES], ids=[c[0] for c in SEGMENT_CASES]
 )
-def test_segments(rec: ScanRecord, context: LeadContext | None, score: int, segment: Segment) -> None:
+def test_segments(rec: ScanRecord, context: LeadFacts | None, score: int, segment: Segment) -> None:
     result = score_record(rec, extra=context)
     assert result.score == score
     assert result.segment is segment
@@ -543,13 +543,13 @@ record_strategy = st.builds(
 )
 context_strategy = st.one_of(
     st.none(),
-    st.builds(LeadContext, referral_type=st.sampled_from([None, "co-sell", "partner"]), known_tenant=st.booleans()),
+    st.builds(LeadFacts, referral_type=st.sampled_from([None, "co-sell", "partner"]), known_tenant=st.booleans()),
 )
 
 
 @settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
 @given(rec=record_strategy, context=context_strategy)
-def test_scoring_invariants(rec: ScanRecord, context: LeadContext | None) -> None:
+def test_scoring_invariants(rec: ScanRecord, context: LeadFacts | None) -> None:
     result = score_record(rec, extra=context)
     assert 0 <= result.score <= 100
     assert sum(item.points for item in result.breakdown) == result.score

@@ -7,7 +7,7 @@ own; ``diff_records`` compares two scans of one domain.
 
 from shared.core.scoring.changes import ChangeEvent, ChangeKind, diff_records
 from shared.core.scoring.engine import BreakdownItem, ScoreResult, score_record
-from shared.core.scoring.facts import DmarcState, Facts, LeadContext, SpfState, TenantBand, extract_facts
+from shared.core.scoring.facts import DmarcState, Facts, LeadFacts, SpfState, TenantBand, extract_facts
 from shared.core.scoring.priority import Priority, prioritise
 from shared.core.scoring.rules import (
     CommercialHeat,
@@ -28,7 +28,7 @@ __all__ = [
     "CommercialSegment",
     "DmarcState",
     "Facts",
-    "LeadContext",
+    "LeadFacts",
     "Priority",
     "Rules",
     "RulesError",

@@ -13,7 +13,7 @@ import math
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.core.models import ScanRecord
-from shared.core.scoring.facts import Facts, LeadContext, extract_facts
+from shared.core.scoring.facts import Facts, LeadFacts, extract_facts
 from shared.core.scoring.priority import prioritise
 from shared.core.scoring.rules import (
     SCORE_MAX,
@@ -120,7 +120,7 @@ def _result(
     )
 
 
-def score_record(record: ScanRecord, *, extra: LeadContext | None = None, rules: Rules | None = None) -> ScoreResult:
+def score_record(record: ScanRecord, *, extra: LeadFacts | None = None, rules: Rules | None = None) -> ScoreResult:
     """Score ``record`` (plus optional non-DNS evidence) under ``rules`` (default: bundled)."""
     rules = rules or load_rules()
     facts = extract_facts(record, extra)

@@ -49,7 +49,7 @@ def normalise_referral(value: str | None) -> str | None:
     return cleaned or None
 
 
-class LeadContext(BaseModel):
+class LeadFacts(BaseModel):
     """Evidence about a lead that does not come from DNS (Partner Center, Entra ID, ...).
 
     It enters scoring only through rules that test ``referral_type`` / ``known_tenant``,
@@ -130,9 +130,9 @@ def _dmarc_state(record: ScanRecord) -> tuple[DmarcState, str | None, int]:
         return DmarcState.INVALID, problem, pct
 
 
-def extract_facts(record: ScanRecord, extra: LeadContext | None = None) -> Facts:
+def extract_facts(record: ScanRecord, extra: LeadFacts | None = None) -> Facts:
     """The facts of one record; pure and total (never raises on a well-formed record)."""
-    context = extra or LeadContext()
+    context = extra or LeadFacts()
     spf, spf_error = _spf_state(record)
     dmarc, dmarc_error, dmarc_pct = _dmarc_state(record)
     band = record.tenant_size.band.lower() if record.tenant_size else "unknown"

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from shared.integrations.identity import SignInError, authority, describe_msal_error, msal_options, ssl_context
+from shared.store import leases
 
 if TYPE_CHECKING:
     import httpx
@@ -92,13 +93,7 @@ class ThrottleGate:
         self._probe: asyncio.Future[None] | None = None
 
     def _stored(self) -> float:
-        from sqlalchemy import select
-
-        from shared.store.models import LeaseRow
-
-        with self.engine.connect() as connection:
-            value = connection.scalar(select(LeaseRow.expires_at).where(LeaseRow.name == GATE))
-        return value or 0.0
+        return leases.deadline(self.engine, GATE)
 
     async def wait(self) -> bool:
         """Return once a request may go; True if the caller is the probe (it must call :meth:`answered`)."""
@@ -137,20 +132,7 @@ class ThrottleGate:
 
     def share(self, until: float) -> None:
         """Write the deadline to the store, where every other worker reads it (blocking: run in a thread)."""
-        from sqlalchemy import update
-        from sqlalchemy.dialects import postgresql, sqlite
-
-        from shared.store.models import LeaseRow
-
-        insert = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
-        table = LeaseRow.__table__
-        with self.engine.begin() as connection:
-            connection.execute(
-                insert(table).values(name=GATE, holder="dataverse", expires_at=until).on_conflict_do_nothing()
-            )
-            connection.execute(
-                update(table).where(table.c.name == GATE, table.c.expires_at < until).values(expires_at=until)
-            )
+        leases.extend_deadline(self.engine, GATE, "dataverse", until)
 
 
 class DataverseClient:

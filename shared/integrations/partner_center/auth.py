@@ -18,9 +18,9 @@ from shared.integrations.identity import (
     authority,
     describe_msal_error,
     msal_options,
-    set_state,
     stored_cache,
 )
+from shared.store.integrations import set_state
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -24,8 +24,8 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
+from shared.core.referrals import format_timestamp
 from shared.integrations.identity import SignInError, ssl_context
-from shared.integrations.partner_center.mapping import format_timestamp
 
 if TYPE_CHECKING:
     import httpx

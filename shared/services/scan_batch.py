@@ -10,14 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.core.domains import parse
 from shared.core.inputs import InputRow
+from shared.queues import Delivery
 from shared.scan.pipeline import Scanner
-from shared.store.jobs import JobStore, claim_guard
-from shared.triggers.queue_runner import MessageContext, runtime_context
+from shared.services.after_scan import AfterScan
+from shared.store.jobs import claim_guard
+
+if TYPE_CHECKING:
+    from shared.config import Settings
+    from shared.runtime import Runtime
 
 
 class ScanBatchMessage(BaseModel):
@@ -35,14 +41,13 @@ _scanners: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[Scanner, a
 )
 
 
-def _scanner() -> tuple[Scanner, asyncio.Semaphore]:
+def _scanner(settings: Settings) -> tuple[Scanner, asyncio.Semaphore]:
     """One scanner (one DNS client, one cache) per event loop, shared by every batch it runs,
     and one bound on the domains in flight (``scan_concurrency``) across all of those batches:
     a worker holding 24 messages of 100 domains must not start 2,400 scans at once."""
     loop = asyncio.get_running_loop()
     pair = _scanners.get(loop)
     if pair is None:
-        settings = runtime_context().settings
         pair = _scanners[loop] = (Scanner(settings), asyncio.Semaphore(settings.scan_concurrency))
     return pair
 
@@ -52,10 +57,9 @@ async def _scan(scanner: Scanner, limit: asyncio.Semaphore, item) -> object:  # 
         return await scanner.scan_row(InputRow(item.input, item.company, item.row), parse(item.domain).domain, None)
 
 
-async def handle_scan_batch(body: str, message: MessageContext) -> None:
+async def handle_scan_batch(body: str, delivery: Delivery, runtime: Runtime) -> None:
     request = ScanBatchMessage.model_validate_json(body)
-    context = runtime_context()
-    jobs = JobStore(context.engine)
+    jobs = runtime.jobs
     # One read for the job and the batch's pending items (JobNotFound: retried, then poisoned
     # for an operator). Write transactions are kept to what must be written: on SQLite every
     # worker shares one write lock, so each extra one costs every other worker time.
@@ -63,13 +67,8 @@ async def handle_scan_batch(body: str, message: MessageContext) -> None:
     if items:
         if job.started_at is None:
             await asyncio.to_thread(jobs.mark_started, request.job)
-        scanner, limit = _scanner()
+        scanner, limit = _scanner(runtime.settings)
         results = await asyncio.gather(*(_scan(scanner, limit, item) for item in items))
         guard = claim_guard(request.job, {item.domain: item.seq for item in items if item.domain})
-        saved = await asyncio.to_thread(context.repository.save, list(results), guard=guard)
-        from shared.services.d365_push import repush_changed
-
-        await asyncio.to_thread(repush_changed, context.settings, context.engine, saved)
-        for result in saved:
-            context.metrics.scans.labels(result.record.status.value).inc()
+        await asyncio.to_thread(AfterScan(runtime).save, list(results), guard=guard)
     await asyncio.to_thread(jobs.finish_if_complete, request.job)

@@ -27,12 +27,12 @@ def _worker(
     from shared import aio
     from shared.core.inputs import read_file
     from shared.core.results import result_line
+    from shared.runtime import Runtime
     from shared.scan.pipeline import run_pipeline
-    from shared.store.db import engine_for
-    from shared.store.leads import Repository
+    from shared.services.after_scan import AfterScan
 
     settings = Settings.model_validate_json(settings_json)
-    repository = Repository(engine_for(settings.database_url)) if save else None
+    store = AfterScan(Runtime(settings)) if save else None
     buffer: list[str] = []
 
     def on_result(result) -> None:
@@ -42,7 +42,7 @@ def _worker(
             buffer.clear()
 
     try:
-        summary = aio.run(run_pipeline(read_file(path, column), settings, repository, on_result, shard=shard))
+        summary = aio.run(run_pipeline(read_file(path, column), settings, store, on_result, shard=shard))
     except Exception as exc:  # reported by the parent, which owns the terminal
         results.put(("error", f"{type(exc).__name__}: {exc}"))
         return

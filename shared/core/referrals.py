@@ -196,7 +196,7 @@ def referral_fields(referral: Mapping[str, Any]) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class ReferralFacts:
-    """What a lead's referrals tell scoring: the ``LeadContext`` fields, without importing scoring."""
+    """What a lead's referrals tell scoring: the ``LeadFacts`` fields, without importing scoring."""
 
     referral_type: str | None
     known_tenant: bool

@@ -1,0 +1,96 @@
+"""``hunter serve`` and ``hunter migrate``: run the local host (every HTTP function, queue workers,
+timers) and create or upgrade the schema."""
+
+from __future__ import annotations
+
+import click
+
+from shared.cli.common import db_option, err, settings_for
+
+
+@click.command()
+@db_option
+def migrate(database_url: str | None) -> None:
+    """Create or upgrade the database schema (runs automatically on first use too)."""
+    from shared.store.db import make_engine
+    from shared.store.db import migrate as run_migrations
+
+    settings = settings_for(database_url=database_url)
+    run_migrations(make_engine(settings.database_url))
+    err.print(f"schema is up to date in {settings.database_url}")
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=7071, show_default=True)
+@click.option(
+    "--threads",
+    type=click.IntRange(1, 256),
+    default=1,
+    show_default=True,
+    help="Threads per server process. 1 runs gunicorn's sync worker (one request at a time per process, "
+    "lowest latency); more let a process overlap slow requests such as big exports.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    help="Server processes (default: one per core, at least 2).",
+)
+@db_option
+@click.option("--bootstrap-key", is_flag=True, help="Create and print an admin key when the database has none.")
+@click.option(
+    "--queue-workers",
+    type=click.IntRange(0, 32),
+    help="Queue workers beside the server (default HUNTER_WORKER_PROCESSES: one per core, at most 4); 0 = none.",
+)
+def serve(
+    host: str,
+    port: int,
+    threads: int,
+    workers: int | None,
+    database_url: str | None,
+    bootstrap_key: bool,
+    queue_workers: int | None,
+) -> None:
+    """Run every HTTP function locally on one port (functions-framework), as on Azure: /api/v1/...
+
+    Beside it, queue workers run the queue functions (bulk scans) with host.json's retry and
+    poison settings; a worker that dies is restarted.
+    """
+    import os
+
+    from shared.local.server import serve as run_server
+    from shared.store.keys import ApiKeyStore
+
+    settings = settings_for(database_url=database_url)
+    if database_url:
+        os.environ["HUNTER_DATABASE_URL"] = database_url  # the server process reads its settings from the env
+    from shared.store.db import make_engine, migrate
+
+    # Migrate and bootstrap on a short-lived engine, closed before the server forks its workers:
+    # a pooled connection inherited by two processes would interleave their protocol messages.
+    engine = make_engine(settings.database_url)
+    try:
+        migrate(engine)
+        store = ApiKeyStore(engine)
+        if bootstrap_key and not store.list():
+            key, _ = store.create("local-admin", ["admin"])
+            err.print(f"Created API key 'local-admin' (admin). It is shown once, keep it:\n  [bold]{key}[/]")
+    finally:
+        engine.dispose()
+    base = f"http://{host}:{port}/api"
+    err.print(f"Hunter API on [bold]{base}/v1/leads[/] (OpenAPI: {base}/v1/openapi.json, health: {base}/healthz/ready)")
+    err.print('Send your key as X-API-Key, e.g. curl -H "X-API-Key: $KEY" ' + f"{base}/v1/dashboard")
+    from shared.local.server import shared_metrics
+    from shared.local.supervisor import WorkerSupervisor
+
+    count = settings.worker_processes if queue_workers is None else queue_workers
+    with shared_metrics():  # one /healthz/metrics view of the server processes and queue workers
+        supervisor = WorkerSupervisor(count).start() if count else None
+        if supervisor:
+            err.print(f"{count} queue worker(s) on the {settings.queue_backend} queue backend (hunter queue stats)")
+        try:
+            run_server(host, port, threads=threads, workers=workers)
+        finally:
+            if supervisor:
+                supervisor.stop()
