@@ -34,3 +34,31 @@ def configure(level: str = "INFO") -> None:
     logger.addHandler(handler)
     logger.setLevel(level.upper())
     logger.propagate = False
+
+
+def error_name(exc: BaseException) -> str:
+    """The error's type, with the driver's for a wrapped database error: ``OperationalError(OperationalError)``."""
+    orig = getattr(exc, "orig", None)  # SQLAlchemy wraps the driver's error
+    return f"{type(exc).__name__}({type(orig).__name__})" if orig is not None else type(exc).__name__
+
+
+def log_failure(logger: logging.Logger, message: str, exc: BaseException, **extra: object) -> str:
+    """Log an unexpected failure as type, place and an error id — never the exception's text or a
+    traceback, which can carry SQL, bound values, company names or a token cache. Returns the id
+    (an HTTP answer names it; an operator greps for it)."""
+    import traceback
+    import uuid
+    from pathlib import Path
+
+    error_id = uuid.uuid4().hex[:12]
+    frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+    logger.error(
+        message,
+        extra={
+            **extra,
+            "error_id": error_id,
+            "error": error_name(exc),
+            "at": f"{Path(frame.filename).name}:{frame.lineno}" if frame else None,
+        },
+    )
+    return error_id

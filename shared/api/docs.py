@@ -407,7 +407,7 @@ _SWAGGER_PARAM_KEYS = frozenset(
 )
 
 
-def _ref2(ref: str) -> str:
+def _swagger_ref(ref: str) -> str:
     if not ref.startswith(_SCHEMAS):
         raise ValueError(f"cannot convert the reference {ref!r} to Swagger 2.0")
     return "#/definitions/" + ref.removeprefix(_SCHEMAS)
@@ -461,7 +461,7 @@ def _swagger_schema(node: Any) -> Any:
         elif key not in _SWAGGER_SCHEMA_KEYS:
             continue  # $schema, $defs, examples, const, discriminator, contentMediaType, writeOnly ...
         elif key == "$ref":
-            out[key] = _ref2(value)
+            out[key] = _swagger_ref(value)
         elif key == "properties":
             out[key] = {name: _property(name, prop) for name, prop in value.items()}
         elif key in ("items", "additionalProperties", "allOf"):

@@ -14,9 +14,8 @@ def live(request: HttpRequest, runtime: Runtime) -> HttpResponse:
     return HttpResponse.json({"status": "ok", "uptime_s": round(time.monotonic() - runtime.started_at, 1)})
 
 
-def ready(request: HttpRequest, runtime: Runtime) -> HttpResponse:
-    """503 only when the database is down. Redis down is ``degraded`` and still 200: requests are
-    served with in-process caches and limits, so taking the instance out of rotation would only hurt."""
+def _checks(runtime: Runtime) -> tuple[str, dict[str, str]]:
+    """(overall status, the database and Redis checks with their reasons) — never raises."""
     checks: dict[str, str] = {}
     try:
         with runtime.engine.connect() as conn:
@@ -26,13 +25,44 @@ def ready(request: HttpRequest, runtime: Runtime) -> HttpResponse:
         checks["database"] = f"down: {type(exc).__name__}"
     checks["redis"] = runtime.redis.health()  # ok / degraded: ... / not configured; never raises
     if checks["database"] != "ok":
-        status = "down"
-    elif checks["redis"].startswith("degraded"):
-        status = "degraded"
-    else:
-        status = "ok"
-    body = {"status": status, "checks": checks, "integrations": integrations(runtime)}
+        return "down", checks
+    if checks["redis"].startswith("degraded"):
+        return "degraded", checks
+    return "ok", checks
+
+
+def _state(detail: str) -> str:
+    """A check's state without its reason: ``down: OperationalError`` → ``down``."""
+    return detail.split(":", 1)[0].strip().replace(" ", "_")
+
+
+def _integration_state(status: dict) -> str:
+    if status.get("state") == "disabled" or status.get("enabled") is False:
+        return "disabled"
+    return "ok" if status.get("state") in ("ok", "unknown") else "degraded"
+
+
+def ready(request: HttpRequest, runtime: Runtime) -> HttpResponse:
+    """The public probe: states only (``ok``/``degraded``/``down``/``disabled`` per dependency), no
+    error text, host, account or count — those are in ``GET /v1/health`` behind an admin key.
+
+    503 only when the database is down. Redis down is ``degraded`` and still 200: requests are
+    served with in-process caches and limits, so taking the instance out of rotation would only hurt."""
+    status, checks = _checks(runtime)
+    states = {name: _state(detail) for name, detail in checks.items()}
+    body = {
+        "status": status,
+        "checks": states,
+        "integrations": {name: _integration_state(value) for name, value in integrations(runtime).items()},
+    }
     return HttpResponse.json(body, 503 if status == "down" else 200)
+
+
+def details(request: HttpRequest, runtime: Runtime) -> HttpResponse:
+    """``GET /v1/health`` (admin): what the public probe leaves out — each check's reason and the
+    integrations' sign-in state, last run, last error and counts."""
+    status, checks = _checks(runtime)
+    return HttpResponse.json({"status": status, "checks": checks, "integrations": integrations(runtime)})
 
 
 def integrations(runtime: Runtime) -> dict[str, dict]:

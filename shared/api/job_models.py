@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.core.domains import DomainErrorCode
+
 MAX_JOB_ROWS = 100_000
 
 Lang = Literal["tr", "en"]
@@ -41,7 +43,9 @@ class PreviewRowOut(_Strict):
     input: str
     domain: str | None = Field(description="the domain the row normalises to; null when invalid")
     company: str | None
-    error: str | None = Field(description="why the row is not a usable domain")
+    error: str | None = Field(description="why the row is not a usable domain, in English")
+    code: DomainErrorCode | None = Field(None, description="why, as a stable code to translate; null when valid")
+    params: dict[str, str] | None = Field(None, description="the values the code's text names, such as tld or suffix")
 
 
 class ScanPreviewOut(_Strict):
@@ -102,7 +106,11 @@ class JobItemOut(_Strict):
     company: str | None
     domain: str | None
     status: ItemStatus
-    error: str | None
+    error: str | None = Field(description="why the row is invalid or its scan failed, in English")
+    code: DomainErrorCode | None = Field(
+        None, description="an invalid row's reason as a stable code to translate (null for other rows)"
+    )
+    params: dict[str, str] | None = Field(None, description="the values the code's text names, such as tld or suffix")
     scan_status: str | None = Field(description="the scan's status: ok, no_mx, nxdomain, timeout, ...")
     provider: str | None
     score: int | None

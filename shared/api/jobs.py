@@ -20,6 +20,7 @@ from shared.api.job_models import (
     PreviewRowOut,
     ScanPreviewOut,
 )
+from shared.core.domains import DomainErrorCode, parse
 from shared.core.inputs import InputFileError, InputLayout, InputRow, from_values, read_upload
 from shared.http.types import HttpRequest, HttpResponse, ProblemError
 from shared.runtime import Runtime
@@ -89,7 +90,15 @@ def preview_scan_job(request: HttpRequest, runtime: Runtime) -> HttpResponse:
     preview = preview_rows(rows)
 
     def row_out(row) -> PreviewRowOut:  # type: ignore[no-untyped-def]
-        return PreviewRowOut(line=row.line, input=row.input, domain=row.domain, company=row.company, error=row.error)
+        return PreviewRowOut(
+            line=row.line,
+            input=row.input,
+            domain=row.domain,
+            company=row.company,
+            error=row.error,
+            code=row.code,
+            params=row.params,
+        )
 
     body = ScanPreviewOut(
         source=source,
@@ -203,6 +212,22 @@ def _cursor(value: str | None) -> int:
         ) from None
 
 
+def _invalid_reason(
+    status: str, stored_input: str, error: str | None
+) -> tuple[DomainErrorCode | None, dict[str, str] | None]:
+    """The code and params of an invalid row's stored English reason.
+
+    The store keeps the reason's text only (no column for the code, and none is added for it):
+    parsing the stored input again gives the code, kept only when it renders the same text (an
+    input cut to the stored length could, in principle, fail for another reason)."""
+    if status != "invalid" or error is None:
+        return None, None
+    parsed = parse(stored_input)
+    if parsed.code is None or parsed.error != error:
+        return None, None
+    return parsed.code, parsed.params
+
+
 def get_scan_job_results(request: HttpRequest, runtime: Runtime) -> HttpResponse:
     from shared.store.jobs import JobNotFound, JobStore
 
@@ -216,25 +241,29 @@ def get_scan_job_results(request: HttpRequest, runtime: Runtime) -> HttpResponse
         raise ProblemError(404, "Job not found", "no job has this id") from None
     page, more = items[: query.limit], len(items) > query.limit
     next_cursor = base64.urlsafe_b64encode(f"seq:{page[-1].seq}".encode()).decode().rstrip("=") if more else None
+
+    def item_out(i) -> JobItemOut:  # type: ignore[no-untyped-def]
+        code, params = _invalid_reason(i.status, i.input, i.error)
+        return JobItemOut(
+            seq=i.seq,
+            row=i.row,
+            input=i.input,
+            company=i.company,
+            domain=i.domain,
+            status="queued" if i.status == "claimed" else i.status,
+            error=i.error,
+            code=code,
+            params=params,
+            scan_status=i.scan_status,
+            provider=i.provider,
+            score=i.score,
+            priority_category=i.priority_category,
+            finished_at=i.finished_at,
+        )
+
     out = JobResultsPage(
         job_id=job_id,
-        items=[
-            JobItemOut(
-                seq=i.seq,
-                row=i.row,
-                input=i.input,
-                company=i.company,
-                domain=i.domain,
-                status="queued" if i.status == "claimed" else i.status,
-                error=i.error,
-                scan_status=i.scan_status,
-                provider=i.provider,
-                score=i.score,
-                priority_category=i.priority_category,
-                finished_at=i.finished_at,
-            )
-            for i in page
-        ],
+        items=[item_out(i) for i in page],
         limit=query.limit,
         next=next_cursor,
     )

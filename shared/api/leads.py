@@ -100,7 +100,7 @@ def list_leads(request: HttpRequest, runtime: Runtime) -> HttpResponse:
 def _parsed_domain(request: HttpRequest) -> str:
     parsed = parse(request.route_params["domain"])
     if parsed.domain is None:
-        raise ProblemError(422, "Invalid domain", parsed.error, errors=[{"field": "domain", "message": parsed.error}])
+        raise ProblemError(422, "Invalid domain", parsed.error, errors=[parsed.problem_item("domain")])
     return parsed.domain.name
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from shared.api.models import NoQuery
 from shared.api.pc_models import ReferralDetailOut, ReferralOut, ReferralPage, ReferralQuery, SyncRunOut
+from shared.core.referrals import redact_contacts
 from shared.http.types import HttpRequest, HttpResponse, ProblemError
 from shared.runtime import Runtime
 
@@ -91,10 +92,11 @@ def get_referral(request: HttpRequest, runtime: Runtime) -> HttpResponse:
     if row is None:
         raise ProblemError(404, "Referral not found", f"no referral {referral_id!r} has been synced")
     lead = runtime.leads.lead(row.domain) if row.domain else None
+    admin = request.api_key is not None and request.api_key.allows("admin")
     body = ReferralDetailOut.model_validate(
         referral_item(row)
         | {
-            "raw": row.raw,
+            "raw": row.raw if admin else redact_contacts(row.raw),  # contacts' personal data: admins only
             "lead": {
                 "domain": lead.domain,
                 "score": lead.score,

@@ -87,7 +87,10 @@ class ReferralLead(_Out):
 
 class ReferralDetailOut(ReferralOut):
     lead: ReferralLead | None = Field(description="the lead the referral links to, once scanned")
-    raw: dict[str, Any] = Field(description="the referral as Partner Center sent it")
+    raw: dict[str, Any] = Field(
+        description="the referral as Partner Center sent it; for keys without the admin scope the names, "
+        "phone numbers and e-mail addresses of its people are [redacted] (their e-mail domain is kept)"
+    )
 
 
 class LeadReferralOut(_Out):

@@ -89,9 +89,7 @@ def _answer(result: ScanResult, lang: str) -> HttpResponse:
 def _domain(raw: str, field: str) -> Domain:
     parsed = parse(raw)
     if parsed.domain is None:
-        raise ProblemError(
-            422, "Invalid domain", f"{raw!r}: {parsed.error}", errors=[{"field": field, "message": parsed.error}]
-        )
+        raise ProblemError(422, "Invalid domain", f"{raw!r}: {parsed.error}", errors=[parsed.problem_item(field)])
     return parsed.domain
 
 

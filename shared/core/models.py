@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 COLLECTOR_VERSION = "1.0.0"
 
@@ -36,7 +36,7 @@ class _Model(BaseModel):
 
 class MxHost(_Model):
     preference: int
-    host: str  # lower-case, no trailing dot; "" for RFC 7505 null MX
+    host: str = Field(min_length=1)  # lower-case, no trailing dot (a null MX is a status, not a host)
     addresses: list[str] = Field(default_factory=list)
 
 
@@ -122,6 +122,15 @@ class ScanRecord(_Model):
     collector_version: str = COLLECTOR_VERSION
     scanned_at: datetime | None = None
     duration_ms: float | None = None
+
+    @field_validator("mx", mode="before")
+    @classmethod
+    def _no_empty_host(cls, value: object) -> object:
+        """A null MX (RFC 7505 ``0 .``) is the status ``null_mx`` with no hosts; snapshots stored
+        before that rule held one host named "" and are read the same way."""
+        if isinstance(value, list):
+            return [h for h in value if not (isinstance(h, dict) and h.get("host") in ("", "."))]
+        return value
 
     @property
     def dkim_found(self) -> list[str]:

@@ -221,3 +221,41 @@ def referral_facts(referrals: Iterable[Mapping[str, Any]]) -> ReferralFacts:
     newest = max(items, key=lambda item: item.get("updated_at") or datetime.min.replace(tzinfo=UTC), default=None)
     kind = str(newest.get("type") or "").strip() if newest else ""
     return ReferralFacts(kind.lower() or None, known)
+
+
+PERSONAL_FIELDS = ("firstName", "lastName", "phoneNumber", "email")
+REDACTED = "[redacted]"
+
+
+def redact_contacts(referral: Mapping[str, Any]) -> dict[str, Any]:
+    """The referral without the personal data of its people: the customer's contacts
+    (``customerProfile.team``) and the partner's and Microsoft's team members (``team``) keep their
+    e-mail domain (``emailDomain``: it is how a referral links to a company) and their contact
+    preference; names, phone numbers and addresses become ``[redacted]``. Only admin keys see the
+    referral as Partner Center sent it (README, "Security and operations")."""
+    import copy
+
+    redacted = copy.deepcopy(dict(referral))
+
+    def scrub(team: Any) -> Any:
+        if not isinstance(team, list):
+            return team
+        members = []
+        for member in team:
+            if not isinstance(member, Mapping):
+                members.append(REDACTED)
+                continue
+            member = dict(member)
+            member["emailDomain"] = email_domain(member.get("email"))
+            for name in PERSONAL_FIELDS:
+                if name in member:
+                    member[name] = REDACTED
+            members.append(member)
+        return members
+
+    if "team" in redacted:
+        redacted["team"] = scrub(redacted["team"])
+    profile = redacted.get("customerProfile")
+    if isinstance(profile, Mapping) and "team" in profile:
+        redacted["customerProfile"] = {**profile, "team": scrub(profile["team"])}
+    return redacted

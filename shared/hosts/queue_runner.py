@@ -12,6 +12,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
+from shared.logs import error_name, log_failure
 from shared.queues import Delivery, PermanentError, poison_name
 
 if TYPE_CHECKING:
@@ -26,8 +27,7 @@ def describe_error(exc: BaseException) -> str:
     """What an operator sees for a failed message: type and message, bounded, no traceback."""
     if type(exc).__module__.startswith("sqlalchemy"):
         # Database errors quote SQL and bound values: type names only, as the HTTP error log does.
-        orig = getattr(exc, "orig", None)
-        return f"{type(exc).__name__}({type(orig).__name__})" if orig is not None else type(exc).__name__
+        return error_name(exc)
     text = f"{type(exc).__name__}: {exc}"
     return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 1] + "…"
 
@@ -56,8 +56,8 @@ async def invoke(function: QueueTrigger, body: str, delivery: Delivery, runtime:
         )
         try:
             await asyncio.to_thread(record_failure, runtime, delivery, body, error)
-        except Exception:  # the store being down must not hide the handler's own error
-            log.exception("could not record a queue failure")
+        except Exception as record_error:  # the store being down must not hide the handler's own error
+            log_failure(log, "could not record a queue failure", record_error, queue=delivery.queue)
         raise
 
 

@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import logging
 import time
-import traceback
-import uuid
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
@@ -18,11 +15,16 @@ from pydantic import ValidationError
 from shared.http.auth import authorize
 from shared.http.routing import match
 from shared.http.types import HttpRequest, HttpResponse, ProblemError
+from shared.logs import log_failure
 
 if TYPE_CHECKING:
     from shared.runtime import Runtime
 
 log = logging.getLogger("hunter.http")
+API_PREFIX = "/v1/"
+# On every /api/v1 answer, errors and exports included: answers carry leads and keys, so no cache
+# (browser, proxy or CDN) may keep them, and no browser may guess another content type.
+API_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
 
 def _cors(request: HttpRequest, runtime: Runtime) -> dict[str, str]:
@@ -43,11 +45,6 @@ def _validation_problem(exc: ValidationError) -> ProblemError:
     errors = [{"field": ".".join(str(p) for p in e["loc"]) or "body", "message": e["msg"]} for e in exc.errors()]
     fields = ", ".join(dict.fromkeys(e["field"] for e in errors))
     return ProblemError(422, "Invalid request", f"check {fields}", errors=errors)
-
-
-def _error_name(exc: BaseException) -> str:
-    orig = getattr(exc, "orig", None)  # SQLAlchemy wraps the driver's error
-    return f"{type(exc).__name__}({type(orig).__name__})" if orig is not None else type(exc).__name__
 
 
 def dispatch(request: HttpRequest, runtime: Runtime) -> HttpResponse:
@@ -80,20 +77,13 @@ def dispatch(request: HttpRequest, runtime: Runtime) -> HttpResponse:
     except ValidationError as exc:
         response = _validation_problem(exc).response(request.path)
     except Exception as exc:
-        error_id = uuid.uuid4().hex[:12]
         # Type and place only: exception texts can carry SQL or input data, tracebacks stay out of logs.
-        frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
-        log.error(
-            "unhandled error",
-            extra={
-                "error_id": error_id,
-                "route": route_name,
-                "error": _error_name(exc),
-                "at": f"{Path(frame.filename).name}:{frame.lineno}" if frame else None,
-            },
-        )
+        error_id = log_failure(log, "unhandled error", exc, route=route_name)
         response = ProblemError(500, "Internal error", f"the error was logged with id {error_id}").response()
     response.headers.update(cors)
+    if request.path.startswith(API_PREFIX):  # API answers (not the web app's static files) are never cached
+        for name, value in API_HEADERS.items():
+            response.headers.setdefault(name, value)
     elapsed = time.perf_counter() - started
     runtime.metrics.observe(route_name, request.method.upper(), response.status, elapsed)
     log.info(

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
+from shared.integrations.errors import IntegrationError, IntegrationErrorCode
 from shared.store import integrations as integration_store
 
 if TYPE_CHECKING:
@@ -32,13 +33,28 @@ MICROSOFT_AUTHORITY = "https://login.microsoftonline.com"
 _warned_plaintext = threading.Event()
 
 
-class SignInError(RuntimeError):
-    """Sign-in failed. ``needs_login`` means only a person can fix it (``hunter pc login``)."""
+class SignInError(IntegrationError):
+    """Sign-in failed. ``needs_login`` means only a person can fix it (``hunter pc login``).
 
-    def __init__(self, message: str, *, needs_login: bool = False, code: str | None = None) -> None:
-        super().__init__(message)
+    :attr:`code` is ``needs_login`` or ``sign_in_failed`` (``hunter_code`` names another reason,
+    such as ``not_configured``); the ``code`` argument is the identity platform's error code
+    (``invalid_grant``), kept as :attr:`service_code`. Never ``permanent``: a person can sign in
+    or fix the settings while a message waits for its retry."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        needs_login: bool = False,
+        code: str | None = None,
+        hunter_code: IntegrationErrorCode | None = None,
+    ) -> None:
+        reason = IntegrationErrorCode.NEEDS_LOGIN if needs_login else IntegrationErrorCode.SIGN_IN_FAILED
+        super().__init__(message, code=hunter_code or reason, permanent=False, service_code=code)
         self.needs_login = needs_login
-        self.code = code
+
+    def describe(self) -> str:
+        return str(self)  # the message already names the sign-in, what failed and what to do
 
 
 def ca_bundle() -> str | None:
@@ -76,7 +92,10 @@ class StoredTokenCache:
         import msal
 
         if key is None and on_azure():
-            raise SignInError("HUNTER_TOKEN_CACHE_KEY must be set on Azure: the token cache is stored encrypted")
+            raise SignInError(
+                "HUNTER_TOKEN_CACHE_KEY must be set on Azure: the token cache is stored encrypted",
+                hunter_code=IntegrationErrorCode.NOT_CONFIGURED,
+            )
         self.engine = engine
         self.name = name
         self.key = key
@@ -97,7 +116,10 @@ class StoredTokenCache:
             from cryptography.fernet import InvalidToken
 
             if not self.key:
-                raise SignInError(f"the {self.name} token cache is encrypted; set HUNTER_TOKEN_CACHE_KEY")
+                raise SignInError(
+                    f"the {self.name} token cache is encrypted; set HUNTER_TOKEN_CACHE_KEY",
+                    hunter_code=IntegrationErrorCode.NOT_CONFIGURED,
+                )
             try:
                 data = self._fernet().decrypt(data.encode()).decode()
             except InvalidToken:

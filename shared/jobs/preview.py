@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from shared.core.domains import parse_many
+from shared.core.domains import DomainErrorCode, parse_many
 from shared.core.inputs import InputRow
 
 MAX_LISTED = 200  # invalid rows listed in a preview; the counts are always complete
@@ -23,7 +23,9 @@ class PreviewRow:
     input: str
     domain: str | None
     company: str | None
-    error: str | None
+    error: str | None  # the English text of ``code``
+    code: DomainErrorCode | None = None
+    params: dict[str, str] | None = None
 
 
 @dataclass(slots=True)
@@ -45,7 +47,7 @@ def preview_rows(rows: Iterable[InputRow]) -> Preview:
             preview.duplicates += 1
             continue
         name = parsed.domain.name if parsed.domain is not None else None
-        item = PreviewRow(row.line, row.value[:300], name, row.company, parsed.error)
+        item = PreviewRow(row.line, row.value[:300], name, row.company, parsed.error, parsed.code, parsed.params)
         if name is None:
             preview.invalid += 1
             if len(preview.invalid_rows) < MAX_LISTED:

@@ -25,6 +25,7 @@ import signal
 from datetime import UTC, datetime
 
 from shared.hosts.queue_runner import invoke
+from shared.logs import log_failure
 from shared.queues import Delivery, Queue, QueueMessage, poison_name
 from shared.queues.hostjson import QueueOptions, queue_options
 from shared.runtime import Runtime, get_runtime
@@ -118,8 +119,8 @@ class QueueWorker:
             self.fired += 1
             try:
                 await handler(self.runtime)
-            except Exception:
-                log.exception("timer function failed", extra={"timer": timer.name})
+            except Exception as exc:
+                log_failure(log, "timer function failed", exc, timer=timer.name)
 
     async def _poll(self, function: QueueTrigger) -> None:
         queue, poison = self._queue(function.queue), self._queue(poison_name(function.queue))

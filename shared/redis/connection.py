@@ -44,8 +44,12 @@ class CircuitBreaker:
     nothing for the breaker.
     """
 
-    def __init__(self, retry_interval: float, name: str = "redis") -> None:
+    def __init__(
+        self, retry_interval: float, name: str = "redis", *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        """``clock``: seconds from any origin (tests pass their own to step through intervals)."""
         self.retry_interval = retry_interval
+        self.clock = clock
         self.name = name
         self.opens = 0  # outages seen (each logged once)
         self.last_error: str | None = None
@@ -58,7 +62,7 @@ class CircuitBreaker:
         """``closed``, ``open`` (skipping Redis) or ``half-open`` (a probe is due)."""
         if not self._open:
             return "closed"
-        return "half-open" if time.monotonic() >= self._next_probe else "open"
+        return "half-open" if self.clock() >= self._next_probe else "open"
 
     @property
     def is_open(self) -> bool:
@@ -71,7 +75,7 @@ class CircuitBreaker:
         with self._lock:
             if not self._open:
                 return True
-            now = time.monotonic()
+            now = self.clock()
             if now < self._next_probe:
                 return False
             self._next_probe = now + self.retry_interval  # the others keep skipping while this one probes
@@ -87,7 +91,7 @@ class CircuitBreaker:
     def failure(self, exc: BaseException) -> None:
         with self._lock:
             self.last_error = f"{type(exc).__name__}: {exc}"[:200]
-            self._next_probe = time.monotonic() + self.retry_interval
+            self._next_probe = self.clock() + self.retry_interval
             if self._open:
                 return  # a failed probe or a call that was already in flight: same outage, no new warning
             self._open = True
@@ -103,10 +107,17 @@ class CircuitBreaker:
 class RedisConnection:
     """The process's Redis client for one URL, with its breaker; ``url=None`` means not configured."""
 
-    def __init__(self, url: str | None, *, timeout: float = 0.25, retry_interval: float = 10.0) -> None:
+    def __init__(
+        self,
+        url: str | None,
+        *,
+        timeout: float = 0.25,
+        retry_interval: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.url = url
         self.timeout = timeout
-        self.breaker = CircuitBreaker(retry_interval)
+        self.breaker = CircuitBreaker(retry_interval, clock=clock)
         self._client: redis.Redis | None = None
         self._lock = threading.Lock()
 

@@ -113,13 +113,13 @@ class Collector:
             status = _STATUS_BY_OUTCOME[answer.outcome]
             detail = answer.detail if answer.outcome.is_failure else None
             return status, detail, []
+        exchanges = [r for r in answer.records if r.exchange not in ("", ".")]
+        if not exchanges and answer.records:  # RFC 7505 null MX ("0 ."): no mail, and no host to list
+            return ScanStatus.NULL_MX, None, []
         hosts = sorted(
-            (MxHost(preference=r.preference, host=r.exchange) for r in answer.records),
+            (MxHost(preference=r.preference, host=r.exchange) for r in exchanges),
             key=lambda h: (h.preference, h.host),
         )
-        if len(hosts) == 1 and hosts[0].host in ("", "."):  # RFC 7505 null MX
-            hosts[0].host = ""
-            return ScanStatus.NULL_MX, None, hosts
         lookups = [
             self.client.query(h.host, rdtype, deadline=deadline)
             for h in hosts[:MAX_MX_HOSTS]

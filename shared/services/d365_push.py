@@ -103,8 +103,8 @@ def _client(runtime: Runtime):  # type: ignore[no-untyped-def]
 
 async def handle_push(body: str, delivery: Delivery, runtime: Runtime) -> None:
     """The ``d365-push`` queue function: upsert one lead into Dataverse by its domain."""
-    from shared.integrations.d365.client import DataverseError
     from shared.integrations.d365.mapping import MappingError, mapping_for
+    from shared.integrations.errors import IntegrationError
     from shared.integrations.identity import SignInError
 
     settings, engine = runtime.settings, runtime.engine
@@ -123,9 +123,11 @@ async def handle_push(body: str, delivery: Delivery, runtime: Runtime) -> None:
         payload = mapping.payload(document)
         client = _client(runtime)
         result = await client.upsert_lead(mapping.entity_set, mapping.alternate_key, request.domain, payload)
-    except (MappingError, DataverseError, SignInError) as exc:
-        error = exc.describe() if isinstance(exc, DataverseError) else str(exc)
-        permanent = isinstance(exc, MappingError) or (isinstance(exc, DataverseError) and exc.permanent)
+    except (MappingError, IntegrationError) as exc:
+        if isinstance(exc, IntegrationError):  # Dataverse or the sign-in: each says whether a retry can help
+            error, permanent = exc.describe(), exc.permanent
+        else:  # the mapping file is wrong (mapping_invalid): no retry can help
+            error, permanent = str(exc), True
         last_try = delivery.dequeue_count >= queue_options().max_dequeue_count
         if isinstance(exc, SignInError):
             await asyncio.to_thread(set_state, engine, "d365", "error", error)

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared.integrations.identity import SignInError
 from shared.integrations.partner_center.auth import STATE_NAME, acquire_token
+from shared.logs import log_failure
 from shared.services.lead_facts import facts_from
 from shared.store import leases
 from shared.store import referrals as store
@@ -197,14 +198,17 @@ async def run_sync(settings: Settings, engine: Engine, *, trigger: str = "manual
         outcome.status = "needs_login" if exc.needs_login else "failed"
         outcome.error = str(exc)
         await asyncio.to_thread(set_state, engine, STATE_NAME, "needs_login" if exc.needs_login else "error", str(exc))
-        log.warning("partner center sync: sign-in failed", extra={"needs_login": exc.needs_login, "error": str(exc)})
+        log.warning(
+            "partner center sync: sign-in failed",
+            extra={"code": exc.code, "needs_login": exc.needs_login, "error": str(exc)},
+        )
     except PartnerCenterError as exc:
         outcome.status, outcome.error = "failed", exc.describe()
         await asyncio.to_thread(set_state, engine, STATE_NAME, "error", exc.describe())
-        log.warning("partner center sync failed", extra={"error": exc.describe()})
+        log.warning("partner center sync failed", extra={"code": exc.code, "error": exc.describe()})
     except Exception as exc:
         outcome.status, outcome.error = "failed", f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
-        log.exception("partner center sync failed")
+        log_failure(log, "partner center sync failed", exc)
         with contextlib.suppress(Exception):
             await asyncio.to_thread(set_state, engine, STATE_NAME, "error", outcome.error)
     finally:

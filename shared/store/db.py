@@ -32,7 +32,9 @@ def make_engine(url: str, *, autocommit: bool = False) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+pg8000://" + url.removeprefix("postgresql://")
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        # hide_parameters: a database error's text (which reaches exceptions, never logs) carries no bound
+        # values — company names, a token cache, key hashes.
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
@@ -60,7 +62,13 @@ def make_engine(url: str, *, autocommit: bool = False) -> Engine:
         url = parsed.difference_update_query(["sslmode"]).render_as_string(hide_password=False)
     options: dict[str, Any] = {"isolation_level": "AUTOCOMMIT"} if autocommit else {}
     engine = create_engine(
-        url, pool_size=5, max_overflow=10, pool_recycle=POOL_RECYCLE_SECONDS, connect_args=connect_args, **options
+        url,
+        pool_size=5,
+        max_overflow=10,
+        pool_recycle=POOL_RECYCLE_SECONDS,
+        connect_args=connect_args,
+        hide_parameters=True,
+        **options,
     )
     _ping_when_idle(engine)
     if engine.dialect.driver == "pg8000":

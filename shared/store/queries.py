@@ -150,27 +150,31 @@ def _values(values: list[str]) -> list[str]:
     return list(dict.fromkeys(values))  # P1,P1 is P1
 
 
-def _parameters(f: LeadFilter, dialect: str, split: str | None = None) -> dict[str, Any]:
+def _parameters(lead_filter: LeadFilter, dialect: str, split: str | None = None) -> dict[str, Any]:
     """The filters' values under the names :func:`_conditions` binds them to."""
     params: dict[str, Any] = {}
     for name in FILTER_COLUMNS:
-        values = _values(getattr(f, name))
+        values = _values(getattr(lead_filter, name))
         if values and name == split:
             params.update({f"f_{name}_{i}": value for i, value in enumerate(values)})
         elif values:
             params[f"f_{name}"] = values
     for name in ("min_score", "max_score", "changed_since"):
-        if getattr(f, name) is not None:
-            params[f"f_{name}"] = getattr(f, name)
-    if f.q:
-        needle = fold(f.q)  # folded on both sides: case, accents and the Turkish dotted/dotless i do not matter
+        if getattr(lead_filter, name) is not None:
+            params[f"f_{name}"] = getattr(lead_filter, name)
+    if lead_filter.q:
+        needle = fold(
+            lead_filter.q
+        )  # folded on both sides: case, accents and the Turkish dotted/dotless i do not matter
         params["f_q"] = _search_value(needle, _search_mode(needle, dialect))
     return params
 
 
-def _conditions(f: LeadFilter, dialect: str, split: str | None = None, branch: int = 0) -> list[ColumnElement[bool]]:
+def _conditions(
+    lead_filter: LeadFilter, dialect: str, split: str | None = None, branch: int = 0
+) -> list[ColumnElement[bool]]:
     """The filters as conditions on named bound parameters; ``split`` keeps only value ``branch`` of that list."""
-    params = _parameters(f, dialect, split)
+    params = _parameters(lead_filter, dialect, split)
     conditions: list[ColumnElement[bool]] = []
     for name, column in FILTER_COLUMNS.items():
         if name == split:
@@ -178,26 +182,26 @@ def _conditions(f: LeadFilter, dialect: str, split: str | None = None, branch: i
             conditions.append(column == bindparam(key, params[key]))
         elif f"f_{name}" in params:
             conditions.append(column.in_(bindparam(f"f_{name}", params[f"f_{name}"], expanding=True)))
-    if f.min_score is not None:
-        conditions.append(LeadRow.score >= bindparam("f_min_score", f.min_score))
-    if f.max_score is not None:
-        conditions.append(LeadRow.score <= bindparam("f_max_score", f.max_score))
-    if f.changed_since is not None:
-        conditions.append(LeadRow.changed_at >= bindparam("f_changed_since", f.changed_since))
-    if f.q:
-        needle = fold(f.q)
+    if lead_filter.min_score is not None:
+        conditions.append(LeadRow.score >= bindparam("f_min_score", lead_filter.min_score))
+    if lead_filter.max_score is not None:
+        conditions.append(LeadRow.score <= bindparam("f_max_score", lead_filter.max_score))
+    if lead_filter.changed_since is not None:
+        conditions.append(LeadRow.changed_at >= bindparam("f_changed_since", lead_filter.changed_since))
+    if lead_filter.q:
+        needle = fold(lead_filter.q)
         conditions.append(_search(_search_mode(needle, dialect), params["f_q"]))
-    conditions.extend(_integration_conditions(f))
+    conditions.extend(_integration_conditions(lead_filter))
     return conditions
 
 
-def _integration_conditions(f: LeadFilter) -> list[ColumnElement[bool]]:
+def _integration_conditions(lead_filter: LeadFilter) -> list[ColumnElement[bool]]:
     """Dynamics 365 state and Partner Center referrals: semi-joins on their own indexed tables."""
     from shared.store.models import D365SyncRow, ReferralRow
 
     conditions: list[ColumnElement[bool]] = []
-    if f.d365_sync_status:
-        wanted = [s for s in f.d365_sync_status if s != "not_synced"]
+    if lead_filter.d365_sync_status:
+        wanted = [s for s in lead_filter.d365_sync_status if s != "not_synced"]
         either = []
         if wanted:
             either.append(
@@ -207,22 +211,22 @@ def _integration_conditions(f: LeadFilter) -> list[ColumnElement[bool]]:
                     )
                 )
             )
-        if "not_synced" in f.d365_sync_status:
+        if "not_synced" in lead_filter.d365_sync_status:
             either.append(~exists().where(D365SyncRow.domain_id == LeadRow.domain_id))
         conditions.append(or_(*either))
-    if f.has_referral is not None or f.referral_type:
+    if lead_filter.has_referral is not None or lead_filter.referral_type:
         referral = exists().where(ReferralRow.domain == LeadRow.domain)
-        if f.referral_type:
+        if lead_filter.referral_type:
             referral = exists().where(
                 ReferralRow.domain == LeadRow.domain,
-                ReferralRow.type.in_(bindparam("f_referral_type", f.referral_type, expanding=True)),
+                ReferralRow.type.in_(bindparam("f_referral_type", lead_filter.referral_type, expanding=True)),
             )
-        conditions.append(~referral if f.has_referral is False else referral)
+        conditions.append(~referral if lead_filter.has_referral is False else referral)
     return conditions
 
 
-def _filtered(f: LeadFilter, *columns: object, dialect: str = "sqlite") -> Select:
-    return select(*(columns or (LeadRow,))).select_from(LeadRow).where(*_conditions(f, dialect))
+def _filtered(lead_filter: LeadFilter, *columns: object, dialect: str = "sqlite") -> Select:
+    return select(*(columns or (LeadRow,))).select_from(LeadRow).where(*_conditions(lead_filter, dialect))
 
 
 # What a lead list shows: plain columns, not ORM objects (no JSON breakdown, no identity map).
@@ -254,26 +258,26 @@ LIST_COLUMNS = (
 )
 
 
-def list_query(f: LeadFilter, dialect: str = "sqlite") -> Select:
+def list_query(lead_filter: LeadFilter, dialect: str = "sqlite") -> Select:
     """Rows (``LIST_COLUMNS``) of one page, sorted by a whitelisted key.
 
     Ties break on the domain *in the same direction*, so that the (key, domain) index delivers
     the page in order on SQLite and PostgreSQL alike, without sorting thousands of tied rows.
     Keys that are never NULL skip NULLS LAST, which would also defeat the index.
     """
-    key = f.sort.lstrip("-")
+    key = lead_filter.sort.lstrip("-")
     column = SORT_KEYS[key]
-    descending = f.sort.startswith("-")
+    descending = lead_filter.sort.startswith("-")
     order = [column.desc() if descending else column.asc(), LeadRow.domain.desc() if descending else LeadRow.domain]
     if key in NULLABLE_SORT_KEYS:
         order[0] = order[0].nulls_last()
-    query = _filtered(f, *LIST_COLUMNS, dialect=dialect).join(DomainRow, DomainRow.id == LeadRow.domain_id)
-    return query.order_by(*order).limit(f.limit).offset(f.offset)
+    query = _filtered(lead_filter, *LIST_COLUMNS, dialect=dialect).join(DomainRow, DomainRow.id == LeadRow.domain_id)
+    return query.order_by(*order).limit(lead_filter.limit).offset(lead_filter.offset)
 
 
-def count_query(f: LeadFilter, dialect: str = "sqlite") -> Select:
+def count_query(lead_filter: LeadFilter, dialect: str = "sqlite") -> Select:
     """How many leads match: ``count(*)``, not of a column, so PostgreSQL counts off an index alone."""
-    return _filtered(f, func.count(), dialect=dialect)
+    return _filtered(lead_filter, func.count(), dialect=dialect)
 
 
 @dataclass(frozen=True)
@@ -284,10 +288,10 @@ class After:
     domain: str
 
 
-def sort_of(f: LeadFilter) -> tuple[str, Any, bool]:
+def sort_of(lead_filter: LeadFilter) -> tuple[str, Any, bool]:
     """The sort key's name, its column and whether it runs descending."""
-    key = f.sort.lstrip("-")
-    return key, SORT_KEYS[key], f.sort.startswith("-")
+    key = lead_filter.sort.lstrip("-")
+    return key, SORT_KEYS[key], lead_filter.sort.startswith("-")
 
 
 def _has_ordered_index(filter_column: str, key_column: str) -> bool:
@@ -300,14 +304,14 @@ def _has_ordered_index(filter_column: str, key_column: str) -> bool:
     )
 
 
-def _split(f: LeadFilter, key_column: str) -> tuple[str | None, int]:
+def _split(lead_filter: LeadFilter, key_column: str) -> tuple[str | None, int]:
     """The multi-valued filter to read as one index range per value, and its number of values.
 
     ``priority=P1,P2`` sorted by score is two ranges of the (priority_category, score, domain)
     index, each in score order: the heads of both are merged instead of sorting every P1 and P2
     lead. Not needed when another filter has a single value and such an index (that one is used).
     """
-    lists = [(name, len(_values(getattr(f, name)))) for name in FILTER_COLUMNS if getattr(f, name)]
+    lists = [(name, len(_values(getattr(lead_filter, name)))) for name in FILTER_COLUMNS if getattr(lead_filter, name)]
     ordered = [(name, n) for name, n in lists if _has_ordered_index(FILTER_COLUMNS[name].key, key_column)]
     if not ordered or any(n == 1 for _, n in ordered):
         return None, 1
@@ -322,7 +326,9 @@ class PageQuery:
     parameters: dict[str, Any]
 
 
-def page_query(f: LeadFilter, dialect: str = "sqlite", *, after: After | None = None, small: bool = False) -> PageQuery:
+def page_query(
+    lead_filter: LeadFilter, dialect: str = "sqlite", *, after: After | None = None, small: bool = False
+) -> PageQuery:
     """``limit + 1`` rows (``LIST_COLUMNS``) from ``offset`` or after a keyset position; the extra row says
     whether there is a next page.
 
@@ -343,23 +349,25 @@ def page_query(f: LeadFilter, dialect: str = "sqlite", *, after: After | None = 
     Statements are built once per shape (sort, plan, which filters, how many branches) and
     cached; a request only binds its values.
     """
-    _, column, _ = sort_of(f)
-    split, branches = (None, 1) if small else _split(f, column.key)
-    offset = 0 if after is not None else f.offset
-    parameters = _parameters(f, dialect, split)
-    parameters.update(page_limit=f.limit + 1, page_offset=offset, head_limit=offset + f.limit + 1)
+    _, column, _ = sort_of(lead_filter)
+    split, branches = (None, 1) if small else _split(lead_filter, column.key)
+    offset = 0 if after is not None else lead_filter.offset
+    parameters = _parameters(lead_filter, dialect, split)
+    parameters.update(page_limit=lead_filter.limit + 1, page_offset=offset, head_limit=offset + lead_filter.limit + 1)
     if after is not None:
         parameters.update(after_value=after.value, after_domain=after.domain)
     shape = _Shape(
         dialect=dialect,
-        sort=f.sort,
+        sort=lead_filter.sort,
         small=small,
-        lists=tuple(name for name in FILTER_COLUMNS if getattr(f, name)),
+        lists=tuple(name for name in FILTER_COLUMNS if getattr(lead_filter, name)),
         split=split,
         branches=branches,
-        ranges=tuple(name for name in ("min_score", "max_score", "changed_since") if getattr(f, name) is not None),
-        fixed=_fixed_fields(f),
-        q=_search_mode(fold(f.q), dialect) if f.q else None,
+        ranges=tuple(
+            name for name in ("min_score", "max_score", "changed_since") if getattr(lead_filter, name) is not None
+        ),
+        fixed=_fixed_fields(lead_filter),
+        q=_search_mode(fold(lead_filter.q), dialect) if lead_filter.q else None,
         after=None if after is None else ("null" if after.value is None else "value"),
     )
     return PageQuery(_page_statement(shape), parameters)
@@ -388,9 +396,9 @@ BOUND_FIELDS = frozenset({*FILTER_COLUMNS, "min_score", "max_score", "changed_si
 PAGE_FIELDS = frozenset({"sort", "limit", "offset"})
 
 
-def _fixed_fields(f: LeadFilter) -> tuple[tuple[str, Any], ...]:
+def _fixed_fields(lead_filter: LeadFilter) -> tuple[tuple[str, Any], ...]:
     fields = (name for name in LeadFilter.model_fields if name not in BOUND_FIELDS | PAGE_FIELDS)
-    return tuple((name, _frozen(getattr(f, name))) for name in fields)
+    return tuple((name, _frozen(getattr(lead_filter, name))) for name in fields)
 
 
 def _frozen(value: Any) -> Any:

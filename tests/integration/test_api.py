@@ -171,6 +171,39 @@ def test_health_probes_need_no_key(client):
     assert client.request("GET", "/api/healthz/ready").json()["checks"]["database"] == "ok"
 
 
+@pytest.mark.parametrize(
+    ("path", "key"),
+    [
+        ("/api/v1/leads", "read"),
+        ("/api/v1/leads/export?format=csv", "read"),
+        ("/api/v1/leads/export?format=xlsx", "read"),
+        ("/api/v1/leads/m365.com.tr", "read"),
+        ("/api/v1/leads/unknown-lead.com.tr", "read"),  # a 404 problem
+        ("/api/v1/dashboard", None),  # a 401 problem
+        ("/api/v1/admin/keys", "read"),  # a 403 problem
+        ("/api/v1/openapi.json", "read"),
+    ],
+)
+def test_api_answers_are_never_cached_or_sniffed(client, api, path, key):
+    reply = client.request("GET", path, headers=auth(api, key) if key else {})
+    assert reply.headers.get("cache-control") == "no-store", (reply.status, reply.headers)
+    assert reply.headers.get("x-content-type-options") == "nosniff"
+
+
+def test_the_public_probe_shows_states_only_and_admins_get_the_details(client, api):
+    body = client.request("GET", "/api/healthz/ready").json()
+    assert body == {
+        "status": "ok",
+        "checks": {"database": "ok", "redis": "not_configured"},
+        "integrations": {"d365": "disabled", "partner_center": "disabled"},
+    }
+    assert_problem(client.request("GET", "/api/v1/health"), 401)
+    assert_problem(client.request("GET", "/api/v1/health", headers=auth(api, "read")), 403)
+    details = client.request("GET", "/api/v1/health", headers=auth(api, "admin")).json()
+    assert details["checks"] == {"database": "ok", "redis": "not configured"}
+    assert details["integrations"]["d365"] == {"enabled": False, "state": "disabled"}
+
+
 def test_metrics_need_a_key_and_speak_prometheus(client, api):
     assert_problem(client.request("GET", "/api/healthz/metrics"), 401)
     client.request("GET", "/api/v1/dashboard", headers=auth(api, "read"))

@@ -91,6 +91,7 @@ def test_scan_json_lines_have_the_documented_keys(tmp_path, dns):
     assert gw["mx"] == ["eu-smtp-inbound-1.mimecast.com", "eu-smtp-inbound-2.mimecast.com"]
     assert gw["spf"]["includes"] == ["_netblocks.mimecast.com", "spf.protection.outlook.com"]
     assert rows["nullmx.com"]["status"] == "null_mx" and rows["nullmx.com"]["provider"] is None
+    assert rows["nullmx.com"]["mx"] == []  # RFC 7505: a status, never an empty host
     assert rows["-"]["status"] == "invalid" and rows["-"]["error"]
     m365 = rows["m365.com.tr"]
     assert m365["m365"]["tenant_domain"] == "m365tr.onmicrosoft.com"

@@ -129,6 +129,7 @@ def test_cannot_receive_mail_statuses_are_distinct(dns, domain, status):
     record = scan_one(dns, domain)
     assert record.status is status
     assert record.provider is None
+    assert record.mx == []  # a null MX is a status, never a host named ""
     if status in (ScanStatus.SERVFAIL, ScanStatus.TIMEOUT):
         assert record.error
     else:

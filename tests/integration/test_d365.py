@@ -68,12 +68,18 @@ def env(ms, synthetic_dns, database_url, monkeypatch):
     rows = [InputRow(f"co{i}.com.tr", f"Firma {i} A.Ş.") for i in range(1, LEADS + 1)]
     aio.run(run_pipeline(rows, settings, context.leads))
     keys = ApiKeyStore(context.engine)
-    yield {"settings": settings, "context": context, "key": keys.create("sales", ["scan"])[0], "ms": ms}
+    yield {
+        "settings": settings,
+        "context": context,
+        "key": keys.create("sales", ["scan"])[0],
+        "admin": keys.create("operator", ["admin"])[0],
+        "ms": ms,
+    }
     set_runtime(None)
 
 
-def call(env, method: str, path: str, body=None):
-    headers = {"x-api-key": env["key"], "content-type": "application/json"}
+def call(env, method: str, path: str, body=None, *, key: str = "key"):
+    headers = {"x-api-key": env[key], "content-type": "application/json"}
     raw = json.dumps(body).encode() if body is not None else b""
     reply = dispatch(HttpRequest(method, path, headers=headers, body=raw), env["context"])
     return reply.status, json.loads(reply.body_bytes() or b"null")
@@ -165,7 +171,8 @@ def test_permanent_error_goes_to_poison_then_fix_and_retry_syncs(env, tmp_path):
     assert ms.dataverse.count() == 0
 
     env["context"].settings = settings  # the mapping is fixed
-    status, retried = call(env, "POST", "/v1/d365/retry", {"domains": ["co3.com.tr"]})
+    assert call(env, "POST", "/v1/d365/retry", {"domains": ["co3.com.tr"]})[0] == 403  # a scan key may not redrive
+    status, retried = call(env, "POST", "/v1/d365/retry", {"domains": ["co3.com.tr"]}, key="admin")
     assert status == 202 and retried == {"redriven": 1, "requeued": 0}
     assert poison.length() == 0 and sync_row(env, "co3.com.tr").status == "queued"
     drain()
@@ -193,6 +200,9 @@ def test_flag_off_answers_409_and_pushes_nothing(env):
     status, problem = call(env, "POST", "/v1/leads/co6.com.tr/d365-push")
     assert status == 409 and "HUNTER_D365_ENABLED" in problem["detail"]
     assert call(env, "POST", "/v1/d365/push", {"domains": ["co6.com.tr"]})[0] == 409
+    # The scope is checked before the integration's state: a scan key learns nothing from /retry.
+    assert call(env, "POST", "/v1/d365/retry", {})[0] == 403
+    assert call(env, "POST", "/v1/d365/retry", {}, key="admin")[0] == 409
 
 
 def test_bad_push_requests(env):

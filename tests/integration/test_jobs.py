@@ -134,6 +134,11 @@ def test_json_job_runs_to_completion_with_per_row_results(env):
     assert [i["seq"] for i in seen] == list(range(27))  # every unique or invalid row once, in input order
     invalid = [i for i in seen if i["status"] == "invalid"]
     assert {i["input"] for i in invalid} == {"not a domain", ""} and all(i["error"] for i in invalid)
+    assert {i["input"]: (i["code"], i["params"]) for i in invalid} == {
+        "not a domain": ("contains_spaces", {}),
+        "": ("empty", {}),
+    }  # the reason as a code too, for clients to word themselves
+    assert all(i["code"] is None for i in seen if i["status"] != "invalid")
     scanned = {i["domain"]: i for i in seen if i["status"] in ("done", "failed")}
     assert len(scanned) == 25 and all(i["scan_status"] for i in scanned.values())
     assert any(i["provider"] == "M365" and i["priority_category"] for i in scanned.values())
@@ -218,6 +223,8 @@ def test_preview_names_the_column_and_the_problem_rows_without_making_a_job(env)
     ]
     (bad,) = preview["invalid_rows"]
     assert bad["line"] == 6 and bad["input"] == "not a domain" and bad["error"]
+    assert (bad["code"], bad["params"]) == ("contains_spaces", {})
+    assert all(r["code"] is None for r in preview["sample"])
     with env["engine"].connect() as connection:
         assert connection.scalar(select(func.count()).select_from(ScanJobRow)) == 0  # nothing was submitted
     assert QueueOps(env["settings"], env["engine"]).stats()[0].length == 0

@@ -278,7 +278,14 @@ def test_referral_endpoints_filter_page_and_show_one(env):
     status, one = call(env, "GET", f"/v1/partner-center/referrals/{made['cosell']['id']}")
     assert status == 200 and one["website"] == "https://co3.com.tr" and one["link_status"] == "linked"
     assert one["lead"]["domain"] == "co3.com.tr" and one["lead"]["score"] == lead(env, "co3.com.tr").score
-    assert one["raw"]["customerProfile"]["team"][0]["email"] == "it@co3.com.tr"
+    # A read key sees no personal data of the referral's people; an admin key sees the referral as sent.
+    contact = one["raw"]["customerProfile"]["team"][0]
+    assert contact["email"] == contact["firstName"] == contact["phoneNumber"] == "[redacted]"
+    assert contact["emailDomain"] == "co3.com.tr"
+    assert all(member["email"] == "[redacted]" for member in one["raw"]["team"])
+    assert "it@co3.com.tr" not in json.dumps(one) and "+90" not in json.dumps(one)
+    admin_view = call(env, "GET", f"/v1/partner-center/referrals/{made['cosell']['id']}", key="admin")[1]
+    assert admin_view["raw"]["customerProfile"]["team"][0]["email"] == "it@co3.com.tr"
     status, pending = call(env, "GET", f"/v1/partner-center/referrals/{made['new_domain']['id']}")
     assert status == 200 and pending["lead"] is None  # not scanned yet
     status, problem = call(env, "GET", "/v1/partner-center/referrals/no-such-referral")

@@ -201,3 +201,30 @@ def test_migrations_match_the_models(database_url: str):
         context = MigrationContext.configure(conn, opts={"include_name": not_search_index})
         diff = compare_metadata(context, Base.metadata)
     assert diff == []
+
+
+def test_database_errors_carry_no_bound_values(database_url, caplog):
+    """Every engine hides bound parameters, and a failed queue message is logged as type, place and id."""
+    import logging
+
+    import sqlalchemy as sa
+
+    from shared.logs import log_failure
+    from shared.store.db import engine_for
+    from shared.store.models import ApiKeyRow
+
+    engine = engine_for(database_url)
+    secret = "Gizli Şirket token-cache-1234"
+    row = {"id": "k1", "name": secret, "secret_hash": secret, "scopes": "read", "rate_limit_per_minute": 1}
+    with engine.begin() as connection:
+        connection.execute(sa.insert(ApiKeyRow.__table__), row)
+    with pytest.raises(sa.exc.IntegrityError) as caught:
+        with engine.begin() as connection:
+            connection.execute(sa.insert(ApiKeyRow.__table__), row)  # the same primary key again
+    assert secret not in str(caught.value)
+    with caplog.at_level(logging.ERROR, logger="hunter.test"):
+        error_id = log_failure(logging.getLogger("hunter.test"), "queue message failed", caught.value)
+    logged = caplog.records[-1]
+    assert logged.error_id == error_id and logged.error.startswith("IntegrityError(")
+    assert secret not in logged.getMessage() and all(secret not in str(v) for v in vars(logged).values())
+    assert logged.exc_info is None

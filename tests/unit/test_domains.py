@@ -6,7 +6,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.core.domains import Domain, InvalidDomainError, Parsed, normalize, parse, parse_many
+from shared.core.domains import (
+    REASON_TEXTS,
+    Domain,
+    DomainErrorCode,
+    InvalidDomainError,
+    Parsed,
+    normalize,
+    parse,
+    parse_many,
+    reason_text,
+)
 
 # -- accepted inputs -----------------------------------------------------------------------------
 
@@ -182,6 +192,62 @@ def test_parse_returns_domain_or_error() -> None:
     assert bad.domain is None
     assert bad.error
     assert bad.duplicate_of is None
+
+
+# -- reason codes --------------------------------------------------------------------------------
+
+
+def test_every_reason_code_has_an_english_text() -> None:
+    assert set(REASON_TEXTS) == set(DomainErrorCode)
+    assert all(text.strip() for text in REASON_TEXTS.values())
+
+
+def test_an_ip_address_is_coded_as_such() -> None:
+    parsed = parse("10.0.0.1")
+    assert parsed.code == "ip_address" and parsed.code is DomainErrorCode.IP_ADDRESS
+    assert parsed.params == {} and parsed.error == "is an IP address, not a domain"
+
+
+@pytest.mark.parametrize(
+    ("raw", "code", "params", "text"),
+    [
+        (float("nan"), "not_text", {}, "not text"),
+        ("nan", "empty", {}, "empty or placeholder value, not a domain"),
+        ("web sitesi", "contains_spaces", {}, "contains spaces; a domain has none"),
+        ("http://", "no_host", {}, "no host name found"),
+        ("com", "single_label", {}, "a single label is not a public domain"),
+        ("acme.invalidtld", "unknown_tld", {"tld": "invalidtld"}, "unknown top-level domain '.invalidtld'"),
+        ("com.tr", "public_suffix", {"suffix": "com.tr"}, "'com.tr' is a public suffix, not a company domain"),
+        (
+            "acme.com:99999",
+            "invalid_url",
+            {"detail": "Port out of range 0-65535"},
+            "not a valid URL (Port out of range 0-65535)",
+        ),
+        ("a..b.com", "invalid_host_name", {"detail": "Empty Label"}, "not a valid host name (Empty Label)"),
+    ],
+)
+def test_a_rejection_carries_a_code_its_params_and_the_english_text(raw, code, params, text) -> None:
+    with pytest.raises(InvalidDomainError) as info:
+        normalize(raw)
+    assert (info.value.code, info.value.params, info.value.reason) == (code, params, text)
+    assert str(info.value).endswith(f": {text}")
+    if isinstance(raw, str):
+        parsed = parse(raw)
+        assert (parsed.code, parsed.params, parsed.error) == (code, params, text)
+        assert parsed.problem_item("domain") == {"field": "domain", "message": text, "code": code, "params": params}
+
+
+def test_the_text_is_rendered_from_the_one_table() -> None:
+    assert reason_text(DomainErrorCode.PUBLIC_SUFFIX, {"suffix": "k12.tr"}) == (
+        "'k12.tr' is a public suffix, not a company domain"
+    )
+    assert reason_text(DomainErrorCode.INVALID_CHARACTERS) == REASON_TEXTS[DomainErrorCode.INVALID_CHARACTERS]
+
+
+def test_a_domain_has_no_code() -> None:
+    ok = parse("acme.com.tr")
+    assert ok.code is None and ok.params is None and ok.error is None
 
 
 def test_parse_many_marks_later_duplicates_with_the_first_input() -> None:

@@ -232,7 +232,7 @@ def test_strongest_evidence_wins() -> None:
 
 @pytest.mark.parametrize(
     ("status", "mx"),
-    [(ScanStatus.NXDOMAIN, ()), (ScanStatus.NO_MX, ()), (ScanStatus.NULL_MX, ("",))],
+    [(ScanStatus.NXDOMAIN, ()), (ScanStatus.NO_MX, ()), (ScanStatus.NULL_MX, ())],
 )
 def test_no_mail_means_no_provider(status: ScanStatus, mx: tuple[str, ...]) -> None:
     result = classify(record(*mx, status=status, spf=["spf.protection.outlook.com"], txt=["MS=ms123"]))
@@ -404,3 +404,13 @@ def test_provider_data_is_consistent() -> None:
     assert set(data.providers) <= set(PROVIDERS)
     assert data.min_weight > data.weights["txt"]
     assert all(h.patterns and h.name for h in data.hosting + data.gateways + data.local_hosts)
+
+
+def test_a_stored_null_mx_host_reads_as_no_host() -> None:
+    """Snapshots saved before null MX became a status held one host named ""; they read as none."""
+    from shared.core.models import ScanRecord
+
+    old = ScanRecord.model_validate(
+        {"input": "x.com", "domain": "x.com", "status": "null_mx", "mx": [{"preference": 0, "host": ""}]}
+    )
+    assert old.mx == []

@@ -436,7 +436,7 @@ record_strategy = st.builds(
     status=st.sampled_from(list(ScanStatus)),
     provider=st.sampled_from([*PROVIDERS, None]),
     mx=st.lists(
-        st.builds(MxHost, preference=st.integers(0, 20), host=st.sampled_from(["mx.ornek.com.tr", ""])),
+        st.builds(MxHost, preference=st.integers(0, 20), host=st.sampled_from(["mx.ornek.com.tr", "mx2.ornek.com.tr"])),
         max_size=2,
     ),
     spf=st.one_of(

@@ -522,7 +522,7 @@ record_strategy = st.builds(
     status=st.sampled_from(list(ScanStatus)),
     provider=st.sampled_from([*PROVIDERS, None]),
     mx=st.lists(
-        st.builds(MxHost, preference=st.integers(0, 50), host=st.sampled_from(["mx1.example.net", ""])),
+        st.builds(MxHost, preference=st.integers(0, 50), host=st.sampled_from(["mx1.example.net", "mx2.example.net"])),
         max_size=2,
     ),
     spf=spf_strategy,

@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from shared.integrations.errors import IntegrationError, IntegrationErrorCode, code_for_status
 from shared.integrations.identity import SignInError, authority, describe_msal_error, msal_options, ssl_context
 from shared.store import leases
 
@@ -43,16 +44,33 @@ REQUESTS_PER_WINDOW = 6000
 WINDOW_SECONDS = 300
 
 
-class DataverseError(RuntimeError):
-    def __init__(self, status: int, code: str | None, message: str, *, permanent: bool) -> None:
-        super().__init__(f"{status} {code or ''} {message}".strip())
+class DataverseError(IntegrationError):
+    """Dataverse refused or kept failing a request. ``status`` is the HTTP status (0: no answer);
+    the ``code`` argument is Dataverse's OData error code, kept as :attr:`service_code`, while
+    :attr:`code` is Hunter's reason (from the status, or ``hunter_code`` when the status alone
+    cannot tell, as for a 503 that throttles)."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str | None,
+        message: str,
+        *,
+        permanent: bool,
+        hunter_code: IntegrationErrorCode | None = None,
+    ) -> None:
+        super().__init__(
+            f"{status} {code or ''} {message}".strip(),
+            code=hunter_code or code_for_status(status),
+            permanent=permanent,
+            service_code=code,
+            detail=message,
+        )
         self.status = status
-        self.code = code
         self.message = message
-        self.permanent = permanent
 
     def describe(self) -> str:
-        return f"HTTP {self.status}{' ' + self.code if self.code else ''}: {self.message}"
+        return f"HTTP {self.status}{' ' + self.service_code if self.service_code else ''}: {self.message}"
 
 
 @dataclass(frozen=True)
@@ -142,7 +160,10 @@ class DataverseClient:
         if not (
             settings.d365_url and settings.d365_tenant_id and settings.d365_client_id and settings.d365_client_secret
         ):
-            raise SignInError("D365 needs HUNTER_D365_URL, _TENANT_ID, _CLIENT_ID and _CLIENT_SECRET")
+            raise SignInError(
+                "D365 needs HUNTER_D365_URL, _TENANT_ID, _CLIENT_ID and _CLIENT_SECRET",
+                hunter_code=IntegrationErrorCode.NOT_CONFIGURED,
+            )
         self.settings = settings
         self.org = settings.d365_url.rstrip("/")
         self.http = http or httpx.AsyncClient(
@@ -260,7 +281,9 @@ class DataverseClient:
                     self.gate.answered(throttled=True)
                 log.warning("dataverse throttled", extra={"status": status, "code": code, "retry_after": pause})
                 if throttles > MAX_THROTTLES:
-                    raise DataverseError(status, code, message, permanent=False)
+                    raise DataverseError(
+                        status, code, message, permanent=False, hunter_code=IntegrationErrorCode.THROTTLED
+                    )
                 continue
             if status == 401 and not refreshed:
                 refreshed = True

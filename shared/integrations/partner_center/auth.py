@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from shared.integrations.errors import IntegrationErrorCode
 from shared.integrations.identity import (
     SignInError,
     authority,
@@ -49,7 +50,10 @@ class Token:
 
 def _require_client(settings: Settings) -> str:
     if not settings.pc_client_id:
-        raise SignInError("Partner Center sign-in needs HUNTER_PC_CLIENT_ID (a public client app registration)")
+        raise SignInError(
+            "Partner Center sign-in needs HUNTER_PC_CLIENT_ID (a public client app registration)",
+            hunter_code=IntegrationErrorCode.NOT_CONFIGURED,
+        )
     return settings.pc_client_id
 
 
@@ -123,7 +127,9 @@ def acquire_token(settings: Settings, engine: Engine, *, force_refresh: bool = F
     except SignInError:
         raise
     except Exception as exc:  # requests' connection errors, a discovery document that will not load
-        raise SignInError(f"Microsoft sign-in is unreachable: {type(exc).__name__}") from None
+        raise SignInError(
+            f"Microsoft sign-in is unreachable: {type(exc).__name__}", hunter_code=IntegrationErrorCode.NETWORK
+        ) from None
     if result is None:
         raise SignInError(
             "the stored Partner Center sign-in has no usable token: run `hunter pc login`",

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 from shared.core.referrals import format_timestamp
+from shared.integrations.errors import IntegrationError, IntegrationErrorCode, code_for_status
 from shared.integrations.identity import SignInError, ssl_context
 
 if TYPE_CHECKING:
@@ -39,18 +40,27 @@ DEFAULT_RETRY_AFTER = 5.0
 TokenProvider = Callable[[bool], Awaitable[str]]  # force_refresh -> bearer token
 
 
-class PartnerCenterError(RuntimeError):
-    """The Referrals API refused or kept failing a request."""
+class PartnerCenterError(IntegrationError):
+    """The Referrals API refused or kept failing a request. ``status`` is the HTTP status (0: no
+    answer); the ``code`` argument is the service's error code, kept as :attr:`service_code`, while
+    :attr:`code` is Hunter's reason, from the status. ``permanent`` for a 4xx no retry can fix."""
 
-    def __init__(self, status: int, code: str | None, message: str) -> None:
-        super().__init__(f"{status} {code or ''} {message}".strip())
+    def __init__(
+        self, status: int, code: str | None, message: str, *, hunter_code: IntegrationErrorCode | None = None
+    ) -> None:
+        super().__init__(
+            f"{status} {code or ''} {message}".strip(),
+            code=hunter_code or code_for_status(status),
+            permanent=400 <= status < 500 and status not in (408, 429),
+            service_code=code,
+            detail=message,
+        )
         self.status = status
-        self.code = code
         self.message = message
 
     def describe(self) -> str:
         where = f"HTTP {self.status}" if self.status else "network"
-        return f"Partner Center {where}{' ' + self.code if self.code else ''}: {self.message}"
+        return f"Partner Center {where}{' ' + self.service_code if self.service_code else ''}: {self.message}"
 
 
 @dataclass

@@ -69,23 +69,54 @@ export function duration(seconds) {
   return parts.join(" ");
 }
 
-// Why an input is not a domain, as the server says it (shared/core/domains.py), in Turkish. Unknown texts pass unchanged.
-const INPUT_ERRORS_TR = [
-  [/^not a valid URL \((.*)\)$/, "geçerli bir URL değil ($1)"],
-  [/^not text$/, "metin değil"],
-  [/^empty or placeholder value, not a domain$/, "boş veya yer tutucu bir değer, alan adı değil"],
-  [/^contains spaces; a domain has none$/, "boşluk içeriyor; alan adında boşluk olmaz"],
-  [/^is an IP address, not a domain$/, "bir IP adresi, alan adı değil"],
-  [/^no host name found$/, "sunucu adı bulunamadı"],
-  [/^not a valid host name \(letters, digits and hyphens only\)$/, "geçerli bir sunucu adı değil (yalnızca harf, rakam ve tire)"],
-  [/^not a valid host name \((.*)\)$/, "geçerli bir sunucu adı değil ($1)"],
-  [/^a single label is not a public domain$/, "tek parçalı bir ad, alan adı değil"],
-  [/^unknown top-level domain '(.*)'$/, "bilinmeyen üst düzey alan adı '$1'"],
-  [/^'(.*)' is a public suffix, not a company domain$/, "'$1' ortak bir uzantı, şirket alan adı değil"],
-];
+// Why an input is not a domain, by the code the server sends (DomainErrorCode in shared/core/domains.py), in
+// both languages; {name} placeholders take the error's params. A code missing here shows the server's English text.
+const INPUT_ERRORS = {
+  tr: {
+    invalid_url: "geçerli bir URL değil ({detail})",
+    not_text: "metin değil",
+    empty: "boş veya yer tutucu bir değer, alan adı değil",
+    contains_spaces: "boşluk içeriyor; alan adında boşluk olmaz",
+    ip_address: "bir IP adresi, alan adı değil",
+    no_host: "sunucu adı bulunamadı",
+    invalid_host_name: "geçerli bir sunucu adı değil ({detail})",
+    invalid_characters: "geçerli bir sunucu adı değil (yalnızca harf, rakam ve tire)",
+    single_label: "tek parçalı bir ad, alan adı değil",
+    unknown_tld: "bilinmeyen üst düzey alan adı '.{tld}'",
+    public_suffix: "'{suffix}' ortak bir uzantı, şirket alan adı değil",
+  },
+  en: {
+    invalid_url: "not a valid URL ({detail})",
+    not_text: "not text",
+    empty: "empty or placeholder value, not a domain",
+    contains_spaces: "contains spaces; a domain has none",
+    ip_address: "is an IP address, not a domain",
+    no_host: "no host name found",
+    invalid_host_name: "not a valid host name ({detail})",
+    invalid_characters: "not a valid host name (letters, digits and hyphens only)",
+    single_label: "a single label is not a public domain",
+    unknown_tld: "unknown top-level domain '.{tld}'",
+    public_suffix: "'{suffix}' is a public suffix, not a company domain",
+  },
+};
 
-export function inputError(text) {
-  if (!text || lang !== "tr") return text;
-  for (const [pattern, turkish] of INPUT_ERRORS_TR) if (pattern.test(text)) return text.replace(pattern, turkish);
-  return text;
+/**
+ * Why an input is not a domain, in the chosen language. `item` is what the server answered: a problem's
+ * `errors` entry ({code, params, message}) or a bulk row ({code, params, error}); the English `message`/`error`
+ * is shown when the code is missing or unknown (a scan failure, an older server). Empty when there is no error.
+ */
+export function inputError(item) {
+  if (!item) return "";
+  if (typeof item === "string") return item;
+  const fallback = item.message ?? item.error ?? "";
+  const text = item.code && Object.hasOwn(INPUT_ERRORS[lang], item.code) ? INPUT_ERRORS[lang][item.code] : undefined;
+  if (text === undefined) return fallback;
+  const params = item.params || {};
+  return text.replace(/\{(\w+)\}/g, (_, name) => (params[name] === undefined ? `{${name}}` : String(params[name])));
+}
+
+/** The input error a 422 problem carries (its first `errors` entry with a code), worded here; null if none. */
+export function problemInputError(error) {
+  const item = error && error.status === 422 ? (error.errors || []).find((e) => e && e.code) : undefined;
+  return item ? inputError(item) : null;
 }

@@ -2,7 +2,7 @@
 
 import { api } from "../api.js";
 import { append, clear, h } from "../dom.js";
-import { dateTime, getLang, money, num, t } from "../i18n.js";
+import { dateTime, getLang, money, num, problemInputError, t } from "../i18n.js";
 import { d365Badge, dataTable, emptyState, errorBox, errorText, facts, loading, priorityBadge, setTitle, toast } from "../ui.js";
 
 function section(title, ...children) {
@@ -201,6 +201,11 @@ export async function render(root, ctx) {
   } catch (error) {
     if (!ctx.isCurrent()) return;
     clear(root).append(back, h("h1", { text: domain }));
+    const notADomain = problemInputError(error); // 422: the address names no domain, and says why
+    if (notADomain) {
+      root.append(h("div", { class: "alert alert-error", role: "alert", text: notADomain }));
+      return;
+    }
     root.append(error.status === 404 ? emptyState(t("lead.notFound"), ctx.can("scan") ? h("a", { class: "btn btn-primary", href: "#/scan", text: t("nav.scan") }) : null) : errorBox(error, { retry: () => ctx.navigate(`leads/${encodeURIComponent(domain)}`) }));
     return;
   }

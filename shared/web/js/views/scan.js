@@ -2,11 +2,17 @@
 
 import { api } from "../api.js";
 import { append, clear, h } from "../dom.js";
-import { dateTime, duration, getLang, inputError, num, percent, t } from "../i18n.js";
+import { dateTime, duration, getLang, inputError, num, percent, problemInputError, t } from "../i18n.js";
 import { dataTable, errorBox, errorText, facts, loading, priorityBadge, setTitle } from "../ui.js";
 
 const ACCEPT = ".csv,.txt,.xlsx,text/csv,text/plain,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 const POLL_MS = 1000;
+
+/** A 422 saying why the input is not a domain, worded here from its code; any other error as usual. */
+function scanError(error) {
+  const reason = problemInputError(error);
+  return reason ? h("div", { class: "alert alert-error", role: "alert", text: reason }) : errorBox(error);
+}
 
 function scanOne() {
   const result = h("div", { role: "status", "aria-live": "polite" });
@@ -47,7 +53,7 @@ function scanOne() {
         );
       }
     } catch (error) {
-      clear(result).append(errorBox(error));
+      clear(result).append(scanError(error));
     } finally {
       button.disabled = false;
     }
@@ -121,7 +127,7 @@ function upload(ctx) {
           dataTable({
             className: "invalid-table",
             headers: [t("job.row"), t("job.input"), t("job.error")],
-            rows: preview.invalid_rows.map((r) => h("tr", {}, h("td", { class: "num", text: r.line === null ? "—" : num(r.line) }), h("td", { text: r.input || "—" }), h("td", { text: inputError(r.error) || "—" }))),
+            rows: preview.invalid_rows.map((r) => h("tr", {}, h("td", { class: "num", text: r.line === null ? "—" : num(r.line) }), h("td", { text: r.input || "—" }), h("td", { text: inputError(r) || "—" }))),
           }),
         )
       : null;
@@ -193,7 +199,7 @@ async function problems(jobId) {
         h("td", { class: "num", text: item.row === null ? num(item.seq) : num(item.row) }),
         h("td", { text: item.input }),
         h("td", { text: t(`jobItem.${item.status}`) }),
-        h("td", { text: inputError(item.error) || (item.scan_status ? t(`scanStatus.${item.scan_status}`, {}, item.scan_status) : "—") }),
+        h("td", { text: inputError(item) || (item.scan_status ? t(`scanStatus.${item.scan_status}`, {}, item.scan_status) : "—") }),
       ),
     ),
   });
