@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     default_lang: str = "tr"
     log_level: str = "INFO"
     cors_origins: CommaList = Field(default_factory=list, description="browser origins allowed to call the API")
+    auth_failures_per_minute: int = Field(
+        10, ge=1, description="wrong API keys allowed per client address and per key id per minute, then 429"
+    )
 
     # DNS: where and how fast we ask.
     dns_nameservers: CommaList = Field(

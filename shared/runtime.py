@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from shared.metrics import Metrics
     from shared.queues import Queue
     from shared.redis.cache import Cache
-    from shared.redis.limits import RateLimiter
+    from shared.redis.limits import FailedAuthLimiter, RateLimiter
     from shared.store.jobs import JobStore
     from shared.store.keys import ApiKeyStore
     from shared.store.leads import LeadStore
@@ -66,6 +66,13 @@ class Runtime:
         from shared.redis.limits import RateLimiter, buckets_for
 
         return RateLimiter(buckets_for(self.settings))
+
+    @cached_property
+    def auth_failures(self) -> FailedAuthLimiter:
+        """Wrong API keys per client address and key id (shares the rate limiter's buckets)."""
+        from shared.redis.limits import FailedAuthLimiter, buckets_for
+
+        return FailedAuthLimiter(buckets_for(self.settings), failures=self.settings.auth_failures_per_minute)
 
     @cached_property
     def scan_cache(self) -> Cache:

@@ -72,6 +72,7 @@ class HttpRequest:
     route_params: dict[str, str] = field(default_factory=dict)
     key_name: str | None = None  # the API key's name, once dispatch has authenticated it
     api_key: ApiKey | None = None  # the authenticated key itself (id, name, scopes), for handlers that need it
+    client: str | None = None  # the peer's address when the host knows it (the local runner); see auth.client_address
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())

@@ -25,6 +25,7 @@ def http_entry(request: flask.Request) -> flask.Response:
                 query=request.args.to_dict(flat=False),
                 headers={k.lower(): v for k, v in request.headers.items()},
                 body=request.get_data(cache=False),
+                client=request.remote_addr,
             ),
             get_runtime(),
         )

@@ -18,6 +18,7 @@ import math
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from shared.redis.connection import AsyncWire, RedisConnection, ReplyError, connection_for, executor
@@ -283,3 +284,59 @@ class RateLimiter:
         """0 when allowed, else the seconds until a token is free."""
         capacity = float(max(1, key.rate_limit_per_minute))
         return self.buckets.take(f"apikey:{key.id}", capacity / 60.0, capacity)
+
+
+class FailedAuthLimiter:
+    """At most ``failures`` failed authentications per ``window`` seconds per client address and per
+    key id (a token bucket each, in Redis when configured so every instance counts together).
+
+    Once a bucket is empty the caller is refused (429 with ``Retry-After``) until it refills, without
+    the Argon2 check a wrong key would otherwise cost. Blocks are also remembered in process (an LRU
+    of at most ``size`` names), so a blocked client costs one dictionary lookup."""
+
+    def __init__(
+        self,
+        buckets: Buckets | None = None,
+        *,
+        failures: int = 10,
+        window: float = 60.0,
+        size: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.buckets = buckets if buckets is not None else MemoryBuckets()
+        self.capacity = float(failures)
+        self.rate = failures / window
+        self.size = size
+        self.clock = clock
+        self._blocked: OrderedDict[str, float] = OrderedDict()  # name → monotonic time the block ends
+        self._lock = threading.Lock()
+
+    def blocked(self, names: Iterable[str]) -> float:
+        """Seconds until every one of ``names`` may try again (0 = go ahead)."""
+        now = self.clock()
+        wait = 0.0
+        with self._lock:
+            for name in names:
+                until = self._blocked.get(name)
+                if until is None:
+                    continue
+                if until <= now:
+                    del self._blocked[name]
+                else:
+                    wait = max(wait, until - now)
+        return wait
+
+    def failed(self, names: list[str]) -> float:
+        """Count one failure against each name; the seconds to wait when one of them is now over its limit."""
+        wait = 0.0
+        for name in names:
+            wait = max(wait, self.buckets.take(f"authfail:{name}", self.rate, self.capacity))
+        if wait > 0:
+            until = self.clock() + wait
+            with self._lock:
+                for name in names:
+                    self._blocked[name] = max(until, self._blocked.get(name, 0.0))
+                    self._blocked.move_to_end(name)
+                while len(self._blocked) > self.size:
+                    self._blocked.popitem(last=False)
+        return wait

@@ -2,9 +2,10 @@
 
 A key reads ``hunter_<id>_<secret>``. The id finds the row without hashing, so an unknown
 key costs nothing; the secret is verified with Argon2 (deliberately slow, ~50 ms). A verified
-key is remembered in memory for a minute under the SHA-256 of the presented key, so the hash
-is paid once per key per minute, not per request; a revoked key stops working within that
-minute on other processes and at once on the one that revoked it.
+key is remembered in memory (an LRU of valid keys only) under the SHA-256 of the presented key, so
+the hash is paid once per key and process; its row is re-read every two seconds, so a revoked key
+stops working everywhere within two seconds. Wrong keys are throttled by the HTTP layer
+(:class:`shared.redis.limits.FailedAuthLimiter`), not cached.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import hashlib
 import secrets
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, select
@@ -24,6 +26,19 @@ SCOPES = ("read", "scan", "admin")
 _IMPLIES = {"admin": {"read", "scan", "admin"}, "scan": {"read", "scan"}, "read": {"read"}}
 CACHE_SECONDS = 3600.0  # how long a verified key skips argon2 (the slow part, by design)
 REVOCATION_CHECK_SECONDS = 2.0  # how long a process may go on trusting a key without re-reading its row
+CACHE_SIZE = 10_000  # verified keys remembered per process (least recently used evicted)
+
+
+def _digest(presented: str) -> str:
+    return hashlib.sha256(presented.encode("utf-8", "replace")).hexdigest()
+
+
+def key_id_of(presented: str) -> str | None:
+    """The public id inside a ``hunter_<id>_<secret>`` key (None for anything else)."""
+    parts = presented.split("_", 2)
+    if len(parts) == 3 and parts[0] == "hunter" and 1 <= len(parts[1]) <= 16 and parts[1].isalnum():
+        return parts[1]
+    return None
 
 
 class ApiKeyError(ValueError):
@@ -55,7 +70,7 @@ class ApiKeyStore:
 
         self.sessions = session_factory(engine)
         self.hasher = PasswordHasher()
-        self._cache: dict[str, tuple[float, ApiKey | None, float]] = {}  # digest: (until, key, checked)
+        self._cache: OrderedDict[str, tuple[float, ApiKey, float]] = OrderedDict()  # digest: (until, key, checked)
         self._lock = threading.Lock()
 
     def create(self, name: str, scopes: list[str], rate_limit_per_minute: int = 600) -> tuple[str, ApiKeyRow]:
@@ -97,34 +112,50 @@ class ApiKeyStore:
         return row
 
     def authenticate(self, presented: str) -> ApiKey | None:
-        """The key behind ``presented``, or None.
+        """The key behind ``presented``, or None: :meth:`cached`, else the Argon2 check."""
+        key = self.cached(presented)
+        return key if key is not None else self.verify(presented)
+
+    def cached(self, presented: str) -> ApiKey | None:
+        """The key if this process verified ``presented`` before and it is still valid; None otherwise.
 
         argon2 runs once per key and process (about 50 ms, on purpose); after that the key is
         trusted for ``REVOCATION_CHECK_SECONDS`` at a time, then its row is re-read (one primary-key
         lookup), so a key revoked anywhere (the CLI, another server process, another instance)
-        stops working everywhere within two seconds."""
-        digest = hashlib.sha256(presented.encode("utf-8", "replace")).hexdigest()
+        stops working everywhere within two seconds. Only valid keys are remembered (least recently
+        used evicted first): a flood of wrong keys can neither grow this cache nor push a valid key out."""
+        digest = _digest(presented)
         now = time.monotonic()
         with self._lock:
             hit = self._cache.get(digest)
-        if hit is not None and hit[0] > now:
-            until, key, checked = hit
-            if key is None or now - checked < REVOCATION_CHECK_SECONDS:
-                return key
-            if self._still_valid(key.id):
-                self._remember(digest, (until, key, now))
-                return key
-            self._remember(digest, (until, None, now))
+            if hit is not None:
+                self._cache.move_to_end(digest)
+        if hit is None or hit[0] <= now:
             return None
+        until, key, checked = hit
+        if now - checked < REVOCATION_CHECK_SECONDS:
+            return key
+        if self._still_valid(key.id):
+            self._remember(digest, (until, key, now))
+            return key
+        with self._lock:
+            self._cache.pop(digest, None)
+        return None
+
+    def verify(self, presented: str) -> ApiKey | None:
+        """Check ``presented`` against its stored Argon2 hash (the slow path); remember it when valid."""
         key = self._verify(presented)
-        self._remember(digest, (now + CACHE_SECONDS, key, now))
+        if key is not None:
+            now = time.monotonic()
+            self._remember(_digest(presented), (now + CACHE_SECONDS, key, now))
         return key
 
-    def _remember(self, digest: str, entry: tuple[float, ApiKey | None, float]) -> None:
+    def _remember(self, digest: str, entry: tuple[float, ApiKey, float]) -> None:
         with self._lock:
-            if len(self._cache) > 10_000:
-                self._cache.clear()
             self._cache[digest] = entry
+            self._cache.move_to_end(digest)
+            while len(self._cache) > CACHE_SIZE:
+                self._cache.popitem(last=False)
 
     def _still_valid(self, key_id: str) -> bool:
         with self.sessions() as session:

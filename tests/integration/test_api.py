@@ -50,6 +50,7 @@ def api(tmp_path_factory, dns_server_factory):
         "HUNTER_DNS_TIMEOUT": "0.3",
         "HUNTER_WHOIS_ENABLED": "false",
         "HUNTER_CORS_ORIGINS": "https://app.example.com",
+        "HUNTER_AUTH_FAILURES_PER_MINUTE": "100000",  # this module sends wrong keys on purpose, many times
     }
     settings = Settings(**{k.removeprefix("HUNTER_").lower(): v for k, v in env.items()})
     repository = LeadStore(engine_for(db_url))

@@ -109,7 +109,8 @@ export function inputError(item) {
   if (!item) return "";
   if (typeof item === "string") return item;
   const fallback = item.message ?? item.error ?? "";
-  const text = item.code && Object.hasOwn(INPUT_ERRORS[lang], item.code) ? INPUT_ERRORS[lang][item.code] : undefined;
+  const table = INPUT_ERRORS[lang];
+  const text = item.code && Object.hasOwn(table, item.code) ? table[item.code] : undefined;
   if (text === undefined) return fallback;
   const params = item.params || {};
   return text.replace(/\{(\w+)\}/g, (_, name) => (params[name] === undefined ? `{${name}}` : String(params[name])));
