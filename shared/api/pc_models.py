@@ -7,6 +7,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from shared.core.referrals import REFERRAL_STATUSES, REFERRAL_TYPES
+from shared.store.queries import known_values
+
 LinkStatus = Literal["linked", "domain_missing"]
 MAX_OFFSET = 1_000_000
 
@@ -42,6 +45,16 @@ class ReferralQuery(BaseModel):
     @classmethod
     def _lists(cls, value: object) -> object:
         return _split(value)
+
+    @field_validator("type")
+    @classmethod
+    def _types(cls, value: list[str]) -> list[str]:
+        return known_values(value, REFERRAL_TYPES, "referral type")
+
+    @field_validator("status")
+    @classmethod
+    def _statuses(cls, value: list[str]) -> list[str]:
+        return known_values(value, REFERRAL_STATUSES, "referral status")
 
 
 class ReferralOut(_Out):

@@ -64,6 +64,8 @@ _TENANT_KEYS = frozenset(
 _WIDTH = {"id": 64, "engagement_id": 64, "name": 300, "type": 32, "qualification": 32, "status": 32,
           "substatus": 64, "direction": 16, "customer_name": 300, "customer_country": 64, "customer_size": 64,
           "customer_tenant_id": 64, "contact_domain": 253, "currency": 8}  # fmt: skip
+REFERRAL_TYPES = ("Independent", "Shared")  # Partner Center's referral types (engagement types)
+REFERRAL_STATUSES = ("New", "Active", "Closed")
 CO_SELL_TYPES = frozenset({"shared"})  # Partner Center's type of a referral shared with Microsoft (co-sell)
 OPEN_STATUSES = frozenset({"new", "active"})
 

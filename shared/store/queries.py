@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 from sqlalchemy import (
     ColumnElement,
     Integer,
@@ -30,6 +30,10 @@ from sqlalchemy import (
     union_all,
 )
 
+from shared.core.models import ScanStatus
+from shared.core.providers import PROVIDERS
+from shared.core.referrals import REFERRAL_TYPES
+from shared.core.scoring import CommercialSegment, Segment
 from shared.core.text import fold
 from shared.store.models import (
     FILTER_INDEXES,
@@ -64,6 +68,42 @@ FILTER_COLUMNS = {
     "priority": LeadRow.priority_category,
     "commercial_segment": LeadRow.commercial_segment,
     "status": LeadRow.status,
+}
+
+
+MAX_FILTER_VALUES = 20  # values per list filter: more is a 422, not a 700-branch UNION ALL
+
+
+def known_values(values: list[str], allowed: tuple[str, ...], field: str) -> list[str]:
+    """``values`` without repeats, each matched case-insensitively to its spelling in ``allowed``;
+    a ValueError names the first unknown value and the values allowed (422 at the API)."""
+    canonical = {value.lower(): value for value in allowed}
+    out: list[str] = []
+    for value in values:
+        known = canonical.get(value.strip().lower())
+        if known is None:
+            shown = value if len(value) <= 40 else value[:39] + "…"
+            raise ValueError(f"unknown {field} {shown!r}; use {', '.join(allowed)}")
+        if known not in out:
+            out.append(known)
+    if len(out) > MAX_FILTER_VALUES:
+        raise ValueError(f"at most {MAX_FILTER_VALUES} {field} values at once, got {len(out)}")
+    return out
+
+
+def _enum_values(enum: type) -> tuple[str, ...]:
+    return tuple(member.value for member in enum)
+
+
+# What each list filter may hold: the classifier's providers, the rules' segments, the scan statuses,
+# Partner Center's referral types.
+FILTER_VALUES: dict[str, tuple[str, ...]] = {
+    "segment": _enum_values(Segment),
+    "provider": PROVIDERS,
+    "priority": tuple(f"P{i}" for i in range(1, 7)),
+    "commercial_segment": _enum_values(CommercialSegment),
+    "status": _enum_values(ScanStatus),
+    "referral_type": REFERRAL_TYPES,
 }
 
 
@@ -112,13 +152,10 @@ class LeadFilter(BaseModel):
             )
         return value
 
-    @field_validator("priority")
+    @field_validator(*FILTER_VALUES)
     @classmethod
-    def _priorities(cls, value: list[str]) -> list[str]:
-        bad = [p for p in value if p.upper() not in {f"P{i}" for i in range(1, 7)}]
-        if bad:
-            raise ValueError(f"priority must be P1..P6, got {', '.join(bad)}")
-        return [p.upper() for p in value]
+    def _known(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        return known_values(value, FILTER_VALUES[info.field_name], info.field_name.replace("_", " "))
 
 
 def _search_mode(needle: str, dialect: str) -> str:

@@ -396,6 +396,35 @@ def test_list_leads_sorted_and_filtered(client, api):
     assert all(50 <= i["score"] <= 100 for i in scored.json()["items"])
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("provider", "Gmail"),
+        ("segment", "Warm"),
+        ("status", "maybe"),
+        ("commercial_segment", "VIP"),
+        ("referral_type", "Partner"),
+        ("priority", "P7"),
+    ],
+)
+def test_unknown_filter_values_are_422_naming_the_value(client, api, field, value):
+    reply = client.request("GET", "/api/v1/leads", headers=auth(api, "read"), params={field: value})
+    problem = assert_problem(reply, 422)
+    assert value in json.dumps(problem["errors"]) and field in json.dumps(problem["errors"])
+
+
+def test_filter_lists_are_capped_and_matched_case_insensitively(client, api):
+    many = ",".join(f"X{i}" for i in range(700))
+    assert_problem(client.request("GET", "/api/v1/leads", headers=auth(api, "read"), params={"provider": many}), 422)
+    all_twice = ",".join(["M365", "Google", "Yandex", "Zoho", "Amazon", "SendGrid", "Mailgun", "Hosting", "Local"] * 3)
+    assert client.request("GET", "/api/v1/leads", headers=auth(api, "read"), params={"provider": all_twice}).status == 200
+    lower = client.request("GET", "/api/v1/leads", headers=auth(api, "read"), params={"provider": "m365"}).json()
+    upper = client.request("GET", "/api/v1/leads", headers=auth(api, "read"), params={"provider": "M365"}).json()
+    assert lower["total"] == upper["total"] > 0
+    statuses = ",".join(["ok"] * 21)  # repeats collapse: one value, not 21
+    assert client.request("GET", "/api/v1/leads", headers=auth(api, "read"), params={"status": statuses}).status == 200
+
+
 def test_cursor_pagination_walks_every_lead_once(client, api):
     seen, cursor = [], None
     while True:
