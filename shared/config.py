@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HUNTER_", extra="ignore")
 
     database_url: str = "sqlite:///hunter.db"
+    auto_migrate: bool = Field(
+        True,
+        description="migrate the schema on first use; production sets false and runs `hunter migrate` on deploy",
+    )
     default_lang: str = "tr"
     log_level: str = "INFO"
     cors_origins: CommaList = Field(default_factory=list, description="browser origins allowed to call the API")
@@ -70,7 +74,8 @@ class Settings(BaseSettings):
     whois_server: str | None = Field(None, description="host[:port] to ask instead of the registry's server")
     whois_timeout: float = Field(5.0, gt=0)
 
-    # Queues (bulk scans, D365 pushes). Retry/poison settings come from host.json, as on Azure.
+    # Queues (bulk scans, D365 pushes). maxDequeueCount and batch sizes come from host.json, as on Azure;
+    # the backoff between retries is Hunter's own (queue_retry_*), on every host.
     queue_backend: Literal["local", "azure", "sqs"] = Field(
         "local", description="local = a table in the Hunter database; azure = Storage queues; sqs = AWS SQS"
     )
@@ -88,6 +93,15 @@ class Settings(BaseSettings):
     )
     queue_lease: float = Field(
         30.0, gt=0, description="seconds a message stays hidden while a local worker runs it (renewed as it runs)"
+    )
+    queue_retry_base: float = Field(
+        30.0,
+        ge=0,
+        description="seconds before the first retry of a failed message; doubles per delivery, jittered "
+        "(shared/queues/retry.py: 5 deliveries span 3¾-7½ min); 0 = retry at once",
+    )
+    queue_retry_max: float = Field(
+        900.0, gt=0, le=12 * 3600, description="longest wait between two deliveries of a failed message (s)"
     )
 
     # Redis: shared caches and rate limits; unset = in-process caches and limits.

@@ -39,7 +39,7 @@ class Runtime:
     def engine(self) -> Engine:
         from shared.store.db import engine_for
 
-        return engine_for(self.settings.database_url)
+        return engine_for(self.settings.database_url, auto_migrate=self.settings.auto_migrate)
 
     @cached_property
     def leads(self) -> LeadStore:
@@ -47,7 +47,8 @@ class Runtime:
         from shared.store.db import read_engine_for
         from shared.store.leads import LeadStore
 
-        return LeadStore(self.engine, reads=read_engine_for(self.settings.database_url))
+        reads = read_engine_for(self.settings.database_url, auto_migrate=self.settings.auto_migrate)
+        return LeadStore(self.engine, reads=reads)
 
     @cached_property
     def jobs(self) -> JobStore:

@@ -242,6 +242,7 @@ resource app 'Microsoft.Web/sites@2023-12-01' = {
         { name: 'HUNTER_REDIS_URL', value: kvRef(vault.name, 'redis-url') }
         { name: 'HUNTER_TOKEN_CACHE_KEY', value: kvRef(vault.name, 'token-cache-key') }
         { name: 'HUNTER_LOG_LEVEL', value: 'INFO' }
+        { name: 'HUNTER_AUTO_MIGRATE', value: 'false' } // the schema is migrated by the deploy (hunter migrate), never inside a request
         { name: 'HUNTER_CORS_ORIGINS', value: corsOrigins }
         { name: 'HUNTER_PUBLIC_URL', value: 'https://${names.app}.azurewebsites.net/api/ui/' }
         { name: 'HUNTER_D365_ENABLED', value: string(d365Enabled) }

@@ -81,9 +81,14 @@ def integrations(runtime: Runtime) -> dict[str, dict]:
 
 
 def startup(request: HttpRequest, runtime: Runtime) -> HttpResponse:
-    """Touching the engine runs the migrations once; a broken database answers 503."""
+    """Touching the engine migrates (or, with ``HUNTER_AUTO_MIGRATE=false``, checks) the schema once;
+    a broken database or an outdated schema answers 503."""
+    from shared.store.db import SchemaOutdatedError
+
     try:
         runtime.engine  # noqa: B018
+    except SchemaOutdatedError:  # the reason (with the revisions) is in the log and in `hunter migrate`
+        return HttpResponse.json({"status": "starting", "error": "schema_outdated"}, 503)
     except Exception as exc:
         return HttpResponse.json({"status": "starting", "error": type(exc).__name__}, 503)
     return HttpResponse.json({"status": "ok"})

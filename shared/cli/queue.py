@@ -19,7 +19,7 @@ STALL_HINT_SECONDS = 20.0
 def _engine(settings: Settings):  # type: ignore[no-untyped-def]
     from shared.store.db import engine_for
 
-    return engine_for(settings.database_url)
+    return engine_for(settings.database_url, auto_migrate=settings.auto_migrate)
 
 
 def _ops(database_url: str | None):  # type: ignore[no-untyped-def]

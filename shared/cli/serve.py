@@ -11,7 +11,11 @@ from shared.cli.common import db_option, err, settings_for
 @click.command()
 @db_option
 def migrate(database_url: str | None) -> None:
-    """Create or upgrade the database schema (runs automatically on first use too)."""
+    """Create or upgrade the database schema, under a lock (safe from several processes at once).
+
+    The deploy step in production (HUNTER_AUTO_MIGRATE=false there); locally every process also
+    migrates on first use.
+    """
     from shared.store.db import make_engine
     from shared.store.db import migrate as run_migrations
 

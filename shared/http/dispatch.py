@@ -16,6 +16,7 @@ from shared.http.auth import authorize
 from shared.http.routing import match
 from shared.http.types import HttpRequest, HttpResponse, ProblemError
 from shared.logs import log_failure
+from shared.store.db import SchemaOutdatedError
 
 if TYPE_CHECKING:
     from shared.runtime import Runtime
@@ -76,6 +77,14 @@ def dispatch(request: HttpRequest, runtime: Runtime) -> HttpResponse:
         response = problem.response(request.path)
     except ValidationError as exc:
         response = _validation_problem(exc).response(request.path)
+    except SchemaOutdatedError as exc:
+        log.error("database schema outdated", extra={"route": route_name, "detail": str(exc)})
+        response = ProblemError(
+            503,
+            "Database schema out of date",
+            "this version of Hunter needs a newer schema; an operator must run `hunter migrate`",
+            headers={"Retry-After": "30"},
+        ).response(request.path)
     except Exception as exc:
         # Type and place only: exception texts can carry SQL or input data, tracebacks stay out of logs.
         error_id = log_failure(log, "unhandled error", exc, route=route_name)

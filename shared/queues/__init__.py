@@ -64,5 +64,5 @@ def open_queue(name: str, settings: Settings, engine: Engine | None = None) -> Q
     if engine is None:
         from shared.store.db import engine_for
 
-        engine = engine_for(settings.database_url)
+        engine = engine_for(settings.database_url, auto_migrate=settings.auto_migrate)
     return LocalQueue(name, engine)

@@ -58,7 +58,7 @@ def scan_file_in_workers(
     if save:  # migrate once, before the workers race to do it
         from shared.store.db import engine_for
 
-        engine_for(settings.database_url)
+        engine_for(settings.database_url, auto_migrate=settings.auto_migrate)
     ctx = mp.get_context("spawn")  # a clean interpreter per worker: no inherited loops or threads
     results: mp.Queue = ctx.Queue(maxsize=workers * 64)
     processes = [

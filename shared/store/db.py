@@ -10,7 +10,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, create_engine, event, exc, make_url
+from sqlalchemy import Connection, Engine, Table, create_engine, event, exc, make_url, text
 from sqlalchemy.dialects.sqlite import Insert
 from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.orm import Session, sessionmaker
@@ -171,28 +171,108 @@ def _timestamptz_in(text: str) -> datetime | str:
         return timestamptz_in(text)
 
 
-def migrate(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to ``revision`` with Alembic (the one migration history for every backend)."""
-    from alembic import command
+MIGRATION_LOCK = 7_305_011_117  # pg_advisory_xact_lock key: "hunter migrate" (any constant all versions share)
+
+
+class SchemaOutdatedError(RuntimeError):
+    """The database's schema is not the one this code needs, and this process may not migrate it."""
+
+
+def _alembic_config():  # type: ignore[no-untyped-def]
     from alembic.config import Config
 
     config = Config()
     config.set_main_option("script_location", str(resources.files("shared.store") / "migrations"))
+    return config
+
+
+def head_revision() -> str:
+    """The newest migration this code ships."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(_alembic_config()).get_current_head() or ""
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at (None for an empty database)."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema to ``revision`` with Alembic (the one migration history for every backend).
+
+    Safe to run from several processes at once: the migration runs under a lock —
+    ``pg_advisory_xact_lock`` on PostgreSQL (held to the end of the migration's transaction), an
+    immediate write transaction (``BEGIN IMMEDIATE``) on SQLite — so the first process migrates and
+    the others then find the schema current. Four processes racing on a fresh database used to fail
+    three times on ``CREATE TABLE alembic_version``.
+    """
+    from alembic import command
+
+    config = _alembic_config()
+    if engine.dialect.name == "sqlite":
+        # pysqlite would only BEGIN before the first write; take the write lock before Alembic reads.
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                config.attributes["connection"] = connection
+                command.upgrade(config, revision)
+                connection.exec_driver_sql("COMMIT")
+            except BaseException:
+                connection.exec_driver_sql("ROLLBACK")
+                raise
+        return
     with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 
 
+def check_schema(engine: Engine) -> None:
+    """Refuse a database whose schema is not this code's head, naming both revisions and the fix."""
+    current, head = current_revision(engine), head_revision()
+    if current != head:
+        at = f"revision {current}" if current else "an empty schema"
+        raise SchemaOutdatedError(
+            f"the database ({engine.url.render_as_string(hide_password=True)}) is at {at}; this version of "
+            f"Hunter needs revision {head}: run `hunter migrate` (a deploy step) before serving"
+        )
+
+
+def engine_for(url: str, *, auto_migrate: bool | None = None) -> Engine:
+    """One engine per database URL per process, with the schema this code needs.
+
+    With ``auto_migrate`` (``HUNTER_AUTO_MIGRATE``, on by default: a laptop and the tests need no
+    deploy step) the first use migrates, under the lock of :func:`migrate`. Production turns it off
+    and runs ``hunter migrate`` when it deploys; an instance then only checks the revision and
+    refuses an outdated schema with :class:`SchemaOutdatedError` instead of migrating inside a request.
+    """
+    if auto_migrate is None:
+        from shared.config import get_settings
+
+        auto_migrate = get_settings().auto_migrate
+    return _engine_for(url, auto_migrate)
+
+
 @lru_cache(maxsize=8)
-def engine_for(url: str) -> Engine:
-    """One migrated engine per database URL per process."""
+def _engine_for(url: str, auto_migrate: bool) -> Engine:
     engine = make_engine(url)
-    migrate(engine)
+    if auto_migrate:
+        migrate(engine)
+    else:
+        check_schema(engine)
     return engine
 
 
+engine_for.cache_clear = _engine_for.cache_clear  # type: ignore[attr-defined]  # tests reset the process's engines
+
+
 @lru_cache(maxsize=8)
-def read_engine_for(url: str) -> Engine:
+def read_engine_for(url: str, *, auto_migrate: bool | None = None) -> Engine:
     """An engine for reads that need no transaction: the API's lead pages and lead detail.
 
     On PostgreSQL its pool's connections are in autocommit mode, so a read costs its statements
@@ -203,7 +283,7 @@ def read_engine_for(url: str) -> Engine:
     transaction takes its own snapshot anyway). A second pool, opened on first use.
     On SQLite the engine of :func:`engine_for` (pysqlite opens no transaction for a SELECT).
     """
-    engine = engine_for(url)  # migrated
+    engine = engine_for(url, auto_migrate=auto_migrate)  # migrated (or checked)
     if engine.dialect.name != "postgresql":
         return engine
     return make_engine(url, autocommit=True)
