@@ -12,11 +12,13 @@ second, unscoped secret that the local runner and the tests could not reproduce.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import UTC
 from urllib.parse import parse_qs, urlsplit
 
 import azure.functions as func
 
 from shared.http.types import HttpRequest, HttpResponse
+from shared.queues import QueueMessage
 from shared.triggers.registry import QueueTrigger, Route, TimerTrigger, Trigger, triggers_of
 
 ROUTE_PREFIX = "/api"  # host.json extensions.http.routePrefix
@@ -49,6 +51,21 @@ def to_response(resp: HttpResponse) -> func.HttpResponse:
     )
 
 
+def to_queue_message(msg: func.QueueMessage) -> QueueMessage:
+    """The trigger's message as the queue contract's received message: its pop receipt is what lets
+    Hunter hide it for a retry (``shared.hosts.queue_runner.run_on_functions_host``)."""
+    inserted = msg.insertion_time
+    if inserted is not None and inserted.tzinfo is None:
+        inserted = inserted.replace(tzinfo=UTC)
+    return QueueMessage(
+        id=msg.id or "",
+        body=msg.get_body().decode("utf-8"),
+        dequeue_count=msg.dequeue_count or 1,
+        receipt=msg.pop_receipt or None,
+        enqueued_at=inserted,
+    )
+
+
 def _named(handle, trigger: Trigger, summary: str):  # type: ignore[no-untyped-def]
     handle.__name__ = trigger.name
     handle.__qualname__ = trigger.name
@@ -68,12 +85,10 @@ def _http_function(route: Route) -> Callable[[func.HttpRequest], func.HttpRespon
 
 def _queue_function(function: QueueTrigger) -> Callable[[func.QueueMessage], Awaitable[None]]:
     async def handle(msg: func.QueueMessage) -> None:
-        from shared.hosts.queue_runner import invoke
-        from shared.queues import Delivery
+        from shared.hosts.queue_runner import run_on_functions_host
         from shared.runtime import get_runtime
 
-        delivery = Delivery(msg.id or "", function.queue, msg.dequeue_count or 1)
-        await invoke(function, msg.get_body().decode("utf-8"), delivery, get_runtime())
+        await run_on_functions_host(function, to_queue_message(msg), get_runtime())
 
     return _named(handle, function, function.summary)
 
@@ -94,8 +109,11 @@ def _timer_function(function: TimerTrigger) -> Callable[[func.TimerRequest], Awa
 def blueprint(folder: str) -> func.Blueprint:
     """The blueprint of ``functions/<folder>``: one Azure function per trigger the registry gives it.
 
-    Queue triggers: the Functions host polls the queue, retries with host.json's settings and
-    moves a message to ``<queue>-poison`` after ``maxDequeueCount`` failures. Timer triggers bind
+    Queue triggers: the Functions host polls the queue and hands each message over; Hunter settles
+    a failure itself (``shared.hosts.queue_runner.run_on_functions_host``): it hides the message for
+    an exponentially growing, jittered delay and, after ``maxDequeueCount`` deliveries, moves it to
+    ``<queue>-poison`` with no expiry. The host's own fixed-delay retry and poisoning remain only as
+    the fallback when that fails. Timer triggers bind
     the schedule ``%HUNTER_…%`` (the host reads the NCRONTAB from that app setting, the one the
     local worker reads too); ``use_monitor`` keeps the last fire in storage so a restarted host
     catches up a missed fire once; overlapping runs are prevented by the handler's own lease.

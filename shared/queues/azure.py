@@ -9,7 +9,15 @@ poison handling) writes is readable here. The service's limits shape a few detai
 * timeouts are whole seconds: ``delay`` and ``visibility_timeout`` are rounded up (a receive hides
   a message for at least 1 s, the service's minimum);
 * one receive returns at most 32 messages;
-* the service keeps no count of what ``clear_messages`` deleted, so ``purge`` returns -1.
+* the service keeps no count of what ``clear_messages`` deleted, so ``purge`` returns -1;
+* every message is sent with ``time_to_live=-1``: it never expires (the service's default is 7
+  days, after which a message is silently deleted, delivered or not). A poison message must wait
+  for an operator however long that takes, and a message on a main queue must not vanish during a
+  long outage or backlog either: each one is completed, retried at most ``maxDequeueCount`` times
+  or poisoned, so nothing piles up for lack of an expiry. (Put Message's ``messagettl``: "-1
+  indicating that the message does not expire", service version 2017-07-29 or later.) Messages the
+  Functions host itself copies to a poison queue (only when Hunter could not settle a failure,
+  see ``shared.hosts.queue_runner``) still get the 7-day default.
 
 A queue that does not exist yet is created on first use, like the Functions host does.
 """
@@ -33,6 +41,7 @@ from shared.queues.base import Queue, QueueError, QueueMessage, check_queue_name
 MAX_RECEIVE = 32
 MAX_ENCODED_BYTES = 64 * 1024  # the service's limit applies to the base64 text
 MAX_SECONDS = 7 * 24 * 3600  # visibility timeouts and delays: at most 7 days
+NEVER_EXPIRES = -1  # time_to_live: the message stays until it is deleted (see the module doc)
 
 # The SDK's HTTP logging policy logs every request at INFO (URLs, headers): keep that, and with it any
 # account details, out of our logs unless someone asked for it explicitly.
@@ -136,7 +145,9 @@ class AzureQueue(Queue):
                 f"the service takes at most {MAX_ENCODED_BYTES}, about 48 KiB of UTF-8)"
             )
         visibility = _seconds(delay) or None
-        sent = self._call("send", lambda: self._client.send_message(body, visibility_timeout=visibility))
+        sent = self._call(
+            "send", lambda: self._client.send_message(body, visibility_timeout=visibility, time_to_live=NEVER_EXPIRES)
+        )
         return sent.id
 
     def receive(self, max_messages: int = 1, *, visibility_timeout: float = 30) -> list[QueueMessage]:

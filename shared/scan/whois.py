@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -73,6 +75,48 @@ def _library_lookup(domain: str, timeout: float) -> str:
     return NICClient().whois_lookup(None, domain, 0, quiet=True, timeout=int(max(1, timeout))) or ""
 
 
+WHOIS_THREADS = 4  # python-whois blocks a thread per lookup; a stuck server holds one of these, no more
+_slots = threading.BoundedSemaphore(WHOIS_THREADS)
+_executor: ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+
+
+class WhoisBusy(RuntimeError):
+    """Every WHOIS thread is still waiting on a server: the lookup is skipped, not queued."""
+
+
+def _whois_executor() -> ThreadPoolExecutor:
+    global _executor
+    if _executor is None:
+        with _executor_lock:
+            if _executor is None:
+                _executor = ThreadPoolExecutor(max_workers=WHOIS_THREADS, thread_name_prefix="hunter-whois")
+    return _executor
+
+
+async def _library_lookup_bounded(domain: str, timeout: float) -> str:
+    """python-whois on WHOIS's own few threads, never the event loop's default pool.
+
+    A thread stuck on a server that trickles bytes cannot be stopped; it keeps its slot until the
+    socket gives up, and while every slot is taken lookups are skipped at once. The default pool —
+    where lease renewal, queue and store calls run — is never touched, so a bad WHOIS day cannot
+    make leases lapse and batches be redelivered."""
+    if not _slots.acquire(blocking=False):
+        raise WhoisBusy(f"all {WHOIS_THREADS} WHOIS threads are waiting on servers")
+
+    def run() -> str:
+        try:
+            return _library_lookup(domain, timeout)
+        finally:
+            _slots.release()
+
+    try:
+        return await asyncio.get_running_loop().run_in_executor(_whois_executor(), run)
+    except RuntimeError:  # the executor refused the job (interpreter shutting down): give the slot back
+        _slots.release()
+        raise
+
+
 async def lookup(domain: str, *, server: str | None, timeout: float) -> WhoisInfo:
     """Ask WHOIS about ``domain``; never raises."""
     try:
@@ -80,12 +124,14 @@ async def lookup(domain: str, *, server: str | None, timeout: float) -> WhoisInf
             if server:
                 text = await _ask_server(server, domain, timeout)
             else:
-                text = await asyncio.to_thread(_library_lookup, domain, timeout)
+                text = await _library_lookup_bounded(domain, timeout)
         if not text.strip():
             return WhoisInfo(error="empty WHOIS answer")
         return parse_whois_text(domain, text)
     except TimeoutError:
         return WhoisInfo(error=f"WHOIS did not answer within {timeout:g}s")
+    except WhoisBusy as exc:
+        return WhoisInfo(error=f"WHOIS skipped: {exc}")
     except Exception as exc:  # network errors, parser surprises
         return WhoisInfo(error=f"{type(exc).__name__}: {exc}"[:300])
 

@@ -128,3 +128,44 @@ def test_silent_whois_server_times_out_without_failing_the_scan(dns_server_facto
 def test_refused_connection_is_reported():
     info = aio.run(lookup("m365.com.tr", server="127.0.0.1:1", timeout=2))
     assert info.error and info.registrar is None
+
+
+def test_stuck_whois_threads_never_take_the_default_pool(monkeypatch):
+    """python-whois blocks a thread per lookup: stuck servers hold at most WHOIS_THREADS threads of
+    WHOIS's own pool, further lookups are skipped at once, and the default pool (lease renewal, the
+    store) stays free."""
+    import asyncio
+    import threading
+    import time
+
+    from shared.scan import whois as whois_module
+
+    release = threading.Event()
+    entered = []
+
+    def stuck(domain: str, timeout: float) -> str:
+        entered.append(domain)
+        release.wait(10)  # a server that never finishes its answer
+        return ""
+
+    monkeypatch.setattr(whois_module, "_library_lookup", stuck)
+
+    async def run() -> tuple[list, float]:
+        lookups = [whois_module.lookup(f"d{i}.com.tr", server=None, timeout=0.3) for i in range(20)]
+        infos = await asyncio.gather(*lookups)
+        started = time.monotonic()
+        await asyncio.gather(*(asyncio.to_thread(lambda: 1) for _ in range(50)))  # the default pool answers
+        return infos, time.monotonic() - started
+
+    try:
+        infos, default_pool_wait = aio.run(run())
+        assert len(entered) == whois_module.WHOIS_THREADS  # never more threads than the bound
+        assert all(info.error for info in infos)
+        assert sum("skipped" in info.error for info in infos) == 20 - whois_module.WHOIS_THREADS
+        assert default_pool_wait < 5  # not queued behind the stuck lookups (which would take 10 s)
+    finally:
+        release.set()
+    deadline = time.monotonic() + 5
+    while whois_module._slots._value < whois_module.WHOIS_THREADS and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert whois_module._slots._value == whois_module.WHOIS_THREADS  # every slot came back
