@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 from sqlalchemy import text
 
 from shared.http.types import HttpRequest, HttpResponse
+from shared.logs import log_failure
 from shared.runtime import Runtime
 
 
@@ -95,4 +97,13 @@ def startup(request: HttpRequest, runtime: Runtime) -> HttpResponse:
 
 
 def metrics(request: HttpRequest, runtime: Runtime) -> HttpResponse:
+    """Prometheus text; the queue gauges (length, poison length) are read from the queues now."""
+    from shared.services.queue_ops import QueueOps
+
+    try:
+        readings = QueueOps(runtime.settings, runtime.engine).stats()
+    except Exception as exc:  # the queue service or store is down: still answer with the rest
+        log_failure(logging.getLogger("hunter.metrics"), "could not read the queues for metrics", exc)
+        readings = None
+    runtime.metrics.set_queues(readings)
     return HttpResponse(200, runtime.metrics.render(), {"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})

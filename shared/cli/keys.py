@@ -95,7 +95,7 @@ def connector() -> None:
 )
 def connector_export(directory: Path, host: str) -> None:
     """Write the connector files generated from the routing table (import them in Power Automate)."""
-    from shared.api.docs import export_connector
+    from shared.api.swagger import export_connector
 
     for path in export_connector(directory, host=host):
         err.print(f"wrote {path}")

@@ -1,13 +1,15 @@
 """The local runner's queue host: polls every queue function's queue the way the Functions host
-does, with host.json's ``batchSize``, ``newBatchThreshold``, ``maxDequeueCount``,
-``visibilityTimeout`` (the retry delay) and ``maxPollingInterval``.
+does, with host.json's ``batchSize``, ``newBatchThreshold``, ``maxDequeueCount`` and
+``maxPollingInterval``.
 
 A received message stays hidden for ``HUNTER_QUEUE_LEASE`` seconds and the lease is renewed
 while its handler runs, so a live worker keeps its messages and a killed one (SIGKILL, power
 loss) releases them within one lease. One renewer per queue renews every message in hand at
 once (one statement on the ``local`` backend), every third of a lease. A message that fails is
-retried after the retry delay; after ``maxDequeueCount`` deliveries it moves to
-``<queue>-poison`` with its body unchanged.
+hidden for the backoff delay (``HUNTER_QUEUE_RETRY_BASE`` doubling per delivery up to
+``HUNTER_QUEUE_RETRY_MAX``, jittered: ``shared.queues.retry``); after ``maxDequeueCount``
+deliveries it moves to ``<queue>-poison`` with its body unchanged. The decision is
+``shared.hosts.queue_runner.settle_failure``, the same the Azure functions make.
 
 It also fires the timer functions (``shared.triggers.schedule.TIMER_FUNCTIONS``) on their NCRONTAB
 schedules, as the Functions host does. Every worker fires them; a handler that must not run
@@ -20,16 +22,18 @@ import asyncio
 import contextlib
 import gc
 import logging
+import math
 import os
 import signal
+import time
 from datetime import UTC, datetime
 
-from shared.hosts.queue_runner import invoke
+from shared.hosts.queue_runner import invoke, move_to_poison, settle_failure
 from shared.logs import log_failure
 from shared.queues import Delivery, Queue, QueueMessage, poison_name
 from shared.queues.hostjson import QueueOptions, queue_options
+from shared.queues.retry import RetryPolicy
 from shared.runtime import Runtime, get_runtime
-from shared.store.queue_audit import QueueAudit
 from shared.triggers.registry import QUEUE_FUNCTIONS, TIMER_FUNCTIONS, QueueTrigger, TimerTrigger
 from shared.triggers.schedule import Schedule
 
@@ -47,6 +51,7 @@ class QueueWorker:
         handle_signals: bool = False,
         timers: tuple[TimerTrigger, ...] | None = None,
         runtime: Runtime | None = None,
+        retry: RetryPolicy | None = None,
     ) -> None:
         self.runtime = runtime or get_runtime()
         self.functions = functions
@@ -54,13 +59,14 @@ class QueueWorker:
         self.timers = timers if timers is not None else (() if exit_when_idle else TIMER_FUNCTIONS)
         self.fired = 0
         self.options = options or queue_options()
+        self.retry = retry or RetryPolicy.from_settings(self.runtime.settings, self.options.max_dequeue_count)
         self.lease = self.runtime.settings.queue_lease
         self.exit_when_idle = exit_when_idle
         self.handle_signals = handle_signals
-        self.audit = QueueAudit(self.runtime.engine)
         self.stopping = asyncio.Event()
         self.processed = 0
         self.failed = 0
+        self.retries_due: dict[str, float] = {}  # queue → when the last retry this worker scheduled is due
 
     def _queue(self, name: str) -> Queue:
         return self.runtime.queue(name)
@@ -123,16 +129,16 @@ class QueueWorker:
                 log_failure(log, "timer function failed", exc, timer=timer.name)
 
     async def _poll(self, function: QueueTrigger) -> None:
-        queue, poison = self._queue(function.queue), self._queue(poison_name(function.queue))
+        queue = self._queue(function.queue)
         leases = _Leases(queue, self.lease)
         renewer = asyncio.create_task(leases.renew_forever())
         try:
-            await self._poll_with(function, queue, poison, leases)
+            await self._poll_with(function, queue, leases)
         finally:
             renewer.cancel()
             await asyncio.gather(renewer, return_exceptions=True)
 
-    async def _poll_with(self, function: QueueTrigger, queue: Queue, poison: Queue, leases: _Leases) -> None:
+    async def _poll_with(self, function: QueueTrigger, queue: Queue, leases: _Leases) -> None:
         running: set[asyncio.Task] = set()
         delay = MIN_POLL
         while not self.stopping.is_set():
@@ -146,7 +152,7 @@ class QueueWorker:
                 except Exception as exc:  # the store or service is down: back off, keep polling
                     log.warning("receive failed", extra={"queue": function.queue, "error": type(exc).__name__})
             for message in messages:
-                task = asyncio.create_task(self._process(function, queue, poison, message, leases))
+                task = asyncio.create_task(self._process(function, queue, message, leases))
                 running.add(task)
                 task.add_done_callback(running.discard)
             if messages:
@@ -155,7 +161,9 @@ class QueueWorker:
             if running:
                 await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED, timeout=delay)
                 continue
-            if self.exit_when_idle and not busy:
+            # Idle. A worker that exits when idle still waits for the retries it scheduled: their
+            # messages are on the queue, only hidden for a while.
+            if self.exit_when_idle and not busy and time.monotonic() >= self.retries_due.get(queue.name, 0.0):
                 break
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stopping.wait(), timeout=delay)
@@ -163,12 +171,10 @@ class QueueWorker:
         if running:
             await asyncio.wait(running)
 
-    async def _process(
-        self, function: QueueTrigger, queue: Queue, poison: Queue, message: QueueMessage, leases: _Leases
-    ) -> None:
-        if message.dequeue_count > self.options.max_dequeue_count:
+    async def _process(self, function: QueueTrigger, queue: Queue, message: QueueMessage, leases: _Leases) -> None:
+        if message.dequeue_count > self.retry.max_attempts:
             # Delivered more often than allowed without finishing: its workers died running it.
-            await self._poison(queue, poison, message, "exceeded maxDequeueCount without completing")
+            await self._poison(queue, message, "exceeded maxDequeueCount without completing")
             return
         leases.hold(message)
         try:
@@ -178,11 +184,16 @@ class QueueWorker:
         except Exception as exc:
             self.failed += 1
             current = await leases.release(message)
-            if message.dequeue_count >= self.options.max_dequeue_count:
-                await self._poison(queue, poison, current, f"{type(exc).__name__} on delivery {message.dequeue_count}")
+            try:
+                outcome = await settle_failure(self.runtime, queue, current, self.retry, exc)
+            except Exception as settle_error:  # it comes back when its lease runs out, and is counted
+                log_failure(log, "could not settle a failed message", settle_error, queue=queue.name)
+                return
+            if outcome.action == "retry":  # Azure and SQS round the delay up to whole seconds
+                due = time.monotonic() + math.ceil(outcome.delay) + 0.5
+                self.retries_due[queue.name] = max(self.retries_due.get(queue.name, 0.0), due)
             else:
-                with contextlib.suppress(Exception):
-                    await asyncio.to_thread(queue.update_visibility, current, self.options.visibility_timeout)
+                await asyncio.to_thread(queue.delete, current)
             return
         except BaseException:
             await leases.release(message)
@@ -190,11 +201,9 @@ class QueueWorker:
         self.processed += 1
         await asyncio.to_thread(queue.delete, await leases.release(message))
 
-    async def _poison(self, queue: Queue, poison: Queue, message: QueueMessage, reason: str) -> None:
-        await asyncio.to_thread(poison.send, message.body)
+    async def _poison(self, queue: Queue, message: QueueMessage, reason: str) -> None:
+        await asyncio.to_thread(move_to_poison, self.runtime, queue.name, message, reason, "worker")
         await asyncio.to_thread(queue.delete, message)
-        await asyncio.to_thread(self.audit.log, queue.name, "poisoned", message.id, message.body, "worker", reason)
-        log.warning("message poisoned", extra={"queue": queue.name, "message_id": message.id, "reason": reason})
 
 
 class _Leases:

@@ -19,7 +19,11 @@ production and what the local runner must imitate:
 * ``peek`` shows visible messages without receiving them (no dequeue count change where the
   service allows that).
 * The poison queue of ``name`` is the queue ``name + "-poison"``: a plain queue of the same
-  backend. Moving a message there (``shared.queues.worker``) sends the body unchanged.
+  backend. Moving a message there (``shared.hosts.queue_runner``) sends the body unchanged.
+* A failed message is retried by hiding it (``update_visibility``) for a delay that grows with its
+  dequeue count (``shared.queues.retry``), on every host and backend.
+* Messages do not expire: Azure sends them with ``time_to_live=-1``, the local table has no
+  expiry at all; SQS cannot say "never" and keeps them 14 days, its maximum (``shared.queues.sqs``).
 """
 
 from __future__ import annotations

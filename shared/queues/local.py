@@ -5,6 +5,8 @@ the inner select takes ``FOR UPDATE SKIP LOCKED``, so concurrent workers skip ea
 instead of queueing behind them; on SQLite the statement runs under the database's single write
 lock, so two worker processes can never take the same message either. Every receive stamps a
 fresh receipt, which ``delete`` and ``update_visibility`` must present (Azure's pop receipt).
+Rows have no time-to-live: a message, poison or not, stays until it is deleted (completed, redriven
+or purged), like Azure's ``time_to_live=-1``.
 """
 
 from __future__ import annotations

@@ -6,6 +6,14 @@ Azure's semantics mapped onto SQS, and where SQS cannot follow:
   ``maxReceiveCount`` = host.json's ``maxDequeueCount``, so SQS dead-letters a message exactly when
   the Functions host would move it to the poison queue. A poison queue has no redrive policy. Any
   call on a queue that does not exist yet creates it (and its poison queue) first.
+* Messages expire: SQS has no "never" (Azure's ``time_to_live=-1``). ``create`` sets both queues'
+  ``MessageRetentionPeriod`` to SQS's maximum, 14 days (the default is 4), on new and existing
+  queues alike. A message SQS itself dead-letters keeps its original enqueue time, so it has 14
+  days from its first send; one the worker moves is a new message with 14 days of its own. Watch
+  the poison queue so nobody learns of a poison message from its disappearance: the
+  ``hunter_queue_poison_messages`` gauge of ``/api/healthz/metrics``, or a CloudWatch alarm on the
+  poison queue's ``ApproximateNumberOfMessagesVisible`` > 0 (and ``ApproximateAgeOfOldestMessage``
+  well under 14 days).
 * ``delay`` becomes ``DelaySeconds``, rounded up and clamped to SQS's maximum of 900 s (15 minutes):
   a longer delay is delivered after 15 minutes.
 * ``delete`` cannot tell a stale receipt or an already deleted message: SQS answers success either
@@ -51,6 +59,7 @@ MAX_BATCH = 10
 MAX_BATCH_BYTES = 256 * 1024  # a SendMessageBatch request's payload, summed over its entries
 MAX_DELAY = 900
 MAX_VISIBILITY = 12 * 3600
+MAX_RETENTION = 14 * 24 * 3600  # 1,209,600 s: the longest MessageRetentionPeriod SQS allows
 _ATTRIBUTES = ["ApproximateReceiveCount", "SentTimestamp"]
 _NOT_FOUND = {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
 _BAD_RECEIPT = {"ReceiptHandleIsInvalid", "InvalidParameterValue", "AWS.SimpleQueueService.ReceiptHandleIsInvalid"}
@@ -189,19 +198,26 @@ class SqsQueue(Queue):
     # -- the contract -------------------------------------------------------------------------
 
     def create(self) -> None:
-        """Create the queue (and, for a main queue, its poison queue and the redrive policy between them)."""
+        """Create the queue (and, for a main queue, its poison queue and the redrive policy between
+        them); either way, set the longest retention SQS allows (see the module doc)."""
+        retention = {"MessageRetentionPeriod": str(MAX_RETENTION)}
         try:
             with self._lock:
                 if self.is_poison:
-                    self._url = self._create_queue(self.name)
+                    url = self._create_queue(self.name)
+                    self._client.set_queue_attributes(QueueUrl=url, Attributes=retention)
+                    self._url = url
                     return
                 poison_url = self._create_queue(poison_name(self.name))
+                self._client.set_queue_attributes(QueueUrl=poison_url, Attributes=retention)
                 arn = self._client.get_queue_attributes(QueueUrl=poison_url, AttributeNames=["QueueArn"])["Attributes"][
                     "QueueArn"
                 ]
                 url = self._create_queue(self.name)
                 policy = {"deadLetterTargetArn": arn, "maxReceiveCount": str(self.max_receive_count)}
-                self._client.set_queue_attributes(QueueUrl=url, Attributes={"RedrivePolicy": json.dumps(policy)})
+                self._client.set_queue_attributes(
+                    QueueUrl=url, Attributes={"RedrivePolicy": json.dumps(policy), **retention}
+                )
                 self._url = url
         except (ClientError, BotoCoreError) as exc:
             raise QueueError(f"SQS queue {self.name}: create failed: {_describe(exc)}") from exc

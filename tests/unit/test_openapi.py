@@ -11,8 +11,9 @@ import pytest
 from openapi_spec_validator import validate
 
 from shared import __version__
-from shared.api.docs import DOCUMENTED_ROUTES as ROUTES  # the web app's static files are not API operations
-from shared.api.docs import export_connector, openapi_document, openapi_json, swagger_document, swagger_json
+from shared.api.openapi import DOCUMENTED_ROUTES as ROUTES  # the web app's static files are not API operations
+from shared.api.openapi import openapi_document, openapi_json
+from shared.api.swagger import export_connector, swagger_document, swagger_json
 from shared.http.types import HttpRequest
 from shared.store.queries import SORT_KEYS
 
@@ -122,7 +123,7 @@ def test_validation_and_not_found_errors_follow_the_route(openapi: dict[str, Any
 def test_problem_schema_is_rfc_7807(openapi: dict[str, Any]) -> None:
     problem = openapi["components"]["schemas"]["Problem"]
     assert {"type", "title", "status", "detail", "instance", "errors"} <= set(problem["properties"])
-    assert set(problem["properties"]["errors"]["items"]["properties"]) == {"field", "message"}
+    assert set(problem["properties"]["errors"]["items"]["properties"]) == {"field", "message", "code", "params"}
 
 
 def test_list_leads_query_parameters(openapi: dict[str, Any]) -> None:
@@ -313,14 +314,14 @@ def test_export_connector_writes_both_files(tmp_path: Path) -> None:
 def test_committed_connector_is_current(name: str, tmp_path: Path) -> None:
     fresh = {p.name: p for p in export_connector(tmp_path)}
     committed = CONNECTOR / name
-    assert committed.is_file(), f"{committed} is missing: run python -m shared.api.docs connector"
+    assert committed.is_file(), f"{committed} is missing: run python -m shared.api.swagger connector"
     assert json.loads(committed.read_text(encoding="utf-8")) == json.loads(fresh[name].read_text(encoding="utf-8")), (
-        f"{committed} is stale (a route or model changed): run python -m shared.api.docs connector"
+        f"{committed} is stale (a route or model changed): run python -m shared.api.swagger connector"
     )
 
 
 def test_json_schema_2020_constructs_become_swagger_2_0() -> None:
-    from shared.api.docs import _swagger_schema
+    from shared.api.swagger import _swagger_schema
 
     converted = _swagger_schema(
         {
