@@ -66,9 +66,7 @@ def list_referrals(request: HttpRequest, runtime: Runtime) -> HttpResponse:
     if query.domain is not None:
         parsed = parse(query.domain)
         if parsed.domain is None:
-            raise ProblemError(
-                422, "Invalid request", parsed.error, errors=[parsed.problem_item("domain")]
-            )
+            raise ProblemError(422, "Invalid request", parsed.error, errors=[parsed.problem_item("domain")])
         domain = parsed.domain.name
     rows, total = list_referrals(runtime.engine, ReferralFilter(**query.model_dump(exclude={"domain"}), domain=domain))
     end = query.offset + len(rows)

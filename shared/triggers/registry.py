@@ -377,7 +377,13 @@ ROUTES: tuple[Route, ...] = (
         response_type="text/html",
     ),
     _route(
-        "get_openapi", "GET", "/v1/openapi.json", f"{API}.openapi:openapi_json", "read", "This API as OpenAPI 3.1", "Meta"
+        "get_openapi",
+        "GET",
+        "/v1/openapi.json",
+        f"{API}.openapi:openapi_json",
+        "read",
+        "This API as OpenAPI 3.1",
+        "Meta",
     ),
     _route(
         "get_swagger",
