@@ -1,4 +1,6 @@
-"""GET /v1/leads/export: the filtered leads as an Excel-friendly CSV (streamed) or a real XLSX."""
+"""GET /v1/leads/export: the filtered leads as an Excel-friendly CSV (streamed) or a real XLSX.
+
+Every text cell goes through :mod:`shared.core.spreadsheet`: no cell an outsider wrote can run as a formula."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import io
 from collections.abc import Iterator
 
 from shared.api.models import ExportQuery
+from shared.core.spreadsheet import csv_cell, xlsx_value
 from shared.http.types import HttpRequest, HttpResponse
 from shared.runtime import Runtime
 from shared.store.leads import INTEGRATION_FIELDS
@@ -28,24 +31,30 @@ def _rows(runtime: Runtime, query: ExportQuery) -> Iterator[list[object]]:
                 yield [values[c] for c in COLUMNS]
 
 
-def _cell(value: object) -> object:
-    if hasattr(value, "isoformat"):
-        return value.isoformat()  # type: ignore[union-attr]
-    return "" if value is None else value
-
-
 def _csv(runtime: Runtime, query: ExportQuery) -> Iterator[bytes]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=query.delimiter, lineterminator="\r\n")
     buffer.write("\ufeff")  # UTF-8 BOM: Excel then reads Turkish characters correctly
     writer.writerow(COLUMNS)
     for count, row in enumerate(_rows(runtime, query), start=1):
-        writer.writerow([_cell(v) for v in row])
+        writer.writerow([csv_cell(v) for v in row])
         if count % BATCH == 0:
             yield buffer.getvalue().encode("utf-8")
             buffer.seek(0)
             buffer.truncate()
     yield buffer.getvalue().encode("utf-8")
+
+
+def _xlsx_cell(sheet, value: object):  # type: ignore[no-untyped-def]
+    """Text as a string cell, always: openpyxl would store ``=…`` as a live formula."""
+    from openpyxl.cell import WriteOnlyCell
+
+    value = xlsx_value(value)
+    if not isinstance(value, str):
+        return value
+    cell = WriteOnlyCell(sheet, value=value)
+    cell.data_type = "s"
+    return cell
 
 
 def _xlsx(runtime: Runtime, query: ExportQuery) -> bytes:
@@ -55,7 +64,7 @@ def _xlsx(runtime: Runtime, query: ExportQuery) -> bytes:
     sheet = workbook.create_sheet("Leads")
     sheet.append(list(COLUMNS))
     for row in _rows(runtime, query):
-        sheet.append([v.replace(tzinfo=None) if hasattr(v, "tzinfo") and v is not None else v for v in row])
+        sheet.append([_xlsx_cell(sheet, value) for value in row])
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()

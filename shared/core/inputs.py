@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import IO
 
 from shared.core.domains import parse
+from shared.core.text import clean_text
 
 DOMAIN_HEADERS = (
     "domain",
@@ -58,6 +59,9 @@ COMPANY_HEADERS = (
 SAMPLE_ROWS = 50
 
 
+MAX_COMPANY_CHARS = 200
+
+
 class InputFileError(ValueError):
     """The file cannot be read as a list of domains (the message says why)."""
 
@@ -67,6 +71,10 @@ class InputRow:
     value: str
     company: str | None = None
     line: int | None = None
+
+    def __post_init__(self) -> None:
+        # Every way a company name comes in (file, JSON body, referral) builds an InputRow: clean it once.
+        object.__setattr__(self, "company", clean_text(self.company, MAX_COMPANY_CHARS))
 
 
 @dataclass(slots=True)

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.core.domains import parse
+from shared.core.text import clean_text
 
 LINKED = "linked"
 DOMAIN_MISSING = "domain_missing"
@@ -148,8 +149,7 @@ def format_timestamp(moment: datetime) -> str:
 def _text(value: object, column: str) -> str | None:
     if value is None or isinstance(value, (dict, list)):
         return None
-    text = str(value).strip()
-    return text[: _WIDTH[column]] or None
+    return clean_text(str(value), _WIDTH[column])
 
 
 def _number(value: object) -> float | None:

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from shared.core.models import ScanRecord
 from shared.core.results import TRANSIENT, ScanResult
 from shared.core.scoring import diff_records
-from shared.core.text import fold
+from shared.core.text import clean_text, fold
 from shared.store.db import session_factory, upsert
 from shared.store.models import (
     ChangeEventRow,
@@ -174,7 +174,7 @@ class LeadStore:
             row = rows.setdefault(
                 name, {"name": name, "unicode_name": unicode_name, "company_name": None, "first_seen_at": now}
             )
-            row["company_name"] = r.company_name or row["company_name"]
+            row["company_name"] = clean_text(r.company_name, 200) or row["company_name"]
             row["search_text"] = fold(" ".join(filter(None, [name, unicode_name, row["company_name"]])))
         stmt = upsert(session, DomainRow.__table__)
         table = DomainRow.__table__
