@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import itertools
 from email.parser import BytesParser
 from email.policy import HTTP
 
@@ -21,7 +22,7 @@ from shared.api.job_models import (
     ScanPreviewOut,
 )
 from shared.core.domains import DomainErrorCode, parse
-from shared.core.inputs import InputFileError, InputLayout, InputRow, from_values, read_upload
+from shared.core.inputs import InputFileError, InputLayout, InputRow, InputTooLargeError, from_values, read_upload
 from shared.http.types import HttpRequest, HttpResponse, ProblemError
 from shared.runtime import Runtime
 
@@ -70,7 +71,10 @@ def _rows(
     if not data.strip():
         raise ProblemError(400, "Empty upload", "the file has no rows")
     try:
-        rows = list(read_upload(data, filename=filename, content_type=part_type, column=query.column, layout=layout))
+        reading = read_upload(data, filename=filename, content_type=part_type, column=query.column, layout=layout)
+        rows = list(itertools.islice(reading, MAX_JOB_ROWS + 1))  # stop at the first row too many
+    except InputTooLargeError as exc:
+        raise ProblemError(413, "Upload too large", str(exc)) from None
     except InputFileError as exc:
         raise ProblemError(422, "Unreadable file", str(exc), errors=[{"field": "file", "message": str(exc)}]) from None
     if len(rows) > MAX_JOB_ROWS:

@@ -66,6 +66,16 @@ class InputFileError(ValueError):
     """The file cannot be read as a list of domains (the message says why)."""
 
 
+class InputTooLargeError(InputFileError):
+    """The file is (or unpacks to) more than Hunter reads: answered 413, never read to the end."""
+
+
+# An .xlsx is a ZIP of XML: a 2 MB upload can unpack to a gigabyte of sheet. Checked from the ZIP's
+# directory before anything is decompressed. 100,000 rows of domain and company unpack to ~15 MB.
+MAX_XLSX_UNPACKED_BYTES = 100 * 1024 * 1024
+MAX_XLSX_RATIO = 100  # uncompressed / compressed for any member over 1 MB (sheet XML is ~5-20)
+
+
 @dataclass(frozen=True, slots=True)
 class InputRow:
     value: str
@@ -164,9 +174,34 @@ def _csv_rows(handle: io.TextIOBase) -> Iterator[list[str]]:
     yield from csv.reader(handle, dialect)
 
 
-def _xlsx_rows(source: Path | IO[bytes]) -> Iterator[list[str]]:
-    from openpyxl import load_workbook  # heavy; only for spreadsheets
+def check_xlsx_size(source: Path | IO[bytes]) -> None:
+    """Refuse a workbook whose parts unpack beyond :data:`MAX_XLSX_UNPACKED_BYTES` or at a ratio only
+    a ZIP bomb has, reading only the ZIP's central directory (no decompression)."""
+    import zipfile
 
+    try:
+        with zipfile.ZipFile(source) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise InputFileError(f"not a readable .xlsx file ({type(exc).__name__})") from None
+    finally:
+        if hasattr(source, "seek"):
+            source.seek(0)  # type: ignore[union-attr]
+    unpacked = sum(member.file_size for member in members)
+    if unpacked > MAX_XLSX_UNPACKED_BYTES:
+        raise InputTooLargeError(
+            f"the workbook unpacks to {unpacked // (1024 * 1024):,} MB; Hunter reads at most "
+            f"{MAX_XLSX_UNPACKED_BYTES // (1024 * 1024)} MB of sheet (about 600,000 rows): split it or send a CSV"
+        )
+    for member in members:
+        if member.file_size > 1024 * 1024 and member.file_size > MAX_XLSX_RATIO * max(1, member.compress_size):
+            raise InputTooLargeError(f"the workbook's {member.filename} is compressed {MAX_XLSX_RATIO}x or more")
+
+
+def _xlsx_rows(source: Path | IO[bytes]) -> Iterator[list[str]]:
+    from openpyxl import load_workbook  # heavy; only for spreadsheets (defusedxml parses its XML)
+
+    check_xlsx_size(source)
     try:
         workbook = load_workbook(source, read_only=True, data_only=True)
     except Exception as exc:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 
 from shared.http.auth import authorize
+from shared.http.limits import enforce_body_limit
 from shared.http.routing import match
 from shared.http.types import HttpRequest, HttpResponse, ProblemError
 from shared.logs import log_failure
@@ -56,6 +57,7 @@ def dispatch(request: HttpRequest, runtime: Runtime) -> HttpResponse:
     route_name = route.name if route else "unmatched"
     key_name = None
     try:
+        enforce_body_limit(route, request)  # 413 before anything reads the body, on every host
         if request.method.upper() == "OPTIONS":
             response = HttpResponse(204, b"", {"Allow": ", ".join(sorted(set(allowed)) or ["OPTIONS"])})
         elif route is None:

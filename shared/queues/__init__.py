@@ -20,6 +20,7 @@ from shared.queues.base import (
     check_queue_name,
     poison_name,
 )
+from shared.queues.retry import RetryPolicy, retry_delay
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -33,9 +34,11 @@ __all__ = [
     "Queue",
     "QueueError",
     "QueueMessage",
+    "RetryPolicy",
     "check_queue_name",
     "open_queue",
     "poison_name",
+    "retry_delay",
 ]
 
 

@@ -62,6 +62,7 @@ def env(ms, synthetic_dns, database_url, monkeypatch):
         d365_client_id=ms.confidential_client_id,
         d365_client_secret=ms.confidential_client_secret,
         authority_host=ms.authority_host,
+        queue_retry_base=0,  # failed messages come back at once (FAST's old visibility_timeout=0)
     )
     context = Runtime(settings, time.monotonic())
     set_runtime(context)

@@ -52,6 +52,7 @@ def env(database_url, synthetic_dns):
         "HUNTER_WHOIS_ENABLED": "false",
         "HUNTER_BULK_BATCH_SIZE": "10",
         "HUNTER_QUEUE_BACKEND": "local",
+        "HUNTER_QUEUE_RETRY_BASE": "0",  # failed messages come back at once (FAST's old visibility_timeout=0)
     }
     settings = Settings(**{k.removeprefix("HUNTER_").lower(): v for k, v in values.items()})
     context = Runtime(settings, time.monotonic())
