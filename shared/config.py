@@ -35,6 +35,11 @@ def _split_commas(value: object) -> object:
     return value
 
 
+KEYGEN_HINT = (
+    "make one with: python -c \"from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())\""
+)
+
+
 class Settings(BaseSettings):
     """Hunter's configuration. Field ``x`` is read from ``HUNTER_X``."""
 
@@ -118,7 +123,12 @@ class Settings(BaseSettings):
     # Microsoft sign-in, Dynamics 365 (Dataverse) and Partner Center; each integration behind a flag.
     authority_host: str = Field("https://login.microsoftonline.com", description="Microsoft identity platform host")
     token_cache_key: SecretStr | None = Field(
-        None, description="Fernet key encrypting the stored MSAL token cache (required on Azure)"
+        None,
+        description="Fernet key(s) encrypting the stored MSAL token cache, comma-separated: the first encrypts, "
+        "every one decrypts (rotation); required unless token_cache_allow_plaintext",
+    )
+    token_cache_allow_plaintext: bool = Field(
+        False, description="development only: store the MSAL token cache (a refresh token) unencrypted"
     )
     d365_enabled: bool = False
     d365_url: str | None = Field(None, description="Dataverse organisation URL, e.g. https://contoso.crm4.dynamics.com")
@@ -135,6 +145,27 @@ class Settings(BaseSettings):
     pc_client_id: str | None = None
     pc_sync_schedule: str = Field("0 */10 * * * *", description="NCRONTAB schedule of the referral sync")
     public_url: str = Field("http://127.0.0.1:7071", description="where users open Hunter (links from Dynamics)")
+
+    @field_validator("token_cache_key")
+    @classmethod
+    def _fernet_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        """Every key must be a Fernet key, checked at start rather than at the first sign-in."""
+        if value is None:
+            return None
+        keys = [key.strip() for key in value.get_secret_value().split(",") if key.strip()]
+        if not keys:
+            return None
+        import base64
+        import binascii
+
+        for position, key in enumerate(keys, start=1):
+            try:
+                valid = len(base64.urlsafe_b64decode(key.encode())) == 32
+            except (binascii.Error, ValueError):
+                valid = False
+            if not valid:
+                raise ValueError(f"key {position} is not a Fernet key (32 url-safe base64 bytes); {KEYGEN_HINT}")
+        return SecretStr(",".join(keys))
 
     @field_validator("dns_nameservers", "dkim_selectors", "cors_origins", mode="before")
     @classmethod

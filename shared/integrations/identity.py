@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
+from shared.config import KEYGEN_HINT
 from shared.integrations.errors import IntegrationError, IntegrationErrorCode
 from shared.store import integrations as integration_store
 
@@ -86,60 +87,78 @@ def on_azure() -> bool:
 
 
 class StoredTokenCache:
-    """An MSAL ``SerializableTokenCache`` loaded from and saved to the store under ``name``."""
+    """An MSAL ``SerializableTokenCache`` loaded from and saved to the store under ``name``.
 
-    def __init__(self, engine: Engine, name: str, key: str | None) -> None:
+    The cache holds a refresh token that signs in as a person, so it is stored encrypted with the
+    ``HUNTER_TOKEN_CACHE_KEY`` Fernet keys (MultiFernet: the first key encrypts, any key decrypts, and
+    a cache read with an older key is written back under the first). Without a key it refuses to
+    work — fail closed — unless ``HUNTER_TOKEN_CACHE_ALLOW_PLAINTEXT`` says this is a development box."""
+
+    def __init__(self, engine: Engine, name: str, key: str | None, *, allow_plaintext: bool = False) -> None:
         import msal
 
-        if key is None and on_azure():
+        keys = [part.strip() for part in (key or "").split(",") if part.strip()]
+        if not keys and (on_azure() or not allow_plaintext):
             raise SignInError(
-                "HUNTER_TOKEN_CACHE_KEY must be set on Azure: the token cache is stored encrypted",
+                f"the {name} sign-in is stored as an encrypted token cache and HUNTER_TOKEN_CACHE_KEY is not set; "
+                f"{KEYGEN_HINT} (HUNTER_TOKEN_CACHE_ALLOW_PLAINTEXT=true allows clear text on a development machine)",
                 hunter_code=IntegrationErrorCode.NOT_CONFIGURED,
             )
         self.engine = engine
         self.name = name
-        self.key = key
+        self.keys = keys
         self.cache = msal.SerializableTokenCache()
         self.load()
 
     def _fernet(self):  # type: ignore[no-untyped-def]
-        from cryptography.fernet import Fernet
+        from cryptography.fernet import Fernet, MultiFernet
 
-        return Fernet(self.key.encode() if self.key else b"")
+        return MultiFernet([Fernet(key.encode()) for key in self.keys])
 
     def load(self) -> None:
         stored = integration_store.load_token_cache(self.engine, self.name)
         if stored is None:
             return
         data = stored.data
+        rotate = False
         if stored.encrypted:
-            from cryptography.fernet import InvalidToken
+            from cryptography.fernet import Fernet, InvalidToken
 
-            if not self.key:
+            if not self.keys:
                 raise SignInError(
                     f"the {self.name} token cache is encrypted; set HUNTER_TOKEN_CACHE_KEY",
                     hunter_code=IntegrationErrorCode.NOT_CONFIGURED,
                 )
             try:
-                data = self._fernet().decrypt(data.encode()).decode()
+                plain = self._fernet().decrypt(data.encode())
             except InvalidToken:
                 raise SignInError(
-                    f"the {self.name} token cache cannot be decrypted with this HUNTER_TOKEN_CACHE_KEY",
+                    f"the {self.name} token cache cannot be decrypted with HUNTER_TOKEN_CACHE_KEY",
                     needs_login=True,
                 ) from None
+            try:
+                Fernet(self.keys[0].encode()).decrypt(data.encode())
+            except InvalidToken:
+                rotate = True  # written under an older key: write it back under the first one
+            data = plain.decode()
+        elif self.keys:
+            rotate = True  # a clear-text cache from a development setting: encrypt it now that there is a key
         self.cache.deserialize(data)
+        if rotate:
+            self.cache.has_state_changed = True
+            self.save()
 
     def save(self) -> None:
         """Write the cache back if MSAL changed it (a new or refreshed token)."""
         if not self.cache.has_state_changed:
             return
         data = self.cache.serialize()
-        encrypted = bool(self.key)
+        encrypted = bool(self.keys)
         if encrypted:
             data = self._fernet().encrypt(data.encode()).decode()
         elif not _warned_plaintext.is_set():
             _warned_plaintext.set()
-            log.warning("token cache stored unencrypted: set HUNTER_TOKEN_CACHE_KEY (a Fernet key)")
+            log.warning("token cache stored unencrypted (HUNTER_TOKEN_CACHE_ALLOW_PLAINTEXT): development only")
         integration_store.save_token_cache(self.engine, self.name, data, encrypted=encrypted)
         self.cache.has_state_changed = False
 
@@ -184,9 +203,11 @@ def describe_msal_error(result: dict[str, Any]) -> str:
 
 
 @contextmanager
-def stored_cache(engine: Engine, name: str, key: str | None) -> Iterator[msal.SerializableTokenCache]:
+def stored_cache(
+    engine: Engine, name: str, key: str | None, *, allow_plaintext: bool = False
+) -> Iterator[msal.SerializableTokenCache]:
     """Load the named cache, hand it to MSAL, save it if MSAL changed it."""
-    store = StoredTokenCache(engine, name, key)
+    store = StoredTokenCache(engine, name, key, allow_plaintext=allow_plaintext)
     try:
         yield store.cache
     finally:

@@ -21,6 +21,7 @@ from shared.integrations.identity import (
     msal_options,
     stored_cache,
 )
+from shared.store import integrations as integration_store
 from shared.store.integrations import set_state
 
 if TYPE_CHECKING:
@@ -61,6 +62,11 @@ def _key(settings: Settings) -> str | None:
     return settings.token_cache_key.get_secret_value() if settings.token_cache_key else None
 
 
+def _cache(settings: Settings, engine: Engine):  # type: ignore[no-untyped-def]
+    """The Partner Center user's token cache (encrypted; see :class:`StoredTokenCache`)."""
+    return stored_cache(engine, CACHE_NAME, _key(settings), allow_plaintext=settings.token_cache_allow_plaintext)
+
+
 def _app(settings: Settings, cache: msal.TokenCache) -> msal.PublicClientApplication:
     import msal
 
@@ -78,7 +84,7 @@ def _username(account: dict[str, Any] | None) -> str | None:
 
 def start_device_flow(settings: Settings, engine: Engine) -> dict[str, Any]:
     """Ask for a device code; the flow carries ``verification_uri``, ``user_code`` and ``message``."""
-    with stored_cache(engine, CACHE_NAME, _key(settings)) as cache:
+    with _cache(settings, engine) as cache:
         flow = _app(settings, cache).initiate_device_flow(scopes=SCOPES)
     if "user_code" not in flow:
         raise SignInError(f"Partner Center device code request failed: {describe_msal_error(flow)}")
@@ -94,7 +100,7 @@ def complete_device_flow(
 ) -> str | None:
     """Wait for the person to sign in (MSAL polls at the interval the platform asks for); store
     the tokens in the shared cache and mark the integration ``ok``. Returns the signed-in user."""
-    with stored_cache(engine, CACHE_NAME, _key(settings)) as cache:
+    with _cache(settings, engine) as cache:
         app = _app(settings, cache)
         kwargs = {"exit_condition": exit_condition} if exit_condition else {}
         result = app.acquire_token_by_device_flow(flow, **kwargs)
@@ -115,7 +121,7 @@ def acquire_token(settings: Settings, engine: Engine, *, force_refresh: bool = F
     """A delegated access token from the stored cache: the cached one while it is fresh, else
     one bought with the refresh token (MSAL rotates it; the new cache is saved at once)."""
     try:
-        with stored_cache(engine, CACHE_NAME, _key(settings)) as cache:
+        with _cache(settings, engine) as cache:
             app = _app(settings, cache)
             accounts = app.get_accounts()
             if not accounts:
@@ -153,14 +159,12 @@ def signed_in_user(settings: Settings, engine: Engine) -> str | None:
     fetch the authority's discovery document)."""
     import msal
 
-    with stored_cache(engine, CACHE_NAME, _key(settings)) as cache:
+    with _cache(settings, engine) as cache:
         accounts = list(cache.search(msal.TokenCache.CredentialType.ACCOUNT))
     return _username(accounts[0]) if accounts else None
 
 
 def logout(settings: Settings, engine: Engine) -> None:
     """Forget the stored sign-in; the sync needs ``hunter pc login`` again."""
-    from shared.integrations.identity import StoredTokenCache
-
-    StoredTokenCache(engine, CACHE_NAME, _key(settings)).clear()
+    integration_store.delete_token_cache(engine, CACHE_NAME)  # no key needed to forget a sign-in
     set_state(engine, STATE_NAME, "needs_login", "signed out (hunter pc logout): run `hunter pc login`")
