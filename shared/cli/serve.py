@@ -32,13 +32,38 @@ def migrate(database_url: str | None) -> None:
     type=click.IntRange(1, 256),
     default=1,
     show_default=True,
-    help="Threads per server process. 1 runs gunicorn's sync worker (one request at a time per process, "
-    "lowest latency); more let a process overlap slow requests such as big exports.",
+    help="Threads per server process that run requests. 1 runs them on the process's event loop (one at a "
+    "time per process, lowest latency); more let a process overlap slow requests such as big exports.",
 )
 @click.option(
     "--workers",
     type=click.IntRange(1, 64),
     help="Server processes (default: one per core, at least 2).",
+)
+@click.option(
+    "--header-timeout",
+    type=click.FloatRange(0.5, 300),
+    default=10.0,
+    show_default=True,
+    envvar="HUNTER_SERVE_HEADER_TIMEOUT",
+    show_envvar=True,
+    help="Seconds a client has to send the request line and headers (then 408 and close).",
+)
+@click.option(
+    "--read-timeout",
+    type=click.FloatRange(0.5, 3600),
+    default=30.0,
+    show_default=True,
+    envvar="HUNTER_SERVE_READ_TIMEOUT",
+    show_envvar=True,
+    help="Seconds a request body may pause, or a streamed answer wait for the client to read (then 408 / close).",
+)
+@click.option(
+    "--keepalive",
+    type=click.IntRange(1, 300),
+    default=5,
+    show_default=True,
+    help="Seconds an idle keep-alive connection stays open.",
 )
 @db_option
 @click.option("--bootstrap-key", is_flag=True, help="Create and print an admin key when the database has none.")
@@ -52,6 +77,9 @@ def serve(
     port: int,
     threads: int,
     workers: int | None,
+    header_timeout: float,
+    read_timeout: float,
+    keepalive: int,
     database_url: str | None,
     bootstrap_key: bool,
     queue_workers: int | None,
@@ -60,9 +88,13 @@ def serve(
 
     Beside it, queue workers run the queue functions (bulk scans) with host.json's retry and
     poison settings; a worker that dies is restarted.
+
+    Bodies are capped per route (20 MB for uploads, 1 MB of JSON, 64 KB elsewhere: 413 before the
+    body is read); request lines over 8190 bytes get 414, more than 100 or oversized header fields 431.
     """
     import os
 
+    from shared.local.server import ServeLimits
     from shared.local.server import serve as run_server
     from shared.store.keys import ApiKeyStore
 
@@ -94,7 +126,8 @@ def serve(
         if supervisor:
             err.print(f"{count} queue worker(s) on the {settings.queue_backend} queue backend (hunter queue stats)")
         try:
-            run_server(host, port, threads=threads, workers=workers)
+            limits = ServeLimits(header_timeout=header_timeout, read_timeout=read_timeout, keepalive=keepalive)
+            run_server(host, port, threads=threads, workers=workers, limits=limits)
         finally:
             if supervisor:
                 supervisor.stop()

@@ -124,11 +124,12 @@ async def run_on_functions_host(
     A failure is settled here and the function returns normally. For a retry the message is hidden
     with its pop receipt (Update Message), which gives it a new one; the host's delete that follows
     then fails with 400 PopReceiptMismatch, which its queue extension ignores and logs at debug as
-    expected when "the function has modified the message" (QueueProcessor.DeleteMessageAsync in
-    github.com/Azure/azure-sdk-for-net, sdk/storage/Microsoft.Azure.WebJobs.Extensions.Storage.Queues).
-    Azure Functions offers no retry policy for queue triggers: queue storage retries are the binding
-    extension's, configured in host.json (learn.microsoft.com/azure/azure-functions/functions-bindings-errors),
-    i.e. a fixed ``visibilityTimeout``. Hiding the received message, rather than sending a delayed
+    expected when "the function has modified the message" (QueueProcessor.DeleteMessageAsync of the
+    Storage Queues extension, Microsoft.Azure.WebJobs.Extensions.Storage.Queues in
+    github.com/Azure/azure-sdk-for-net). Azure Functions has no retry policy for queue triggers:
+    queue storage retries are the binding extension's, configured in host.json
+    (learn.microsoft.com/azure/azure-functions/functions-bindings-error-pages), i.e. a fixed
+    ``visibilityTimeout``. Hiding the received message, rather than sending a delayed
     copy and completing the original, keeps its dequeue count (the attempt number handlers read),
     its id and its body (the poison queue's error lookup is by body hash), and never duplicates it.
 

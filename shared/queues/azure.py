@@ -14,8 +14,9 @@ poison handling) writes is readable here. The service's limits shape a few detai
   days, after which a message is silently deleted, delivered or not). A poison message must wait
   for an operator however long that takes, and a message on a main queue must not vanish during a
   long outage or backlog either: each one is completed, retried at most ``maxDequeueCount`` times
-  or poisoned, so nothing piles up for lack of an expiry. (Put Message's ``messagettl``: "-1
-  indicating that the message does not expire", service version 2017-07-29 or later.) Messages the
+  or poisoned, so nothing piles up for lack of an expiry. (Put Message's ``messagettl``, learn.microsoft.com/
+  rest/api/storageservices/put-message: "-1 indicating that the message does not expire", service
+  version 2017-07-29 or later; the service then reports the expiry 9999-12-31.) Messages the
   Functions host itself copies to a poison queue (only when Hunter could not settle a failure,
   see ``shared.hosts.queue_runner``) still get the 7-day default.
 

@@ -17,7 +17,9 @@ class QueueOptions:
     """Azure's defaults, overridden by whatever host.json sets."""
 
     max_dequeue_count: int = 5
-    visibility_timeout: float = 0.0  # delay before a failed message is retried
+    # The Functions host's fixed delay before it retries a failed message: only the fallback now,
+    # when Hunter could not schedule its own backoff (shared.hosts.queue_runner, shared.queues.retry).
+    visibility_timeout: float = 0.0
     batch_size: int = 16
     new_batch_threshold: int = 8
     max_polling_interval: float = 60.0

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from shared.integrations.errors import IntegrationError, IntegrationErrorCode, code_for_status
+from shared.integrations.http import retry_after
 from shared.integrations.identity import SignInError, authority, describe_msal_error, msal_options, ssl_context
 from shared.store import leases
 
@@ -85,14 +86,6 @@ def _odata_error(response: httpx.Response) -> tuple[str | None, str]:
         return error.get("code"), str(error.get("message") or response.reason_phrase)
     except ValueError:
         return None, response.reason_phrase or f"HTTP {response.status_code}"
-
-
-def _retry_after(response: httpx.Response, default: float = 5.0) -> float:
-    value = response.headers.get("Retry-After")
-    try:
-        return max(0.0, float(value)) if value is not None else default
-    except ValueError:
-        return default
 
 
 class ThrottleGate:
@@ -274,7 +267,7 @@ class DataverseClient:
             if throttled:
                 self.stats["throttled"] += 1
                 throttles += 1
-                pause = _retry_after(response) + 0.05  # a margin for clock granularity on both sides
+                pause = retry_after(response.headers, 5.0) + 0.05  # a margin for clock granularity on both sides
                 until = self.gate.close_for(pause)  # this process pauses now, before any await
                 await asyncio.to_thread(self.gate.share, until)
                 if probe:

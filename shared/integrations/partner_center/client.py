@@ -19,13 +19,13 @@ import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 from shared.core.referrals import format_timestamp
 from shared.integrations.errors import IntegrationError, IntegrationErrorCode, code_for_status
+from shared.integrations.http import retry_after
 from shared.integrations.identity import SignInError, ssl_context
 
 if TYPE_CHECKING:
@@ -72,24 +72,6 @@ class ClientStats:
     refreshed: int = 0
     waited: float = 0.0
     errors: list[str] = field(default_factory=list)
-
-
-def retry_after(response: httpx.Response, default: float) -> float:
-    """Seconds to wait from ``Retry-After`` (delta-seconds or an HTTP date), else ``default``."""
-    value = response.headers.get("Retry-After")
-    if value is None:
-        return default
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return default
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _error(response: httpx.Response) -> tuple[str | None, str]:
@@ -222,7 +204,7 @@ class ReferralsClient:
             if status == 429:
                 self.stats.throttled += 1
                 throttles += 1
-                pause = retry_after(response, DEFAULT_RETRY_AFTER)
+                pause = retry_after(response.headers, DEFAULT_RETRY_AFTER, cap=self.max_retry_after + 1)
                 if throttles > MAX_THROTTLES or pause > self.max_retry_after:
                     raise PartnerCenterError(status, code, f"{message} (Retry-After {pause:.0f} s)")
                 log.warning("partner center throttled", extra={"retry_after": pause})
@@ -233,7 +215,7 @@ class ReferralsClient:
                 if transient >= TRANSIENT_ATTEMPTS:
                     raise PartnerCenterError(status, code, message)
                 self.stats.retried += 1
-                pause = retry_after(response, _backoff(transient))
+                pause = retry_after(response.headers, _backoff(transient), cap=self.max_retry_after + 1)
                 if pause > self.max_retry_after:
                     raise PartnerCenterError(status, code, f"{message} (Retry-After {pause:.0f} s)")
                 await self._sleep(pause)
