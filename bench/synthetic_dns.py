@@ -181,11 +181,21 @@ class PrecomputedResponder(Responder):
 
     def respond(self, data: bytes, *, tcp: bool) -> bytes | None:
         if not tcp:
-            found = self._wire.get(data[2:])
+            # Keyed without the letter case the scanner randomises (0x20; label lengths are < "A").
+            found = self._wire.get(data[2:].lower())
             if found is not None:
                 self.queries += 1
-                return data[:2] + found
+                end = _question_end(data)
+                return data[:2] + found[:10] + data[12:end] + found[end - 2 :]  # ID and question as asked
         return super().respond(data, tcp=tcp)
+
+
+def _question_end(query: bytes) -> int:
+    """The offset just past the one question (its uncompressed name, type and class)."""
+    offset = 12
+    while query[offset]:
+        offset += query[offset] + 1
+    return offset + 1 + 4
 
 
 if __name__ == "__main__":

@@ -120,7 +120,9 @@ class Responder:
                 self._cache[key] = cached
         if cached is None:
             return None
-        return data[:2] + cached[2:]
+        # This query's ID and its question as asked (letter case included: resolvers check it, 0x20).
+        end = 12 + len(wire.encode_name(qname)) + 4
+        return data[:2] + cached[2:12] + data[12:end] + cached[end:]
 
     def _build(self, query: bytes, qname: str, qtype: int, limit: int) -> bytes | None:
         special = self.special(qname)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import secrets
 import socket
 import time
 from collections import OrderedDict
@@ -100,59 +101,96 @@ def parse_nameserver(spec: str, default_port: int = 53) -> tuple[str, int]:
     return spec, default_port
 
 
+ROTATE_AFTER = 2000  # queries per UDP socket before a new one (a new random source port) replaces it
+
+
+class _Waiter:
+    """One question waiting on a channel: the future the next datagram for its ID resolves, and the
+    datagrams that arrived while the asker was still checking an earlier one (a forged or late answer
+    and the real one can land in the same loop iteration; none may be dropped)."""
+
+    __slots__ = ("backlog", "expired", "future")
+
+    def __init__(self, future: asyncio.Future[bytes]) -> None:
+        self.future = future
+        self.backlog: list[bytes] = []
+        self.expired = False
+
+
 class _UdpChannel(asyncio.DatagramProtocol):
     """One connected UDP socket carrying many queries, matched to answers by message ID."""
 
     def __init__(self) -> None:
         self.transport: asyncio.DatagramTransport | None = None
-        self.pending: dict[int, asyncio.Future[bytes]] = {}
+        self.pending: dict[int, _Waiter] = {}
+        self.sent = 0  # queries sent: the socket (and so its source port) is replaced after ROTATE_AFTER
+        self.forged = 0  # answers to a pending ID whose question did not match, ignored
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
 
     def datagram_received(self, data: bytes, addr: object) -> None:
         if len(data) >= 12:
-            future = self.pending.pop(int.from_bytes(data[:2], "big"), None)
-            if future is not None and not future.done():
-                future.set_result(data)
+            waiter = self.pending.get(int.from_bytes(data[:2], "big"))
+            if waiter is not None:
+                if waiter.future.done():
+                    if len(waiter.backlog) < 8:  # a flood for one ID is not buffered without bound
+                        waiter.backlog.append(data)
+                else:
+                    waiter.future.set_result(data)
 
     def error_received(self, exc: Exception) -> None:  # ICMP unreachable and the like
         pass
 
-    async def answer(self, qid: int, name: str, qtype: int, wait: float) -> wire.Response:
+    async def answer(self, qid: int, name: str, qtype: int, wait: float, sent_as: str | None = None) -> wire.Response:
         """Wait up to ``wait`` seconds for the answer to the question sent with ``qid``.
 
-        A late answer to an earlier, timed-out question that used the same ID can arrive first;
-        like any stub resolver we ignore it and keep waiting rather than report a mismatch.
-        The ID is released only while it is still ours: once an answer has popped it, another
-        question may already have taken the same ID.
+        A late answer to an earlier, timed-out question that used the same ID can arrive first,
+        and so can a forged one; like any stub resolver we ignore an answer whose question is not
+        ours and keep waiting. ``sent_as`` (the name with the letter case we sent, the 0x20 draft)
+        makes the question check case-exact, for servers known to echo the case.
         """
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[bytes] = loop.create_future()
-        self.pending[qid] = future
-        timer = loop.call_later(wait, self._expire, qid)
+        waiter = _Waiter(loop.create_future())
+        self.pending[qid] = waiter
+        timer = loop.call_later(wait, self._expire, waiter)
         try:
             while True:
-                response = wire.parse_response(await future)
+                data = waiter.backlog.pop(0) if waiter.backlog else await waiter.future
+                response = wire.parse_response(data)
                 if response.qname == name and response.qtype == qtype and response.flags & wire.FLAG_QR:
-                    return response
-                future = loop.create_future()
-                self.pending[qid] = future
+                    if sent_as is None or response.qname_as_sent == sent_as:
+                        return response
+                self.forged += 1
+                if waiter.expired:
+                    raise TimeoutError
+                if not waiter.backlog:
+                    waiter.future = loop.create_future()
         finally:
             timer.cancel()
-            if self.pending.get(qid) is future:
+            if self.pending.get(qid) is waiter:
                 del self.pending[qid]
 
-    def _expire(self, qid: int) -> None:
-        future = self.pending.pop(qid, None)
-        if future is not None and not future.done():
-            future.set_exception(TimeoutError())
+    @staticmethod
+    def _expire(waiter: _Waiter) -> None:
+        waiter.expired = True  # checked before waiting again, when a datagram is being read right now
+        if not waiter.future.done():
+            waiter.future.set_exception(TimeoutError())
 
     def free_id(self) -> int:
+        """An unpredictable free message ID (``secrets``, not ``random``: IDs are half of what an
+        off-path forger must guess; the source port, rotated, and the 0x20 case are the rest)."""
         while True:
-            qid = random.getrandbits(16)
+            qid = secrets.randbits(16)
             if qid not in self.pending:
                 return qid
+
+
+def with_random_case(name: str) -> str:
+    """``name`` with each letter's case chosen at random (the "0x20" defence): a forged answer must
+    also guess the case pattern, which a server that echoes the question gives back exactly."""
+    bits = secrets.randbits(len(name))
+    return "".join(ch.upper() if (bits >> i) & 1 and ch.isalpha() else ch for i, ch in enumerate(name))
 
 
 class Limiter(Protocol):
@@ -211,7 +249,19 @@ class DnsClient:
         self._sockets_per_server = sockets_per_server
         self._channels: dict[tuple[str, int], list[_UdpChannel]] = {}
         self._channel_lock = asyncio.Lock()
-        self.stats = {"queries": 0, "cache_hits": 0, "shared_hits": 0, "shared_pauses": 0, "timeouts": 0, "tcp": 0}
+        # Whether each server echoes the question's letter case (None: not known yet). Only servers
+        # seen to echo it get the case-exact check; one that lower-cases names is asked as before.
+        self._keeps_case: dict[tuple[str, int], bool | None] = {}
+        self._case_misses: dict[tuple[str, int], int] = {}
+        self.stats = {
+            "queries": 0,
+            "cache_hits": 0,
+            "shared_hits": 0,
+            "shared_pauses": 0,
+            "timeouts": 0,
+            "tcp": 0,
+            "rotations": 0,
+        }
 
     async def close(self) -> None:
         """Closes the sockets, flushes shared-cache writes and closes a limiter given to this client."""
@@ -330,6 +380,32 @@ class DnsClient:
         _, protocol = await loop.create_datagram_endpoint(_UdpChannel, sock=sock)
         return protocol
 
+    async def _rotate(self, server: tuple[str, int], old: _UdpChannel) -> _UdpChannel:
+        """Replace a socket that has carried ``ROTATE_AFTER`` queries with a fresh one (a new source
+        port); the old one stays open for its answers in flight, then closes."""
+        fresh = await self._open_channel(server)
+        channels = self._channels.get(server, [])
+        if old in channels:
+            channels[channels.index(old)] = fresh
+            self.stats["rotations"] += 1
+            transport = old.transport
+            if transport is not None:
+                asyncio.get_running_loop().call_later(self.timeout + 1.0, transport.close)
+            return fresh
+        fresh.transport.close()  # type: ignore[union-attr]  # another query rotated it first
+        return random.choice(channels) if channels else await self._channel(server)
+
+    def _learn_case(self, server: tuple[str, int], echoed: bool) -> None:
+        """A server that echoed our case once keeps the case-exact check for good; one that answered
+        three times without it is asked without it (some resolvers lower-case every name)."""
+        if echoed:
+            self._keeps_case[server] = True
+        elif self._keeps_case.get(server) is None:
+            misses = self._case_misses.get(server, 0) + 1
+            self._case_misses[server] = misses
+            if misses >= 3:
+                self._keeps_case[server] = False
+
     async def _resolve(self, name: str, qtype: int, deadline: float | None) -> Answer:
         rdtype = wire.TYPE_NAMES[qtype]
         try:
@@ -352,24 +428,33 @@ class DnsClient:
                 wait = min(wait, deadline - time.monotonic())
                 if wait <= 0:
                     break
-            channel = self._channels.get(server)
-            channel = random.choice(channel) if channel else await self._channel(server)
+            channels = self._channels.get(server)
+            channel = random.choice(channels) if channels else await self._channel(server)
+            if channel.sent >= ROTATE_AFTER:
+                channel = await self._rotate(server, channel)
             qid = channel.free_id()
             self.stats["queries"] += 1
+            channel.sent += 1
+            keeps_case = self._keeps_case.get(server)
+            sent_as = with_random_case(name)
             assert channel.transport is not None
-            channel.transport.sendto(wire.build_query(qid, name, qtype))
+            channel.transport.sendto(wire.build_query(qid, sent_as, qtype))
             try:
-                response = await channel.answer(qid, name, qtype, wait)
+                response = await channel.answer(qid, name, qtype, wait, sent_as if keeps_case else None)
             except TimeoutError:
                 continue
             except wire.WireError as exc:
                 return Answer(name, rdtype, Outcome.ERROR, detail=f"malformed answer: {exc}")
+            if sent_as != name:  # only a mixed-case question can show whether the server echoes the case
+                self._learn_case(server, response.qname_as_sent == sent_as)
             if response.truncated:
                 self.stats["tcp"] += 1
                 try:
-                    response = await _tcp_query(server, wire.build_query(qid, name, qtype), wait)
+                    response = await _tcp_query(server, wire.build_query(qid, sent_as, qtype), wait)
                 except (wire.WireError, OSError, TimeoutError, asyncio.IncompleteReadError) as exc:
                     return Answer(name, rdtype, Outcome.ERROR, detail=f"TCP retry failed: {type(exc).__name__}")
+                if response.id != qid or response.qname != name or response.qtype != qtype:
+                    return Answer(name, rdtype, Outcome.ERROR, detail="TCP answer to another question")
             return _to_answer(name, qtype, response)
         self.stats["timeouts"] += 1
         return Answer(name, rdtype, Outcome.TIMEOUT, detail="no answer from the nameserver in time")

@@ -48,9 +48,10 @@ class Response(NamedTuple):
     id: int
     flags: int
     rcode: int
-    qname: str
+    qname: str  # lower-case
     qtype: int
     answers: list[Record]
+    qname_as_sent: str = ""  # the question's name with the case the server echoed (0x20 checks)
 
     @property
     def truncated(self) -> bool:
@@ -78,8 +79,8 @@ def encode_name(name: str) -> bytes:
     return bytes(out)
 
 
-def decode_name(wire: bytes, offset: int) -> tuple[str, int]:
-    """Read a possibly compressed name at ``offset`` → (name, offset after it)."""
+def decode_name(wire: bytes, offset: int, *, keep_case: bool = False) -> tuple[str, int]:
+    """Read a possibly compressed name at ``offset`` → (name, offset after it); lower-case unless ``keep_case``."""
     labels: list[str] = []
     end = -1
     jumps = 0
@@ -104,7 +105,8 @@ def decode_name(wire: bytes, offset: int) -> tuple[str, int]:
         if length & 0xC0:
             raise WireError("unsupported label type")
         offset += 1
-        labels.append(wire[offset : offset + length].decode("ascii", "replace").lower())
+        label = wire[offset : offset + length].decode("ascii", "replace")
+        labels.append(label if keep_case else label.lower())
         offset += length
     return ".".join(labels), (end if end >= 0 else offset)
 
@@ -180,7 +182,9 @@ def build_response(
 ) -> bytes:
     """Answer ``query`` with ``records`` = (owner, type, ttl, rdata); sets TC when over ``max_size``."""
     qid, flags, qname, qtype, _ = parse_query(query)
-    question = encode_name(qname) + _QTAIL.pack(qtype, 1)
+    # The question goes back exactly as asked, letter case included, as authoritative servers do
+    # (a resolver's 0x20 check compares it).
+    question = encode_name(decode_name(query, 12, keep_case=True)[0]) + _QTAIL.pack(qtype, 1)
     body = bytearray()
     for owner, rdtype, ttl, rdata in records:
         body += encode_name(owner) + _RR.pack(rdtype, 1, ttl, len(rdata)) + rdata
@@ -199,9 +203,10 @@ def parse_response(wire: bytes) -> Response:
             raise WireError("shorter than a DNS header")
         qid, flags, qdcount, ancount, _, _ = _HEADER.unpack_from(wire)
         offset = 12
-        qname, qtype = "", 0
+        qname, qname_as_sent, qtype = "", "", 0
         for _ in range(qdcount):
-            qname, offset = decode_name(wire, offset)
+            qname_as_sent, offset = decode_name(wire, offset, keep_case=True)
+            qname = qname_as_sent.lower()
             qtype, _ = _QTAIL.unpack_from(wire, offset)
             offset += 4
         answers: list[Record] = []
@@ -234,6 +239,6 @@ def parse_response(wire: bytes) -> Response:
                 value = wire[offset:end]
             answers.append(Record(owner, rdtype, ttl, value))
             offset = end
-        return Response(qid, flags, flags & 0xF, qname, qtype, answers)
+        return Response(qid, flags, flags & 0xF, qname, qtype, answers, qname_as_sent)
     except struct.error as exc:
         raise WireError(f"truncated message ({exc})") from None

@@ -67,6 +67,7 @@ class ServeLimits:
     max_connections: int = 1000  # per process; a request on a connection beyond it is answered 503
 
 
+_EXPERIMENT = os.environ.get("HUNTER_SERVE_EXPERIMENT", "")
 _limits = ServeLimits()  # serve() sets it before gunicorn forks its processes, which inherit it
 
 
@@ -236,7 +237,7 @@ class WsgiFront:
         self._pool: ThreadPoolExecutor | None = None  # made in the worker process, after the fork
 
     async def _run(self, function: Callable[..., Any], *args: Any) -> Any:
-        if self.threads <= 1:
+        if self.threads <= 1 and _EXPERIMENT != "pool":
             return function(*args)
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="hunter-http")
@@ -293,7 +294,7 @@ class WsgiFront:
             if size > limit:  # stop at the cap plus one byte: dispatch answers 413, the rest is never read
                 body, unread = body[: limit + 1], True
         environ = self._environ(scope, raw_headers, body)
-        if self.threads <= 1:
+        if self.threads <= 1 and _EXPERIMENT != "pool":
             status, response_headers, chunks_out = self._call(environ)
         else:
             status, response_headers, chunks_out = await self._run(self._call, environ)
@@ -381,7 +382,7 @@ async def _send_response(
 ) -> None:
     """Send an answer; ``close``: the connection ends after it (the request body was not read)."""
     head = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers]
-    if close:
+    if close or _EXPERIMENT == "close":
         head.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": status, "headers": head})
     if isinstance(body, list):

@@ -107,3 +107,84 @@ def test_invalid_name_is_an_error_answer_not_an_exception(dns):
 
     answer, stats = run(ask, nameservers=[dns.address])
     assert answer.outcome is Outcome.ERROR and stats["queries"] == 0
+
+
+# -- spoofing resistance -------------------------------------------------------------------------
+
+
+class _ForgingServer(asyncio.DatagramProtocol):
+    """Answers every A question with 192.0.2.1, echoing the question's case. With ``forge`` on it
+    first sends, with the right ID, a forged answer (192.0.2.66) whose question is lower-cased, as an
+    off-path attacker who guessed the ID but not the 0x20 case would."""
+
+    def __init__(self) -> None:
+        self.forge = False
+        self.ports: set[int] = set()
+
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def datagram_received(self, data, addr):
+        from shared.dns import wire
+
+        self.ports.add(addr[1])
+        _, _, qname, qtype, _ = wire.parse_query(data)
+        asked = wire.decode_name(data, 12, keep_case=True)[0]
+        if self.forge:
+            forged = bytearray(wire.build_response(data, 0, [(qname, wire.A, 60, bytes([192, 0, 2, 66]))]))
+            start = 12
+            forged[start : start + len(wire.encode_name(asked))] = wire.encode_name(asked.lower())
+            self.transport.sendto(bytes(forged), addr)
+        self.transport.sendto(wire.build_response(data, 0, [(asked, wire.A, 60, bytes([192, 0, 2, 1]))]), addr)
+
+
+def test_forged_answers_with_the_wrong_letter_case_are_ignored():
+    async def main():
+        loop = asyncio.get_running_loop()
+        transport, server = await loop.create_datagram_endpoint(_ForgingServer, local_addr=("127.0.0.1", 0))
+        port = transport.get_extra_info("sockname")[1]
+        client = DnsClient([f"127.0.0.1:{port}"], timeout=1.0, max_ttl=0)
+        try:
+            warmup = [await client.query(f"warm-up-name-{i}.example.com", "A") for i in range(5)]
+            server.forge = True
+            answers = [await client.query(f"victim-company-{i}.example.com", "A") for i in range(20)]
+            forged = sum(channel.forged for channels in client._channels.values() for channel in channels)
+            return warmup, answers, forged
+        finally:
+            await client.close()
+            transport.close()
+
+    warmup, answers, forged = aio.run(main())
+    assert all(a.ok for a in warmup)
+    assert [a.records for a in answers] == [["192.0.2.1"]] * 20  # the real answer, every time
+    assert forged >= 19  # each forged answer was seen and refused (one name may have had no letter to flip)
+
+
+def test_message_ids_are_unpredictable_and_source_ports_rotate(monkeypatch):
+    import random
+
+    from shared.dns import client as client_module
+
+    channel = client_module._UdpChannel()
+    random.seed(7)
+    first = [channel.free_id() for _ in range(50)]
+    random.seed(7)
+    assert [channel.free_id() for _ in range(50)] != first  # not the seeded Mersenne Twister
+
+    monkeypatch.setattr(client_module, "ROTATE_AFTER", 10)
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        transport, server = await loop.create_datagram_endpoint(_ForgingServer, local_addr=("127.0.0.1", 0))
+        port = transport.get_extra_info("sockname")[1]
+        client = DnsClient([f"127.0.0.1:{port}"], timeout=1.0, max_ttl=0, sockets_per_server=1)
+        try:
+            answers = [await client.query(f"n{i}.example.com", "A") for i in range(60)]
+            return answers, server.ports, client.stats
+        finally:
+            await client.close()
+            transport.close()
+
+    answers, ports, stats = aio.run(main())
+    assert all(a.ok for a in answers)
+    assert stats["rotations"] >= 5 and len(ports) >= 5  # a new source port every ten questions
