@@ -207,7 +207,17 @@ def _xlsx_rows(source: Path | IO[bytes]) -> Iterator[list[str]]:
     except Exception as exc:
         raise InputFileError(f"not a readable .xlsx file ({type(exc).__name__})") from None
     try:
-        for row in workbook.active.iter_rows(values_only=True):
+        sheet = workbook.active
+        if sheet is None:  # a damaged workbook can name no active sheet (found by tests/unit/test_fuzz.py)
+            raise InputFileError("the .xlsx file has no readable sheet")
+        rows = sheet.iter_rows(values_only=True)
+        while True:
+            try:
+                row = next(rows)
+            except StopIteration:
+                return
+            except Exception as exc:  # damaged sheet XML surfaces while streaming, not at open
+                raise InputFileError(f"not a readable .xlsx file ({type(exc).__name__})") from None
             yield ["" if v is None else str(v) for v in row]
     finally:
         workbook.close()

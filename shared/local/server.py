@@ -68,6 +68,13 @@ class ServeLimits:
 
 
 _EXPERIMENT = os.environ.get("HUNTER_SERVE_EXPERIMENT", "")
+
+
+class _Process:
+    requests: set[Any] = set()  # replaced by uvicorn's own set in the worker process
+
+
+_process = _Process()
 _limits = ServeLimits()  # serve() sets it before gunicorn forks its processes, which inherit it
 
 
@@ -136,6 +143,7 @@ class HunterProtocol(H11Protocol):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        _process.requests = self.tasks  # uvicorn's set of this process's requests in progress
         self.limits = _limits
         self._raw: asyncio.Transport | None = None
         self._head_timer: asyncio.TimerHandle | None = None
@@ -298,6 +306,10 @@ class WsgiFront:
             status, response_headers, chunks_out = self._call(environ)
         else:
             status, response_headers, chunks_out = await self._run(self._call, environ)
+        if _EXPERIMENT != "sticky":
+            # Requests waiting behind this one in this process while others may be idle: this client's
+            # next request goes through the accept queue again (see the module docstring).
+            unread = unread or len(_process.requests) > self.threads
         await _send_response(send, status, response_headers, chunks_out, unread, self._run)
 
     def _environ(self, scope: dict[str, Any], raw_headers: list[tuple[bytes, bytes]], body: bytes) -> dict[str, Any]:
@@ -419,6 +431,7 @@ class HunterWorker(UvicornWorker):
             "access_log": False,
             "h11_max_incomplete_event_size": 2 * limits.max_head,  # ours answers 431 at max_head
             "limit_concurrency": limits.max_connections,
+            "proxy_headers": False,  # the peer is the client (REMOTE_ADDR), as with gunicorn's own workers
         }
         super().__init__(*args, **kwargs)
 

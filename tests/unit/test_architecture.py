@@ -233,12 +233,12 @@ def _requirement_names(path: Path) -> set[str]:
 
 
 def test_every_imported_package_is_declared():
-    """Shipped code imports only what requirements.txt pins (a transitive dependency is not a promise)."""
+    """Shipped code imports only what requirements.in names (a transitive dependency is not a promise)."""
     import sys
     from importlib.metadata import packages_distributions
 
     distributions = packages_distributions()
-    declared = _requirement_names(ROOT / "requirements.txt")
+    declared = _requirement_names(ROOT / "requirements.in")
     missing = set()
     for names in import_graph().values():
         for name in names:
@@ -260,3 +260,21 @@ def test_funcignore_keeps_development_code_out_of_a_publish():
     }
     assert {"tests", "bench", "tools", "devtools", "scripts", "infra", ".venv"} <= ignored
     assert not ignored & {"shared", "functions", "function_app.py", "host.json", "requirements.txt"}
+
+
+def test_the_lock_files_pin_every_package_with_hashes():
+    """requirements.txt (runtime, what the Azure build installs) and requirements-dev.txt are pip-compile
+    output: every line a pinned package with at least one hash, every direct dependency in both."""
+    for lock, source in (("requirements.txt", "requirements.in"), ("requirements-dev.txt", "requirements-dev.in")):
+        text = (ROOT / lock).read_text(encoding="utf-8")
+        packages = {}
+        current = None
+        for line in text.splitlines():
+            if line and not line.startswith((" ", "#", "-")):
+                current = line.split(" ")[0].split("==")[0].split("[")[0].lower().replace("_", "-")
+                assert "==" in line, line
+                packages[current] = 0
+            elif line.strip().startswith("--hash=sha256:") and current:
+                packages[current] += 1
+        assert packages and all(count > 0 for count in packages.values()), lock
+        assert _requirement_names(ROOT / source) - {"-r", "-c"} <= set(packages), lock
