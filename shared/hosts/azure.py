@@ -113,10 +113,12 @@ def blueprint(folder: str) -> func.Blueprint:
     a failure itself (``shared.hosts.queue_runner.run_on_functions_host``): it hides the message for
     an exponentially growing, jittered delay and, after ``maxDequeueCount`` deliveries, moves it to
     ``<queue>-poison`` with no expiry. The host's own fixed-delay retry and poisoning remain only as
-    the fallback when that fails. Timer triggers bind
-    the schedule ``%HUNTER_…%`` (the host reads the NCRONTAB from that app setting, the one the
-    local worker reads too); ``use_monitor`` keeps the last fire in storage so a restarted host
-    catches up a missed fire once; overlapping runs are prevented by the handler's own lease.
+    the fallback when that fails.
+
+    Timer triggers bind the schedule ``%HUNTER_…%`` (the host reads the NCRONTAB from that app
+    setting, the one the local worker reads too); ``use_monitor`` keeps the last fire in storage so
+    a restarted host catches up a missed fire once; overlapping runs are prevented by the handler's
+    own lease.
     """
     bp = func.Blueprint()
     for trigger in triggers_of(folder):

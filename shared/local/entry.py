@@ -54,12 +54,13 @@ def early_answer(method: str, path: str, headers: dict[str, str], client: str | 
     when the body is needed. ``headers`` have lower-case names.
 
     Answered now: a declared ``Content-Length`` over the route's cap (413, :mod:`shared.http.limits`),
-    a path outside /api but ``/`` (404), and on routes that need a key: no key (401), a key this process knows
-    without the needed scope (403), a malformed key (401) and a caller blocked for wrong keys (429).
+    a path outside /api but ``/`` (404), and on routes that need a key: no key or a malformed one (401),
+    a caller blocked for wrong keys (429), a wrong key (401) and a key without the needed scope (403).
     Each goes through :func:`dispatch` with an empty body, so the answer, the metrics and the log line
-    are the ones a complete request gets, and nothing is counted twice (authorize refuses these before
-    the rate limiter). A key this process has not verified yet (Argon2) waits for the body, which the
-    cap bounds, and dispatch verifies it once."""
+    are the ones a complete request gets, and nothing is counted twice: authorize refuses these before
+    the rate limiter, and a wrong key's failure is counted by dispatch alone (a wrong secret for an
+    existing key id costs a second Argon2 check there, until the failure limit blocks the caller).
+    A valid key is verified here once and remembered, so dispatch finds it in the process's cache."""
     if path == "/":
         return None  # http_entry's redirect (a body there is capped at NO_BODY_LIMIT)
     if path != ROUTE_PREFIX and not path.startswith(ROUTE_PREFIX + "/"):
@@ -76,8 +77,10 @@ def early_answer(method: str, path: str, headers: dict[str, str], client: str | 
     if not presented or key_id_of(presented) is None:
         return dispatch(request, runtime)  # 401 (or 429 once blocked): no key lookup can succeed
     key = runtime.keys.cached(presented)
-    if key is not None:
-        return None if key.allows(route.scope) else dispatch(request, runtime)  # 403
-    if runtime.auth_failures.blocked(failure_names(request, presented)) > 0:
-        return dispatch(request, runtime)  # 429, without Argon2
-    return None
+    if key is None:
+        if runtime.auth_failures.blocked(failure_names(request, presented)) > 0:
+            return dispatch(request, runtime)  # 429, without Argon2
+        key = runtime.keys.verify(presented)  # remembered when valid: dispatch finds it in the cache
+        if key is None:
+            return dispatch(request, runtime)  # 401 (or 429), the failure counted once, by dispatch
+    return None if key.allows(route.scope) else dispatch(request, runtime)  # 403

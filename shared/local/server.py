@@ -49,7 +49,7 @@ from uvicorn_worker import UvicornWorker
 from shared.http.types import ProblemError
 
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's own setting (shared.metrics reads it)
-WORKER_TIMEOUT = 120  # s: a process whose event loop has not ticked for this long (a hung handler) is replaced
+WORKER_TIMEOUT = 600  # s, host.json's functionTimeout: a process whose loop is stuck this long is replaced
 LINGER_SECONDS = 2.0  # after an answer to an unread body: how long the rest is read and dropped
 LINGER_BYTES = 64 * 1024 * 1024  # ... and at most how much of it
 log = logging.getLogger("hunter.serve")
@@ -208,17 +208,27 @@ class HunterProtocol(H11Protocol):
             self._raw.close()
 
     def _refuse(self, status: int, title: str, detail: str) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
         self._raw.write(_problem_bytes(status, title, detail))
-        self._raw.close()
+        self._linger()
 
     def close_connection(self) -> None:
-        """Close; when the client may still be sending a body nobody read, half-close first and drop
-        what still arrives for at most ``LINGER_SECONDS``: closing a socket with unread data makes the
-        kernel send a reset, which can destroy the answer before the client reads it."""
-        raw = self._raw
-        if raw.is_closing() or self._dropped >= 0:
+        """Close, lingering when the client may still be sending a body nobody read."""
+        if self._raw.is_closing() or self._dropped >= 0:
             return
-        if self.conn.their_state is not h11.SEND_BODY or not raw.can_write_eof():
+        if self.conn.their_state is h11.SEND_BODY:
+            self._linger()
+        else:
+            self._raw.close()
+
+    def _linger(self) -> None:
+        """Half-close and drop what still arrives for at most ``LINGER_SECONDS``, then close: closing a
+        socket with unread data makes the kernel send a reset, which can destroy the answer before the
+        client reads it."""
+        raw = self._raw
+        if not raw.can_write_eof():
             raw.close()
             return
         self._dropped = 0
@@ -396,10 +406,14 @@ async def _send_response(
     head = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers]
     if close or _EXPERIMENT == "close":
         head.append((b"connection", b"close"))
-    await send({"type": "http.response.start", "status": status, "headers": head})
-    if isinstance(body, list):
-        await send({"type": "http.response.body", "body": b"".join(body)})
+    if isinstance(body, list):  # whole: sent with its length, not chunked
+        whole = b"".join(body)
+        if not any(name.lower() == b"content-length" for name, _ in head):
+            head.append((b"content-length", str(len(whole)).encode("ascii")))
+        await send({"type": "http.response.start", "status": status, "headers": head})
+        await send({"type": "http.response.body", "body": whole})
         return
+    await send({"type": "http.response.start", "status": status, "headers": head})
     timeout = _limits.read_timeout
     try:
         while True:  # a streamed answer: one chunk at a time, each within the read timeout

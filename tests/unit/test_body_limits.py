@@ -61,7 +61,8 @@ def test_dispatch_answers_413_one_byte_over_the_cap_and_not_at_it(runtime, metho
     assert over.headers["Content-Type"] == PROBLEM_JSON
     problem = json.loads(over.body_bytes())
     assert problem["status"] == 413 and problem["title"] == "Payload too large"
-    assert f"{limit // MB} MB" in problem["detail"] if limit >= MB else f"{limit // 1024} KB" in problem["detail"]
+    size = f"{limit // MB} MB" if limit >= MB else f"{limit // 1024} KB"
+    assert size in problem["detail"]
     assert over.headers["Cache-Control"] == "no-store"  # a problem like any other API answer
     at = dispatch(HttpRequest(method, path, body=b"x" * limit), runtime)
     assert at.status != 413  # the next check answers: no key (401) or no route (404)
@@ -88,11 +89,24 @@ def test_the_local_runner_answers_before_reading_a_body_that_cannot_matter(runti
     assert early_answer("POST", "/api/v1/scan", {"content-length": str(2 * MB), "x-api-key": key}).status == 413
     assert early_answer("POST", "/api/v1/scan", length).status == 401
     assert early_answer("POST", "/api/v1/scan", {**length, "x-api-key": "not-a-key"}).status == 401
-    assert early_answer("POST", "/api/v1/scan", {**length, "x-api-key": key}) is None  # not verified yet: read it
-    runtime.keys.authenticate(reader)  # verified once: the process knows it lacks the scope
+    assert early_answer("POST", "/api/v1/scan", {**length, "x-api-key": "hunter_nope_nope"}).status == 401
+    assert early_answer("POST", "/api/v1/scan", {**length, "x-api-key": key}) is None  # go on: read the body
+    assert runtime.keys.cached(key) is not None  # verified once: dispatch will not pay Argon2 again
     assert early_answer("POST", "/api/v1/scan", {**length, "x-api-key": reader}).status == 403
     assert early_answer("POST", "/elsewhere", length).status == 404
     assert early_answer("POST", "/api/v1/scans/preview", {"content-length": str(2 * MB), "x-api-key": key}) is None
     assert body_limit_of("POST", "/api/v1/scans/preview") == UPLOAD_BODY_LIMIT
     assert body_limit_of("POST", "/api/v1/scan") == JSON_BODY_LIMIT
     assert body_limit_of("POST", "/elsewhere") == NO_BODY_LIMIT
+
+
+def test_a_wrong_key_refused_before_the_body_counts_as_one_failure(runtime, monkeypatch):
+    from shared.local.entry import early_answer
+
+    failures = []
+    limiter = runtime.auth_failures
+    original = limiter.failed
+    monkeypatch.setattr(limiter, "failed", lambda names: failures.append(names) or original(names))
+    headers = {"content-length": "100", "x-api-key": "hunter_abc123_wrong"}
+    assert early_answer("POST", "/api/v1/scan", headers, "10.0.0.9").status == 401
+    assert failures == [["ip:10.0.0.9", "key:abc123"]]
