@@ -144,6 +144,8 @@ class Settings(BaseSettings):
     pc_tenant_id: str | None = None
     pc_client_id: str | None = None
     pc_sync_schedule: str = Field("0 */10 * * * *", description="NCRONTAB schedule of the referral sync")
+    rescan_schedule: str = Field("0 0 2 * * *", description="NCRONTAB schedule of the rescan timer (UTC)")
+    rescan_budget: int = Field(5000, ge=1, le=100_000, description="most leads one rescan timer run submits")
     public_url: str = Field("http://127.0.0.1:7071", description="where users open Hunter (links from Dynamics)")
 
     @field_validator("token_cache_key")

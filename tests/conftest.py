@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import uuid
@@ -21,6 +22,15 @@ class DnsServer:
     host: str
     port: int
     process: subprocess.Popen
+    records_path: Path | None = None
+
+    def reload(self, records: str) -> None:
+        """Serve ``records`` from now on (SIGHUP to the server process; waits until it says so)."""
+        assert self.records_path is not None
+        self.records_path.write_text(records, encoding="utf-8")
+        self.process.send_signal(signal.SIGHUP)
+        line = self.process.stdout.readline()  # type: ignore[union-attr]
+        assert line.strip() == "RELOADED", line
 
     @property
     def address(self) -> str:
@@ -52,7 +62,7 @@ def start_dns_server(records: str, directory: Path, *, delay_ms: float = 0) -> D
     if not line or line[0] != "READY":
         process.kill()
         raise RuntimeError(f"DNS server did not start: {process.stderr.read()}")  # type: ignore[union-attr]
-    return DnsServer(line[1], int(line[2]), process)
+    return DnsServer(line[1], int(line[2]), process, path)
 
 
 @pytest.fixture(scope="session")

@@ -42,6 +42,14 @@ param pcClientId string = ''
 @description('NCRONTAB schedule of the referral sync (six fields).')
 param pcSyncSchedule string = '0 */10 * * * *'
 
+@description('NCRONTAB schedule of the rescan timer (UTC): nightly at 02:00 by default.')
+param rescanSchedule string = '0 0 2 * * *'
+
+@description('Most leads one rescan timer run submits.')
+@minValue(1)
+@maxValue(100000)
+param rescanBudget int = 5000
+
 @description('Browser origins allowed to call the API (comma list).')
 param corsOrigins string = ''
 
@@ -254,6 +262,8 @@ resource app 'Microsoft.Web/sites@2023-12-01' = {
         { name: 'HUNTER_PC_TENANT_ID', value: pcTenantId }
         { name: 'HUNTER_PC_CLIENT_ID', value: pcClientId }
         { name: 'HUNTER_PC_SYNC_SCHEDULE', value: pcSyncSchedule }
+        { name: 'HUNTER_RESCAN_SCHEDULE', value: rescanSchedule }
+        { name: 'HUNTER_RESCAN_BUDGET', value: string(rescanBudget) }
       ]
     }
   }

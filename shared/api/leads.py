@@ -13,6 +13,7 @@ from shared.api.partner_center import lead_referral_item
 from shared.core.domains import parse
 from shared.http.types import HttpRequest, HttpResponse, ProblemError
 from shared.runtime import Runtime
+from shared.services import rescans
 from shared.services.explain import LeadExplanation, explain_lead
 from shared.store.models import ChangeEventRow
 from shared.store.queries import MAX_OFFSET, After, LeadFilter, sort_of
@@ -151,4 +152,5 @@ def dashboard(request: HttpRequest, runtime: Runtime) -> HttpResponse:
     body: dict[str, Any] = runtime.leads.pipeline_counts()
     body["recent_changes"] = [change_item(e) for e in runtime.leads.events(limit=20)]
     body["integrations"] = integrations(runtime)
+    body["rescans"] = rescans.status(runtime)  # the last rescan run and the next one
     return HttpResponse.json(body)

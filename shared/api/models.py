@@ -218,3 +218,7 @@ class Dashboard(_Out):
         default_factory=dict,
         description="Dynamics 365 push and Partner Center sync at a glance: state (needs_login), counts, last run",
     )
+    rescans: dict[str, Any] = Field(
+        default_factory=dict,
+        description="the rescan timer: schedule, budget, next_run_at, last run (at, trigger, status, due, submitted)",
+    )

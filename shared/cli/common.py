@@ -43,7 +43,7 @@ def runtime_for(settings: Settings) -> Runtime:
     return runtime
 
 
-def context_for(database_url: str | None) -> tuple[Settings, Engine]:
+def settings_and_engine(database_url: str | None) -> tuple[Settings, Engine]:
     """Settings (with ``--db`` applied) and the engine for them."""
     runtime = runtime_for(settings_for(database_url))
     return runtime.settings, runtime.engine

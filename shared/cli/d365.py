@@ -5,8 +5,7 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
-from shared.cli.common import context_for as _context
-from shared.cli.common import db_option, err, out
+from shared.cli.common import db_option, err, out, settings_and_engine
 
 
 @click.group()
@@ -33,7 +32,7 @@ def d365_push(
     from shared.store.leads import LeadStore
     from shared.store.queries import LeadFilter
 
-    settings, engine = _context(database_url)
+    settings, engine = settings_and_engine(database_url)
     if not domains and not (priority or segment or min_score is not None):
         raise click.UsageError("give DOMAINS or a filter (--priority, --segment, --min-score)")
     names = [p.domain.name for p in map(parse, domains) if p.domain is not None]
@@ -69,7 +68,7 @@ def d365_retry(domains: tuple[str, ...], database_url: str | None) -> None:
     from shared.core.domains import parse
     from shared.services.d365_retry import retry_failed_pushes
 
-    settings, engine = _context(database_url)
+    settings, engine = settings_and_engine(database_url)
     if not settings.d365_enabled:
         raise click.ClickException("the Dynamics 365 integration is off (HUNTER_D365_ENABLED)")
     names = [p.domain.name for p in map(parse, domains) if p.domain is not None] if domains else None
@@ -88,7 +87,7 @@ def d365_status(status_: str | None, limit: int, database_url: str | None) -> No
 
     from shared.store.models import D365SyncRow
 
-    _, engine = _context(database_url)
+    _, engine = settings_and_engine(database_url)
     with Session(engine) as session:  # type: ignore[arg-type]
         counts = dict(session.execute(select(D365SyncRow.status, func.count()).group_by(D365SyncRow.status)).all())
         query = select(D365SyncRow).order_by(D365SyncRow.queued_at.desc()).limit(limit)

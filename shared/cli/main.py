@@ -13,6 +13,7 @@ from shared.cli.keys import apikey, connector
 from shared.cli.leads import changes, lead, leads
 from shared.cli.pc import pc
 from shared.cli.queue import jobs, queue, worker
+from shared.cli.rescan import rescan
 from shared.cli.scan import demo, scan
 from shared.cli.serve import migrate, serve
 
@@ -27,5 +28,6 @@ def main() -> None:
     """
 
 
-for command in (scan, demo, lead, leads, changes, migrate, serve, apikey, connector, d365, pc, worker, queue, jobs):
+COMMANDS = (scan, rescan, demo, lead, leads, changes, migrate, serve, apikey, connector, d365, pc, worker, queue, jobs)
+for command in COMMANDS:
     main.add_command(command)

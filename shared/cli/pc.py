@@ -8,8 +8,7 @@ import sys
 import click
 from rich.table import Table
 
-from shared.cli.common import context_for as _context
-from shared.cli.common import db_option, err, out
+from shared.cli.common import db_option, err, out, settings_and_engine
 from shared.config import Settings
 
 
@@ -33,7 +32,7 @@ def pc_login(database_url: str | None) -> None:
     from shared.integrations.identity import SignInError
     from shared.integrations.partner_center.auth import complete_device_flow, start_device_flow
 
-    settings, engine = _context(database_url)
+    settings, engine = settings_and_engine(database_url)
     try:
         flow = start_device_flow(settings, engine)  # type: ignore[arg-type]
         # The URL and the code on stdout, flushed: a person (or a script) acts on them while we wait.
@@ -54,7 +53,7 @@ def pc_logout(database_url: str | None) -> None:
     """Forget the stored Partner Center sign-in (the sync then needs `hunter pc login`)."""
     from shared.integrations.partner_center.auth import logout
 
-    settings, engine = _context(database_url)
+    settings, engine = settings_and_engine(database_url)
     logout(settings, engine)  # type: ignore[arg-type]
     err.print("Partner Center sign-in removed")
 
@@ -66,7 +65,7 @@ def pc_sync(as_json: bool, database_url: str | None) -> None:
     """Run the referral sync now (skipped if one is running). Exit code 0 only when it succeeded."""
     from shared.services.pc_sync import sync_now
 
-    settings, engine = _context(database_url)
+    settings, engine = settings_and_engine(database_url)
     _require_enabled(settings)
     outcome = sync_now(settings, engine, trigger="manual")  # type: ignore[arg-type]
     if as_json:
@@ -116,7 +115,7 @@ def pc_referrals(
     from shared.api.pc_models import ReferralOut
     from shared.store.referrals import ReferralFilter, list_referrals
 
-    _, engine = _context(database_url)
+    _, engine = settings_and_engine(database_url)
     rows, total = list_referrals(
         engine,  # type: ignore[arg-type]
         ReferralFilter(link_status=[link_status] if link_status else [], type=list(types), limit=limit),
@@ -150,7 +149,7 @@ def pc_status(as_json: bool, database_url: str | None) -> None:
     """Sign-in state (needs_login?), the last sync and the referral counts."""
     from shared.services.pc_sync import partner_center_status
 
-    settings, engine = _context(database_url)
+    settings, engine = settings_and_engine(database_url)
     status = partner_center_status(engine, settings)  # type: ignore[arg-type]
     if as_json:
         print(json.dumps(status, ensure_ascii=False))

@@ -254,11 +254,16 @@ def jobs_resume(job_id: str, database_url: str | None) -> None:
 def submit_and_follow(rows, settings: Settings, source: str) -> None:  # type: ignore[no-untyped-def]
     """``hunter scan --async``: store and enqueue the job, then follow it with a progress bar."""
     from shared.jobs.submit import submit_job
-    from shared.store.jobs import JobStore
 
     engine = _engine(settings)
-    job = submit_job(rows, settings, engine, source=source)
-    store = JobStore(engine)
+    follow(submit_job(rows, settings, engine, source=source), settings)
+
+
+def follow(job, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    """Print the submitted job, then follow it with a live progress bar until it is done."""
+    from shared.store.jobs import JobStore
+
+    store = JobStore(_engine(settings))
     err.print(
         f"job [bold]{job.id}[/]: {job.unique_domains} domains in {job.batches} batches "
         f"({job.invalid} invalid, {job.duplicates} duplicates) on the {settings.queue_backend} queue"

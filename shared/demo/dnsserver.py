@@ -104,6 +104,11 @@ class Responder:
         self._cache: dict[tuple[str, int, int], bytes | None] = {}
         self.queries = 0
 
+    def reload(self, lookup: Lookup, special: Callable[[str], str | None] | None = None) -> None:
+        self.lookup = lookup
+        self.special = special or (lambda name: None)
+        self._cache = {}
+
     def respond(self, data: bytes, *, tcp: bool) -> bytes | None:
         self.queries += 1
         try:
@@ -206,6 +211,12 @@ def main(argv: list[str] | None = None, lookup_factory: Callable[[], Responder] 
         records = RecordSet(args.records.read_text(encoding="utf-8"))
         responder = Responder(records.lookup, records.special)
 
+    def reload() -> None:
+        """SIGHUP: read the records file again (a changed DNS world, as between two scans of a lead)."""
+        records = RecordSet(args.records.read_text(encoding="utf-8"))
+        responder.reload(records.lookup, records.special)
+        print("RELOADED", flush=True)
+
     async def run() -> None:
         host, port = await serve(responder, args.host, args.port, args.delay_ms / 1000)
         print(f"READY {host} {port}", flush=True)
@@ -213,6 +224,8 @@ def main(argv: list[str] | None = None, lookup_factory: Callable[[], Responder] 
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        if lookup_factory is None:
+            loop.add_signal_handler(signal.SIGHUP, reload)
         await stop.wait()
         print(f"queries {responder.queries}", file=sys.stderr, flush=True)
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import multiprocessing
 import os
 import shutil
 import sys
@@ -70,8 +71,27 @@ class ServeLimits:
 _EXPERIMENT = os.environ.get("HUNTER_SERVE_EXPERIMENT", "")
 
 
+SLOTS = 64  # server processes that can tell each other they are idle (--workers is at most 64)
+
+
 class _Process:
-    requests: set[Any] = set()  # replaced by uvicorn's own set in the worker process
+    """What a server process knows of the others: which are idle, in memory they all share."""
+
+    def __init__(self) -> None:
+        self.requests: set[Any] = set()  # uvicorn's own set of this process's requests in progress, once serving
+        self.idle: Any = None  # multiprocessing.RawArray of SLOTS flags, made by serve() before the fork
+        self.slot = 0
+
+    def start(self, age: int) -> None:
+        self.slot = age % SLOTS
+        self.set_idle(True)
+
+    def set_idle(self, idle: bool) -> None:
+        if self.idle is not None:
+            self.idle[self.slot] = idle
+
+    def others_idle(self) -> bool:
+        return self.idle is not None and b"\x01" in bytes(self.idle)
 
 
 _process = _Process()
@@ -264,6 +284,14 @@ class WsgiFront:
     async def __call__(self, scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
         if scope["type"] != "http":
             return
+        _process.set_idle(False)
+        try:
+            await self._serve(scope, receive, send)
+        finally:
+            if len(_process.requests) <= 1:  # this request's task is the last one in progress
+                _process.set_idle(True)
+
+    async def _serve(self, scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
         limits = _limits
         raw_headers: list[tuple[bytes, bytes]] = scope["headers"]
         if len(raw_headers) > limits.max_header_fields:
@@ -316,10 +344,14 @@ class WsgiFront:
             status, response_headers, chunks_out = self._call(environ)
         else:
             status, response_headers, chunks_out = await self._run(self._call, environ)
-        if _EXPERIMENT != "sticky":
-            # Requests waiting behind this one in this process while others may be idle: this client's
-            # next request goes through the accept queue again (see the module docstring).
+        if _EXPERIMENT == "count":
             unread = unread or len(_process.requests) > self.threads
+        elif _EXPERIMENT == "th2":
+            unread = unread or (len(_process.requests) > self.threads + 1 and _process.others_idle())
+        elif _EXPERIMENT != "sticky":
+            # Requests wait behind this one here while another process is idle: this client's next
+            # request goes through the accept queue again, to the idle process (see the module docstring).
+            unread = unread or (len(_process.requests) > self.threads and _process.others_idle())
         await _send_response(send, status, response_headers, chunks_out, unread, self._run)
 
     def _environ(self, scope: dict[str, Any], raw_headers: list[tuple[bytes, bytes]], body: bytes) -> dict[str, Any]:
@@ -449,6 +481,16 @@ class HunterWorker(UvicornWorker):
         }
         super().__init__(*args, **kwargs)
 
+    def init_process(self) -> None:
+        _process.start(self.age)
+        super().init_process()
+
+
+def _child_exit(arbiter: Any, worker: Any) -> None:
+    """In the arbiter: a process that is gone is not idle."""
+    if _process.idle is not None:
+        _process.idle[worker.age % SLOTS] = 0
+
 
 class _Gunicorn(gunicorn.app.base.BaseApplication):
     def __init__(self, app: Any, options: dict[str, Any]) -> None:
@@ -469,6 +511,7 @@ def serve(
 ) -> None:
     global _limits
     _limits = limits or ServeLimits()
+    _process.idle = multiprocessing.RawArray("b", SLOTS)  # shared with the processes gunicorn forks
     options = {
         "bind": f"{host}:{port}",
         "workers": workers or default_workers(),
@@ -477,5 +520,6 @@ def serve(
         "graceful_timeout": 10,
         "keepalive": _limits.keepalive,
         "loglevel": os.environ.get("GUNICORN_LOG_LEVEL", "error"),
+        "child_exit": _child_exit,
     }
     _Gunicorn(WsgiFront(create_app(), threads), options).run()

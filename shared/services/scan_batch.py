@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.core.domains import parse
 from shared.core.inputs import InputRow
+from shared.jobs import RESCAN_SOURCE
 from shared.queues import Delivery
 from shared.scan.pipeline import Scanner
 from shared.services.after_scan import AfterScan
@@ -41,20 +42,37 @@ _scanners: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[Scanner, a
 )
 
 
-def _scanner(settings: Settings) -> tuple[Scanner, asyncio.Semaphore]:
+_fresh_scanners: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Scanner] = weakref.WeakKeyDictionary()
+
+
+def _scanner(settings: Settings, *, fresh: bool = False) -> tuple[Scanner, asyncio.Semaphore]:
     """One scanner (one DNS client, one cache) per event loop, shared by every batch it runs,
     and one bound on the domains in flight (``scan_concurrency``) across all of those batches:
-    a worker holding 24 messages of 100 domains must not start 2,400 scans at once."""
+    a worker holding 24 messages of 100 domains must not start 2,400 scans at once.
+
+    ``fresh`` (rescans): a second scanner of the loop whose DNS and WHOIS caches are off, in
+    process and in Redis, so a rescan sees today's records; it shares the bound on domains in flight."""
     loop = asyncio.get_running_loop()
     pair = _scanners.get(loop)
     if pair is None:
         pair = _scanners[loop] = (Scanner(settings), asyncio.Semaphore(settings.scan_concurrency))
-    return pair
+    if not fresh:
+        return pair
+    scanner = _fresh_scanners.get(loop)
+    if scanner is None:
+        uncached = settings.model_copy(update={"cache_dns_ttl": 0, "cache_whois_ttl": 0})
+        scanner = _fresh_scanners[loop] = Scanner(uncached)
+    return scanner, pair[1]
 
 
 async def _scan(scanner: Scanner, limit: asyncio.Semaphore, item) -> object:  # type: ignore[no-untyped-def]
     async with limit:
         return await scanner.scan_row(InputRow(item.input, item.company, item.row), parse(item.domain).domain, None)
+
+
+def _forget_cached(runtime: Runtime, domains: list[str]) -> None:
+    for domain in domains:
+        runtime.scan_cache.delete(domain)
 
 
 async def handle_scan_batch(body: str, delivery: Delivery, runtime: Runtime) -> None:
@@ -67,8 +85,11 @@ async def handle_scan_batch(body: str, delivery: Delivery, runtime: Runtime) -> 
     if items:
         if job.started_at is None:
             await asyncio.to_thread(jobs.mark_started, request.job)
-        scanner, limit = _scanner(runtime.settings)
+        rescan = job.source == RESCAN_SOURCE
+        scanner, limit = _scanner(runtime.settings, fresh=rescan)
         results = await asyncio.gather(*(_scan(scanner, limit, item) for item in items))
         guard = claim_guard(request.job, {item.domain: item.seq for item in items if item.domain})
-        await asyncio.to_thread(AfterScan(runtime).save, list(results), guard=guard)
+        saved = await asyncio.to_thread(AfterScan(runtime).save, list(results), guard=guard)
+        if rescan:  # the scan cache of POST /v1/scan must not answer with the result this rescan replaced
+            await asyncio.to_thread(_forget_cached, runtime, [r.record.domain for r in saved if r.record.domain])
     await asyncio.to_thread(jobs.finish_if_complete, request.job)

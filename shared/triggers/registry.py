@@ -173,6 +173,18 @@ ROUTES: tuple[Route, ...] = (
         uploads=True,
     ),
     _route(
+        "submit_rescan",
+        "POST",
+        "/v1/rescans",
+        "shared.api.rescans:submit_rescan",
+        "scan",
+        "Rescan known leads (named, matching a filter, or due under the rescan policy) as one bulk job",
+        "Bulk scans",
+        body_model="shared.api.rescans:RescanRequest",
+        response_model="shared.api.rescans:RescanJobOut",
+        status=202,
+    ),
+    _route(
         "list_scan_jobs",
         "GET",
         "/v1/scans",
@@ -456,6 +468,12 @@ TIMER_FUNCTIONS: tuple[TimerTrigger, ...] = (
         schedule_setting="pc_sync_schedule",
         summary="Poll Partner Center for new and updated referrals",
     ),
+    TimerTrigger(
+        "rescan_timer",
+        "shared.services.rescans:scheduled_rescan",
+        schedule_setting="rescan_schedule",
+        summary="Rescan the leads the rescan policy says are due",
+    ),
 )
 
 # Which function folder hosts which trigger on Azure (functions/<folder>/__init__.py builds its
@@ -494,6 +512,7 @@ FOLDERS: dict[str, tuple[str, ...]] = {
     ),
     "d365_push_queue": ("push_lead_to_d365", "push_leads_to_d365", "retry_d365_pushes", "d365_push"),
     "pc_sync_timer": ("sync_partner_center", "list_referrals", "get_referral", "pc_sync_timer"),
+    "rescan_timer": ("submit_rescan", "rescan_timer"),
 }
 
 TRIGGERS: tuple[Trigger, ...] = (*ROUTES, *QUEUE_FUNCTIONS, *TIMER_FUNCTIONS)

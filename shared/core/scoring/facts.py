@@ -1,4 +1,4 @@
-"""Reduce a :class:`ScanRecord` (plus optional lead context) to the flat facts rules test.
+"""Reduce a :class:`ScanRecord` (plus the lead facts its referrals give) to the flat facts rules test.
 
 Rules in ``rules.yaml`` never look at the raw record: they look at these facts. That keeps
 the rules file small and declarative ("spf: [missing]") and puts every judgement about
@@ -132,7 +132,7 @@ def _dmarc_state(record: ScanRecord) -> tuple[DmarcState, str | None, int]:
 
 def extract_facts(record: ScanRecord, extra: LeadFacts | None = None) -> Facts:
     """The facts of one record; pure and total (never raises on a well-formed record)."""
-    context = extra or LeadFacts()
+    lead_facts = extra or LeadFacts()
     spf, spf_error = _spf_state(record)
     dmarc, dmarc_error, dmarc_pct = _dmarc_state(record)
     band = record.tenant_size.band.lower() if record.tenant_size else "unknown"
@@ -153,6 +153,6 @@ def extract_facts(record: ScanRecord, extra: LeadFacts | None = None) -> Facts:
         dmarc_pct=dmarc_pct,
         tenant_size=TenantBand(band) if band in TenantBand._value2member_map_ else TenantBand.UNKNOWN,
         tenant_domain=record.m365.tenant_domain,
-        referral_type=normalise_referral(context.referral_type),
-        known_tenant=context.known_tenant,
+        referral_type=normalise_referral(lead_facts.referral_type),
+        known_tenant=lead_facts.known_tenant,
     )
