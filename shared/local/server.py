@@ -59,16 +59,13 @@ log = logging.getLogger("hunter.serve")
 @dataclass(frozen=True)
 class ServeLimits:
     header_timeout: float = 10.0  # s for the request line and headers, from the first byte (or the connect)
-    read_timeout: float = 30.0  # s a request body may pause, or a streamed answer wait for the client
+    read_timeout: float = 30.0  # s a request body may pause, or a client leave an answer unread (408 / cut off)
     keepalive: int = 5  # s an idle keep-alive connection is kept
     max_request_line: int = 8190  # bytes (414)
     max_header_fields: int = 100  # (431)
     max_header_field: int = 8190  # bytes of one field, name and value (431)
     max_head: int = 64 * 1024  # bytes of the request line and every header together (431)
     max_connections: int = 1000  # per process; a request on a connection beyond it is answered 503
-
-
-_EXPERIMENT = os.environ.get("HUNTER_SERVE_EXPERIMENT", "")
 
 
 SLOTS = 64  # server processes that can tell each other they are idle (--workers is at most 64)
@@ -168,6 +165,7 @@ class HunterProtocol(H11Protocol):
         self._raw: asyncio.Transport | None = None
         self._head_timer: asyncio.TimerHandle | None = None
         self._linger_timer: asyncio.TimerHandle | None = None
+        self._write_timer: asyncio.TimerHandle | None = None
         self._line_bytes = 0  # of the request line so far, until its line feed
         self._head_bytes = 0  # of the head so far
         self._in_line = True
@@ -179,10 +177,10 @@ class HunterProtocol(H11Protocol):
         self._head_timer = self.loop.call_later(self.limits.header_timeout, self._head_timed_out)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        for timer in (self._head_timer, self._linger_timer):
+        for timer in (self._head_timer, self._linger_timer, self._write_timer):
             if timer is not None:
                 timer.cancel()
-        self._head_timer = self._linger_timer = None
+        self._head_timer = self._linger_timer = self._write_timer = None
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -261,6 +259,18 @@ class HunterProtocol(H11Protocol):
             self._raw.close()
         return None
 
+    def pause_writing(self) -> None:
+        """The client has let the answer pile up: it has ``read_timeout`` to start reading again."""
+        super().pause_writing()
+        if self._write_timer is None:
+            self._write_timer = self.loop.call_later(self.limits.read_timeout, self._raw.abort)
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        if self._write_timer is not None:
+            self._write_timer.cancel()
+            self._write_timer = None
+
 
 def _latin1(value: bytes) -> str:
     return value.decode("latin-1")
@@ -275,7 +285,7 @@ class WsgiFront:
         self._pool: ThreadPoolExecutor | None = None  # made in the worker process, after the fork
 
     async def _run(self, function: Callable[..., Any], *args: Any) -> Any:
-        if self.threads <= 1 and _EXPERIMENT != "pool":
+        if self.threads <= 1:
             return function(*args)
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="hunter-http")
@@ -340,19 +350,14 @@ class WsgiFront:
             if size > limit:  # stop at the cap plus one byte: dispatch answers 413, the rest is never read
                 body, unread = body[: limit + 1], True
         environ = self._environ(scope, raw_headers, body)
-        if self.threads <= 1 and _EXPERIMENT != "pool":
-            status, response_headers, chunks_out = self._call(environ)
+        status, response_headers, chunks_out = await self._run(self._call, environ)
+        # Two or more requests wait behind this one here while another process is idle: this client's next
+        # request goes through the accept queue again, to the idle process (see the module docstring).
+        close = unread or (len(_process.requests) > self.threads + 1 and _process.others_idle())
+        if isinstance(chunks_out, list):
+            await _send_response(send, status, response_headers, chunks_out, close)
         else:
-            status, response_headers, chunks_out = await self._run(self._call, environ)
-        if _EXPERIMENT == "count":
-            unread = unread or len(_process.requests) > self.threads
-        elif _EXPERIMENT == "th2":
-            unread = unread or (len(_process.requests) > self.threads + 1 and _process.others_idle())
-        elif _EXPERIMENT != "sticky":
-            # Requests wait behind this one here while another process is idle: this client's next
-            # request goes through the accept queue again, to the idle process (see the module docstring).
-            unread = unread or (len(_process.requests) > self.threads and _process.others_idle())
-        await _send_response(send, status, response_headers, chunks_out, unread, self._run)
+            await _stream_response(send, receive, self._run, status, response_headers, chunks_out, close)
 
     def _environ(self, scope: dict[str, Any], raw_headers: list[tuple[bytes, bytes]], body: bytes) -> dict[str, Any]:
         server = scope.get("server") or ("127.0.0.1", 0)
@@ -430,37 +435,48 @@ async def _send_response(
     send: Callable[..., Any],
     status: int,
     headers: Any,
-    body: Iterator[bytes] | list[bytes],
+    body: list[bytes],
     close: bool,
-    run: Callable[..., Any] | None = None,
 ) -> None:
-    """Send an answer; ``close``: the connection ends after it (the request body was not read)."""
+    """Send a whole answer with its length; ``close``: the connection ends after it."""
     head = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers]
-    if close or _EXPERIMENT == "close":
+    if close:
         head.append((b"connection", b"close"))
-    if isinstance(body, list):  # whole: sent with its length, not chunked
-        whole = b"".join(body)
-        if not any(name.lower() == b"content-length" for name, _ in head):
-            head.append((b"content-length", str(len(whole)).encode("ascii")))
-        await send({"type": "http.response.start", "status": status, "headers": head})
-        await send({"type": "http.response.body", "body": whole})
-        return
+    whole = b"".join(body)
+    if not any(name.lower() == b"content-length" for name, _ in head):
+        head.append((b"content-length", str(len(whole)).encode("ascii")))
     await send({"type": "http.response.start", "status": status, "headers": head})
-    timeout = _limits.read_timeout
+    await send({"type": "http.response.body", "body": whole})
+
+
+async def _stream_response(
+    send: Callable[..., Any],
+    receive: Callable[..., Any],
+    run: Callable[..., Any],
+    status: int,
+    headers: Any,
+    body: Iterator[bytes],
+    close: bool,
+) -> None:
+    """Send an answer the app produces chunk by chunk (an export), as the client reads it; stop making
+    chunks once the client is gone (a client that stops reading is cut off by the protocol)."""
+    head = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+    if close:
+        head.append((b"connection", b"close"))
+    gone = asyncio.ensure_future(receive())  # the request body is read: what comes next is the disconnect
     try:
-        while True:  # a streamed answer: one chunk at a time, each within the read timeout
-            chunk = await run(next, body, None) if run is not None else next(body, None)
+        await send({"type": "http.response.start", "status": status, "headers": head})
+        while not gone.done():
+            chunk = await run(next, body, None)
             if chunk is None:
+                await send({"type": "http.response.body", "body": b""})
                 break
             if chunk:
-                async with asyncio.timeout(timeout):
-                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            await asyncio.sleep(0)  # let the loop serve timers and other connections between chunks
-        await send({"type": "http.response.body", "body": b""})
-    except TimeoutError:
-        log.info("client stopped reading a streamed answer", extra={"timeout": timeout})
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await asyncio.sleep(0)  # timers and other connections get the loop between chunks
     finally:
-        body.close()  # type: ignore[union-attr]
+        gone.cancel()
+        body.close()  # type: ignore[attr-defined]
 
 
 class HunterWorker(UvicornWorker):
