@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import logging
 import multiprocessing
 import os
 import shutil
@@ -53,7 +52,6 @@ MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's own setting
 WORKER_TIMEOUT = 600  # s, host.json's functionTimeout: a process whose loop is stuck this long is replaced
 LINGER_SECONDS = 2.0  # after an answer to an unread body: how long the rest is read and dropped
 LINGER_BYTES = 64 * 1024 * 1024  # ... and at most how much of it
-log = logging.getLogger("hunter.serve")
 
 
 @dataclass(frozen=True)
@@ -449,6 +447,12 @@ async def _send_response(
     await send({"type": "http.response.body", "body": whole})
 
 
+async def _disconnect(receive: Callable[..., Any]) -> None:
+    """Return once the client is gone (or the answer complete); what is left of a body is skipped."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
 async def _stream_response(
     send: Callable[..., Any],
     receive: Callable[..., Any],
@@ -463,7 +467,7 @@ async def _stream_response(
     head = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers]
     if close:
         head.append((b"connection", b"close"))
-    gone = asyncio.ensure_future(receive())  # the request body is read: what comes next is the disconnect
+    gone = asyncio.ensure_future(_disconnect(receive))
     try:
         await send({"type": "http.response.start", "status": status, "headers": head})
         while not gone.done():
