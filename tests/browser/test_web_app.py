@@ -174,10 +174,20 @@ def test_dashboard_charts(page, web):
     expect(page.locator(".chart")).to_have_count(4)
     expect(page.locator(".chart .bar-row").first).to_be_visible()
     expect(page.get_by_text("Entegrasyonlar")).to_be_visible()
+    expect(page.locator("#dash-rescan")).to_have_text("Otomatik yeniden tarama")
+    expect(page.get_by_text("Sonraki çalışma")).to_be_visible()
     shot(page, "dashboard-tr")
     page.locator(".chart a", has_text="P3").click()
     expect(page).to_have_url(re.compile(r"#/leads\?priority=P3"))
     expect(page.locator("table.leads-table tbody tr")).to_have_count(2)
+
+
+def test_the_filtered_list_can_be_rescanned(page, web):
+    sign_in(page, web, route="#/leads?priority=P3")
+    expect(page.locator("table.leads-table tbody tr")).to_have_count(2)
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Listeyi yeniden tara").click()
+    expect(page).to_have_url(re.compile(r"#/scan/jobs/[0-9a-f]{32}"), timeout=10_000)
 
 
 def test_operations_for_admins(page, web):

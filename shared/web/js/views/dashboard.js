@@ -75,6 +75,20 @@ function integrations(data) {
   );
 }
 
+function rescans(data) {
+  const last = data.last_run;
+  return h(
+    "section",
+    { class: "card", "aria-labelledby": "dash-rescan" },
+    h("h2", { id: "dash-rescan", text: t("dash.rescans") }),
+    facts([
+      [t("dash.rescanLast"), last ? `${dateTime(last.at)} — ${t(`rescan.${last.status}`, {}, last.status)}` : t("dash.rescanNever")],
+      [t("dash.rescanSubmitted"), last ? num(last.submitted) : null],
+      [t("dash.rescanNext"), data.next_run_at ? dateTime(data.next_run_at) : null],
+    ]),
+  );
+}
+
 export async function render(root, ctx) {
   setTitle(t("nav.dashboard"));
   root.append(h("h1", { text: t("nav.dashboard") }));
@@ -94,7 +108,7 @@ export async function render(root, ctx) {
   clear(body);
   if (data.total === 0) {
     body.append(emptyState(t("leads.empty"), ctx.can("scan") ? h("a", { class: "btn btn-primary", href: "#/scan", text: t("nav.scan") }) : null));
-    body.append(integrations(data.integrations || {}));
+    body.append(integrations(data.integrations || {}), rescans(data.rescans || {}));
     return;
   }
   const byPriority = [...data.by_priority].sort((a, b) => String(a.key).localeCompare(String(b.key)));
@@ -142,5 +156,6 @@ export async function render(root, ctx) {
         : h("p", { class: "muted", text: t("lead.noChanges") }),
     ),
     integrations(data.integrations || {}),
+    rescans(data.rescans || {}),
   );
 }

@@ -158,6 +158,7 @@ export async function render(root, ctx) {
       }),
     ),
   );
+  if (ctx.can("scan")) exportButtons.append(rescanButton(ctx, filters));
   root.append(h("div", { class: "page-head" }, heading, exportButtons), summary);
   const formSlot = h("div", {}, loading());
   const results = h("div", { class: "results", "aria-busy": "true" }, loading(t("leads.loading")));
@@ -236,6 +237,31 @@ export async function render(root, ctx) {
       : null,
   );
   results.append(table, pager);
+}
+
+// Rescan every lead of the filtered list as one job (POST /v1/rescans), then follow the job.
+function rescanButton(ctx, filters) {
+  return h("button", {
+    type: "button",
+    class: "btn",
+    text: t("leads.rescan"),
+    onclick: async (event) => {
+      if (!window.confirm(t("leads.rescanConfirm"))) return;
+      const button = event.currentTarget;
+      button.disabled = true;
+      button.setAttribute("aria-busy", "true");
+      try {
+        const job = await api("/rescans", { method: "POST", json: { filter: filters } });
+        toast(t("leads.rescanQueued", { count: num(job.totals.unique) }), "success");
+        ctx.navigate(`scan/jobs/${encodeURIComponent(job.id)}`);
+      } catch (error) {
+        toast(errorBoxText(error), "error");
+      } finally {
+        button.disabled = false;
+        button.removeAttribute("aria-busy");
+      }
+    },
+  });
 }
 
 function errorBoxText(error) {
