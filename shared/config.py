@@ -146,6 +146,20 @@ class Settings(BaseSettings):
     pc_sync_schedule: str = Field("0 */10 * * * *", description="NCRONTAB schedule of the referral sync")
     rescan_schedule: str = Field("0 0 2 * * *", description="NCRONTAB schedule of the rescan timer (UTC)")
     rescan_budget: int = Field(5000, ge=1, le=100_000, description="most leads one rescan timer run submits")
+
+    # Change alerts: webhooks, Teams, Slack and e-mail (immediate or a daily/weekly digest).
+    notify_backoff_base: float = Field(10.0, ge=0, description="seconds before a delivery's first retry (doubling)")
+    notify_max_attempts: int = Field(8, ge=1, le=20, description="deliveries of an alert before notifications-poison")
+    notify_allow_private: bool = Field(
+        False, description="allow http and private or loopback receivers (tests, on-premises servers)"
+    )
+    digest_schedule: str = Field("0 0 7 * * *", description="NCRONTAB schedule of the e-mail digest timer (UTC)")
+    smtp_host: str | None = Field(None, description="SMTP relay, e.g. smtp.office365.com or smtp.azurecomm.net")
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str | None = Field(None, description="the sender address of alert e-mails")
+    smtp_starttls: bool = True
     public_url: str = Field("http://127.0.0.1:7071", description="where users open Hunter (links from Dynamics)")
 
     @field_validator("token_cache_key")

@@ -1,5 +1,5 @@
 // Hunter on Azure: the function app (Python 3.11, v2 programming model), its Storage account
-// (functions runtime + the scan-requests / d365-push queues and their -poison queues),
+// (functions runtime + the scan-requests / d365-push / notifications queues and their -poison queues),
 // PostgreSQL Flexible Server, Azure Cache for Redis, Key Vault for every secret, and
 // Application Insights. Deploy:
 //   az group create -n hunter-prod -l westeurope
@@ -45,6 +45,15 @@ param pcSyncSchedule string = '0 */10 * * * *'
 @description('NCRONTAB schedule of the rescan timer (UTC): nightly at 02:00 by default.')
 param rescanSchedule string = '0 0 2 * * *'
 
+@description('NCRONTAB schedule of the e-mail digest timer (UTC).')
+param digestSchedule string = '0 0 7 * * *'
+
+@description('SMTP relay for alert e-mails (e.g. smtp.office365.com or smtp.azurecomm.net); empty = no e-mail.')
+param smtpHost string = ''
+
+@description('Sender address of alert e-mails.')
+param smtpFrom string = ''
+
 @description('Most leads one rescan timer run submits.')
 @minValue(1)
 @maxValue(100000)
@@ -70,6 +79,8 @@ var queues = [
   'scan-requests-poison'
   'd365-push'
   'd365-push-poison'
+  'notifications'
+  'notifications-poison'
 ]
 
 resource workspace 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
@@ -264,6 +275,9 @@ resource app 'Microsoft.Web/sites@2023-12-01' = {
         { name: 'HUNTER_PC_SYNC_SCHEDULE', value: pcSyncSchedule }
         { name: 'HUNTER_RESCAN_SCHEDULE', value: rescanSchedule }
         { name: 'HUNTER_RESCAN_BUDGET', value: string(rescanBudget) }
+        { name: 'HUNTER_DIGEST_SCHEDULE', value: digestSchedule }
+        { name: 'HUNTER_SMTP_HOST', value: smtpHost }
+        { name: 'HUNTER_SMTP_FROM', value: smtpFrom }
       ]
     }
   }

@@ -139,7 +139,7 @@ async def run_on_functions_host(
     """
     from shared.queues.hostjson import queue_options
 
-    policy = policy or RetryPolicy.from_settings(runtime.settings, queue_options().max_dequeue_count)
+    policy = policy or RetryPolicy.for_trigger(function, runtime.settings, queue_options().max_dequeue_count)
     delivery = Delivery(message.id, function.queue, message.dequeue_count)
     try:
         return await invoke(function, message.body, delivery, runtime)

@@ -171,8 +171,15 @@ class QueueWorker:
         if running:
             await asyncio.wait(running)
 
+    def _policy(self, function: QueueTrigger) -> RetryPolicy:
+        """This queue's retry policy: the worker's, with the registry's per-queue settings applied."""
+        if function.retry_base_setting is None and function.max_attempts_setting is None:
+            return self.retry
+        return RetryPolicy.for_trigger(function, self.runtime.settings, self.retry.max_attempts)
+
     async def _process(self, function: QueueTrigger, queue: Queue, message: QueueMessage, leases: _Leases) -> None:
-        if message.dequeue_count > self.retry.max_attempts:
+        policy = self._policy(function)
+        if message.dequeue_count > policy.max_attempts:
             # Delivered more often than allowed without finishing: its workers died running it.
             await self._poison(queue, message, "exceeded maxDequeueCount without completing")
             return
@@ -185,7 +192,7 @@ class QueueWorker:
             self.failed += 1
             current = await leases.release(message)
             try:
-                outcome = await settle_failure(self.runtime, queue, current, self.retry, exc)
+                outcome = await settle_failure(self.runtime, queue, current, policy, exc)
             except Exception as settle_error:  # it comes back when its lease runs out, and is counted
                 log_failure(log, "could not settle a failed message", settle_error, queue=queue.name)
                 return

@@ -62,6 +62,19 @@ class RetryPolicy:
     def from_settings(cls, settings: Settings, max_attempts: int) -> RetryPolicy:
         return cls(base=settings.queue_retry_base, cap=settings.queue_retry_max, max_attempts=max_attempts)
 
+    @classmethod
+    def for_trigger(cls, function: object, settings: Settings, max_attempts: int) -> RetryPolicy:
+        """The policy of one queue function: its own settings where the registry names them
+        (``retry_base_setting``, ``max_attempts_setting``), else the queue-wide ones."""
+        policy = cls.from_settings(settings, max_attempts)
+        base_setting = getattr(function, "retry_base_setting", None)
+        attempts_setting = getattr(function, "max_attempts_setting", None)
+        return cls(
+            base=getattr(settings, base_setting) if base_setting else policy.base,
+            cap=policy.cap,
+            max_attempts=getattr(settings, attempts_setting) if attempts_setting else policy.max_attempts,
+        )
+
     def is_last(self, dequeue_count: int) -> bool:
         """No retry after this delivery: the message goes to the poison queue."""
         return dequeue_count >= self.max_attempts

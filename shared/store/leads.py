@@ -218,6 +218,14 @@ class LeadStore:
 
     # -- reads --------------------------------------------------------------------------
 
+    def priorities(self, domains: list[str]) -> dict[str, str | None]:
+        """The priority category of each known lead among ``domains`` (one indexed query)."""
+        if not domains:
+            return {}
+        with self.sessions() as session:
+            rows = session.execute(select(LeadRow.domain, LeadRow.priority_category).where(LeadRow.domain.in_(domains)))
+            return {domain: priority for domain, priority in rows}
+
     def lead(self, domain: str) -> LeadRow | None:
         with self.sessions() as session:
             return session.scalar(select(LeadRow).where(LeadRow.domain == domain))

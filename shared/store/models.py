@@ -362,3 +362,57 @@ class SyncRunRow(Base):
     scans_queued: Mapped[int] = mapped_column(Integer, default=0)
     watermark: Mapped[datetime | None] = mapped_column(UtcDateTime())
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class NotificationEventRow(Base):
+    """One alert-worthy event (a provider move, a hot lead, a failed push, a new referral), stored once
+    under a stable id derived from what happened, so a redelivered scan cannot make it twice."""
+
+    __tablename__ = "notification_events"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    type: Mapped[str] = mapped_column(String(40))
+    domain: Mapped[str | None] = mapped_column(String(253))
+    occurred_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    payload: Mapped[dict] = mapped_column(JsonType)  # the event as delivered: {type, timestamp, data}
+
+
+class SubscriptionRow(Base):
+    """Who hears about which events: a webhook, a Teams or Slack channel, or e-mail addresses."""
+
+    __tablename__ = "notification_subscriptions"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # webhook | teams | slack | email
+    url: Mapped[str | None] = mapped_column(String(2000))
+    recipients: Mapped[list] = mapped_column(JsonType, default=list)  # e-mail addresses
+    events: Mapped[list] = mapped_column(JsonType, default=list)  # event types; empty = every type
+    lead_filter: Mapped[dict] = mapped_column(JsonType, default=dict)  # lead-list filters the lead must match
+    lang: Mapped[str] = mapped_column(String(2), default="tr")
+    digest: Mapped[str] = mapped_column(String(8), default="off")  # off | daily | weekly (e-mail)
+    secret: Mapped[str | None] = mapped_column(String(100))  # whsec_… of a webhook (shown once, never listed)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    disabled_reason: Mapped[str | None] = mapped_column(String(300))
+    created_by: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    last_digest_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class DeliveryRow(Base):
+    """One event (or one digest period) for one subscription: delivered at most once, retried until then."""
+
+    __tablename__ = "notification_deliveries"
+    __table_args__ = (Index("ux_delivery_subscription_event", "subscription_id", "event_id", unique=True),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscription_id: Mapped[str] = mapped_column(
+        String(16), ForeignKey("notification_subscriptions.id", ondelete="CASCADE"), index=True
+    )
+    event_id: Mapped[str] = mapped_column(String(64))  # an event id, or "digest:<period>"
+    status: Mapped[str] = mapped_column(String(16))  # queued | delivered | failed | gone
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

@@ -66,6 +66,10 @@ def _route(
 class QueueTrigger(Trigger):
     queue: str = ""
     summary: str = ""
+    # Settings fields overriding the queue retry policy for this queue (None: HUNTER_QUEUE_RETRY_BASE
+    # and host.json's maxDequeueCount).
+    retry_base_setting: str | None = None
+    max_attempts_setting: str | None = None
 
 
 @dataclass(frozen=True)
@@ -183,6 +187,78 @@ ROUTES: tuple[Route, ...] = (
         body_model="shared.api.rescans:RescanRequest",
         response_model="shared.api.rescans:RescanJobOut",
         status=202,
+    ),
+    _route(
+        "create_subscription",
+        "POST",
+        "/v1/notifications/subscriptions",
+        f"{API}.notifications:create_subscription",
+        "admin",
+        "Subscribe a webhook, Teams, Slack or e-mail to change alerts (a webhook's secret is shown once)",
+        "Notifications",
+        body_model=f"{API}.notifications:SubscriptionIn",
+        response_model=f"{API}.notifications:SubscriptionOut",
+        status=201,
+    ),
+    _route(
+        "list_subscriptions",
+        "GET",
+        "/v1/notifications/subscriptions",
+        f"{API}.notifications:list_subscriptions",
+        "admin",
+        "The change-alert subscriptions (never a secret)",
+        "Notifications",
+        response_model=f"{API}.notifications:SubscriptionList",
+    ),
+    _route(
+        "get_subscription",
+        "GET",
+        "/v1/notifications/subscriptions/{subscription_id}",
+        f"{API}.notifications:get_subscription",
+        "admin",
+        "One change-alert subscription",
+        "Notifications",
+        response_model=f"{API}.notifications:SubscriptionOut",
+    ),
+    _route(
+        "delete_subscription",
+        "DELETE",
+        "/v1/notifications/subscriptions/{subscription_id}",
+        f"{API}.notifications:delete_subscription",
+        "admin",
+        "Delete a subscription (and its delivery log)",
+        "Notifications",
+        status=204,
+    ),
+    _route(
+        "test_subscription",
+        "POST",
+        "/v1/notifications/subscriptions/{subscription_id}/test",
+        f"{API}.notifications:test_subscription",
+        "admin",
+        "Send a test event to a subscription now and answer what the receiver said",
+        "Notifications",
+    ),
+    _route(
+        "list_deliveries",
+        "GET",
+        "/v1/notifications/deliveries",
+        f"{API}.notifications:list_deliveries",
+        "admin",
+        "The delivery log (failures first): status, attempts, last answer code or error, times",
+        "Notifications",
+        query_model=f"{API}.notifications:DeliveryQuery",
+        response_model=f"{API}.notifications:DeliveryList",
+    ),
+    _route(
+        "send_digests",
+        "POST",
+        "/v1/notifications/digest",
+        f"{API}.notifications:send_digests",
+        "admin",
+        "Send the e-mail digests that are due now (force=true: every digest subscription, whatever its period)",
+        "Notifications",
+        query_model=f"{API}.notifications:DigestQuery",
     ),
     _route(
         "list_scan_jobs",
@@ -459,6 +535,14 @@ QUEUE_FUNCTIONS: tuple[QueueTrigger, ...] = (
         queue="d365-push",
         summary="Push one lead to Dynamics 365 (upsert by domain)",
     ),
+    QueueTrigger(
+        "notify",
+        "shared.services.notifications:handle_notification",
+        queue="notifications",
+        summary="Deliver one change alert to one subscription (webhook, Teams, Slack, e-mail)",
+        retry_base_setting="notify_backoff_base",
+        max_attempts_setting="notify_max_attempts",
+    ),
 )
 
 TIMER_FUNCTIONS: tuple[TimerTrigger, ...] = (
@@ -467,6 +551,12 @@ TIMER_FUNCTIONS: tuple[TimerTrigger, ...] = (
         "shared.services.pc_sync:scheduled_sync",
         schedule_setting="pc_sync_schedule",
         summary="Poll Partner Center for new and updated referrals",
+    ),
+    TimerTrigger(
+        "digest_timer",
+        "shared.services.digests:scheduled_digests",
+        schedule_setting="digest_schedule",
+        summary="Send the daily and weekly e-mail digests that are due",
     ),
     TimerTrigger(
         "rescan_timer",
@@ -513,6 +603,17 @@ FOLDERS: dict[str, tuple[str, ...]] = {
     "d365_push_queue": ("push_lead_to_d365", "push_leads_to_d365", "retry_d365_pushes", "d365_push"),
     "pc_sync_timer": ("sync_partner_center", "list_referrals", "get_referral", "pc_sync_timer"),
     "rescan_timer": ("submit_rescan", "rescan_timer"),
+    "notifications": (
+        "create_subscription",
+        "list_subscriptions",
+        "get_subscription",
+        "delete_subscription",
+        "test_subscription",
+        "list_deliveries",
+        "send_digests",
+        "notify",
+        "digest_timer",
+    ),
 }
 
 TRIGGERS: tuple[Trigger, ...] = (*ROUTES, *QUEUE_FUNCTIONS, *TIMER_FUNCTIONS)
