@@ -125,10 +125,11 @@ def parse_texts(text: str) -> dict[str, dict[str, Any]]:
     if missing:
         raise ValueError(f"digest_texts.yaml: no texts for {', '.join(missing)}")
     reference = _shape(data[SUPPORTED_LANGS[0]])
+    for lang in SUPPORTED_LANGS[1:]:
+        if _shape(data[lang]) != reference:
+            raise ValueError(f"digest_texts.yaml: {lang} does not have the same keys as {SUPPORTED_LANGS[0]}")
     for lang in SUPPORTED_LANGS:
         texts = data[lang]
-        if _shape(texts) != reference:
-            raise ValueError(f"digest_texts.yaml: {lang} does not have the same keys as {SUPPORTED_LANGS[0]}")
         months = texts.get("months")
         if not isinstance(months, list) or len(months) != 12 or not all(isinstance(m, str) for m in months):
             raise ValueError(f"digest_texts.yaml {lang}.months: twelve month names are needed")

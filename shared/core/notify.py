@@ -50,7 +50,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 _SPACES = re.compile(r"\s+")
 # Markdown that Adaptive Cards render in TextBlock and Fact values (links, emphasis, code, lists).
 _TEAMS_SPECIAL = re.compile(r"([\\\[\]*_`<>])")
-_TEAMS_BLOCK_START = re.compile(r"^(\s*)([-+#>]|\d+[.)])")
+_TEAMS_BLOCK_START = re.compile(r"^(\s*(?:\d+)?)([-+#.)])(?=\s|$)")  # "- x", "# x", "1. x", "1) x"
 _URL = re.compile(r"https?://[^\s\x00-\x1f\x7f]+", re.IGNORECASE)
 
 
