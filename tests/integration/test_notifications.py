@@ -39,7 +39,7 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length", "0")))
                 status = receiver.plan.pop(0) if receiver.plan else 200
                 receiver.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
