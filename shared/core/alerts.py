@@ -34,8 +34,9 @@ _TYPE_OF_CHANGE = {
 _NAMESPACE = uuid.UUID("6f1b3c7e-2a4d-4c1e-9b8a-2d9e4f6a1c30")
 
 
-def event_id(event_type: str, domain: str, at: str, before: Any, after: Any) -> str:
-    return uuid.uuid5(_NAMESPACE, f"{event_type}|{domain}|{at}|{before}|{after}").hex
+def event_id(event_type: str, domain: str, at: str, before: Any, after: Any, identity: str = "") -> str:
+    """Stable: the same happening gives the same id (``identity`` tells apart two of one kind at one time)."""
+    return uuid.uuid5(_NAMESPACE, f"{event_type}|{domain}|{at}|{before}|{after}|{identity}").hex
 
 
 def make_event(
@@ -49,13 +50,14 @@ def make_event(
     priority: str | None,
     score: int | None,
     public_url: str,
+    identity: str = "",
 ) -> dict[str, Any]:
     """The event as every channel receives it (the issue's payload shape)."""
     return {
         "type": event_type,
         "timestamp": at,
         "data": {
-            "event_id": event_id(event_type, domain, at, before, after),
+            "event_id": event_id(event_type, domain, at, before, after, identity),
             "domain": domain,
             "company_name": company_name,
             "from": before,

@@ -66,6 +66,7 @@ class ServeLimits:
     max_connections: int = 1000  # per process; a request on a connection beyond it is answered 503
 
 
+_TMP_EXTRA = int(os.environ.get("TMP_EXTRA", "1"))
 SLOTS = 64  # server processes that can tell each other they are idle (--workers is at most 64)
 
 
@@ -351,7 +352,7 @@ class WsgiFront:
         status, response_headers, chunks_out = await self._run(self._call, environ)
         # Two or more requests wait behind this one here while another process is idle: this client's next
         # request goes through the accept queue again, to the idle process (see the module docstring).
-        close = unread or (len(_process.requests) > self.threads + 1 and _process.others_idle())
+        close = unread or (len(_process.requests) > self.threads + _TMP_EXTRA and _process.others_idle())
         if isinstance(chunks_out, list):
             await _send_response(send, status, response_headers, chunks_out, close)
         else:

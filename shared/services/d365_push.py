@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import weakref
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -138,6 +139,8 @@ async def handle_push(body: str, delivery: Delivery, runtime: Runtime) -> None:
             last_error=error,
             **({"status": "failed"} if permanent or last_try else {}),
         )
+        if permanent or last_try:
+            await asyncio.to_thread(_publish_failure, runtime, lead, company, error, delivery)
         if permanent:
             raise PermanentError(error) from None
         raise
@@ -154,6 +157,30 @@ async def handle_push(body: str, delivery: Delivery, runtime: Runtime) -> None:
         pushed_priority=document["priority_category"],
     )
     await asyncio.to_thread(set_state, engine, "d365", "ok", None)
+
+
+def _publish_failure(runtime: Runtime, lead: LeadRow, company: str | None, error: str, delivery: Delivery) -> None:
+    """A ``d365.push_failed`` alert when a push has failed for good (never fails the handler)."""
+    from shared.core.alerts import make_event
+    from shared.logs import log_failure
+    from shared.services.notifications import publish
+
+    event = make_event(
+        "d365.push_failed",
+        domain=lead.domain,
+        at=utcnow().isoformat(),
+        company_name=company,
+        before=None,
+        after=error[:300],
+        priority=lead.priority_category,
+        score=lead.score,
+        public_url=runtime.settings.public_url,
+        identity=f"{delivery.id}:{delivery.dequeue_count}",
+    )
+    try:
+        publish(runtime, [event])
+    except Exception as exc:
+        log_failure(logging.getLogger("hunter.d365"), "push failure alert not published", exc)
 
 
 def d365_status(engine: Engine, settings: Settings) -> dict[str, Any]:

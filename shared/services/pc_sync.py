@@ -117,6 +117,42 @@ def rescore_leads(engine: Engine, domains: list[str]) -> int:
     return changed
 
 
+def runtime_of(settings: Settings) -> Runtime:
+    """The runtime to publish events through (the process's, when it is for these settings)."""
+    from shared.runtime import Runtime, get_runtime
+
+    runtime = get_runtime()
+    return runtime if runtime.settings is settings else Runtime(settings)
+
+
+def _publish_referrals(runtime: Runtime, referrals: list[dict[str, Any]]) -> None:
+    """A ``referral.received`` alert for each referral seen for the first time."""
+    from shared.core.alerts import make_event
+    from shared.services.notifications import publish
+
+    now = _now().isoformat()
+    events = [
+        make_event(
+            "referral.received",
+            domain=fields.get("domain") or "",
+            at=(fields["created_at"] or _now()).isoformat() if fields.get("created_at") else now,
+            company_name=fields.get("customer_name"),
+            before=None,
+            after=fields.get("type"),
+            priority=None,
+            score=None,
+            public_url=runtime.settings.public_url,
+            identity=str(fields.get("id")),
+        )
+        for fields in referrals
+        if fields.get("domain")
+    ]
+    try:
+        publish(runtime, events)
+    except Exception as exc:  # an alert must never fail the sync
+        log_failure(log, "referral alerts not published", exc)
+
+
 def _queue_scans(settings: Settings, engine: Engine) -> int:
     from shared.core.inputs import InputRow
     from shared.jobs.submit import submit_job
@@ -180,6 +216,8 @@ async def run_sync(settings: Settings, engine: Engine, *, trigger: str = "manual
                 missing |= result.domain_missing
                 outcome.domain_missing = len(missing)
                 touched |= result.touched_domains
+                if result.new_referrals:
+                    await asyncio.to_thread(_publish_referrals, runtime_of(settings), result.new_referrals)
                 if result.newest and (newest is None or result.newest > newest):
                     newest = result.newest
                 await asyncio.to_thread(

@@ -29,6 +29,7 @@ class PageResult:
     domain_missing: set[str] = field(default_factory=set)  # referral ids without a company domain
     touched_domains: set[str] = field(default_factory=set)  # domains whose referrals changed (old and new)
     newest: datetime | None = None  # the largest updatedDateTime seen
+    new_referrals: list[dict[str, Any]] = field(default_factory=list)  # the mapped fields of each created referral
 
 
 def upsert_page(engine: Engine, items: Iterable[dict[str, Any]]) -> PageResult:
@@ -62,6 +63,7 @@ def upsert_page(engine: Engine, items: Iterable[dict[str, Any]]) -> PageResult:
                 session.add(row)
                 existing[row.id] = row
                 result.created += 1
+                result.new_referrals.append(fields)
                 if fields["domain"]:
                     result.touched_domains.add(fields["domain"])
                 continue

@@ -167,6 +167,14 @@ def test_permanent_error_goes_to_poison_then_fix_and_retry_syncs(env, tmp_path):
     assert worker.failed == 0  # permanent: straight to poison, not retried
     state = sync_row(env, "co3.com.tr")
     assert state.status == "failed" and "HTTP 400" in state.last_error and "new_notacolumn" in state.last_error
+    from datetime import timedelta
+
+    from shared.store import notifications as alerts
+    from shared.store.models import utcnow
+
+    window = (utcnow() - timedelta(days=1), utcnow() + timedelta(days=1))
+    failed = [e for e in alerts.events_between(env["context"].engine, *window) if e["type"] == "d365.push_failed"]
+    assert [e["data"]["domain"] for e in failed] == ["co3.com.tr"] and "HTTP 400" in failed[0]["data"]["to"]
     poison = open_queue(poison_name(D365_QUEUE), settings, env["context"].engine)
     assert [json.loads(m.body)["domain"] for m in poison.peek()] == ["co3.com.tr"]
     assert ms.dataverse.count() == 0

@@ -44,7 +44,7 @@ from shared.services.pc_sync import (
 )
 from shared.store.integrations import get_states
 from shared.store.keys import ApiKeyStore
-from shared.store.models import LeadRow, ReferralRow, ScanJobRow, SyncRunRow, TokenCacheRow
+from shared.store.models import LeadRow, ReferralRow, ScanJobRow, SyncRunRow, TokenCacheRow, utcnow
 from shared.triggers.registry import QUEUE_FUNCTIONS, TIMER_FUNCTIONS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -181,6 +181,14 @@ def test_sync_pages_links_scans_scores_and_rereads_change_nothing(env):
     assert (run["created"], run["updated"], run["unchanged"]) == (10, 0, 0)
     assert run["domain_missing"] == 2 and run["scans_queued"] == 1  # co14 is new; the rest are leads
     assert ms.referrals.snapshot().pages == 4
+    # A referral.received alert for each new referral with a company domain (8 of 10), stored once.
+    from shared.store import notifications as alerts
+
+    received = [
+        e for e in alerts.events_between(env["engine"], utcnow() - timedelta(days=1), utcnow() + timedelta(days=1))
+        if e["type"] == "referral.received"
+    ]  # fmt: skip
+    assert len(received) == 8 and len({e["data"]["event_id"] for e in received}) == 8
 
     # domains from contacts; free mail skipped; none → kept for a person
     expect = {"cosell": "co3.com.tr", "tenant": "co8.com.tr", "freemail_first": "co9.com.tr",
