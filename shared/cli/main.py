@@ -11,6 +11,7 @@ import click
 from shared.cli.d365 import d365
 from shared.cli.keys import apikey, connector
 from shared.cli.leads import changes, lead, leads
+from shared.cli.notify import notify
 from shared.cli.pc import pc
 from shared.cli.queue import jobs, queue, worker
 from shared.cli.rescan import rescan
@@ -28,6 +29,7 @@ def main() -> None:
     """
 
 
-COMMANDS = (scan, rescan, demo, lead, leads, changes, migrate, serve, apikey, connector, d365, pc, worker, queue, jobs)
+COMMANDS = (scan, rescan, demo, lead, leads, changes, notify, migrate, serve, apikey, connector)
+COMMANDS += (d365, pc, worker, queue, jobs)
 for command in COMMANDS:
     main.add_command(command)

@@ -199,3 +199,30 @@ def test_subscriptions_are_validated_and_admin_only(world):
     assert card["attachments"][0]["contentType"] == "application/vnd.microsoft.card.adaptive"
     assert call(runtime, admin, "DELETE", f"/v1/notifications/subscriptions/{sub['id']}")[0] == 204
     assert call(runtime, admin, "GET", f"/v1/notifications/subscriptions/{sub['id']}")[0] == 404
+
+
+def test_hunter_notify_add_list_test_remove(world, monkeypatch):
+    from click.testing import CliRunner
+
+    from shared.cli.main import main
+    from shared.config import get_settings
+
+    monkeypatch.setenv("HUNTER_NOTIFY_ALLOW_PRIVATE", "true")  # the receiver is http on loopback
+    get_settings.cache_clear()
+
+    runtime, _, receiver, _ = world
+    url = runtime.settings.database_url
+    runner = CliRunner()
+    added = runner.invoke(main, ["notify", "add", "--kind", "webhook", "--url", receiver.url, "--db", url])
+    assert added.exit_code == 0, added.output
+    secret = added.stdout.strip().splitlines()[-1]
+    assert secret.startswith("whsec_")
+    (sub,) = store.subscriptions(runtime.engine)
+    listed = runner.invoke(main, ["notify", "list", "--db", url])
+    assert sub.id in listed.output and secret not in listed.output
+    tested = runner.invoke(main, ["notify", "test", sub.id, "--db", url])
+    assert tested.exit_code == 0 and "delivered" in tested.output
+    assert runner.invoke(main, ["notify", "add", "--kind", "email", "--db", url]).exit_code != 0  # no --to
+    assert runner.invoke(main, ["notify", "remove", sub.id, "--db", url]).exit_code == 0
+    assert store.subscriptions(runtime.engine) == []
+    get_settings.cache_clear()
