@@ -190,6 +190,23 @@ def test_the_filtered_list_can_be_rescanned(page, web):
     expect(page).to_have_url(re.compile(r"#/scan/jobs/[0-9a-f]{32}"), timeout=10_000)
 
 
+def test_admins_subscribe_a_webhook_and_see_its_secret_once(page, web):
+    sign_in(page, web, route="#/notifications")
+    expect(page.locator("h1")).to_have_text("Bildirimler")
+    page.locator("#notify-kind").select_option("webhook")
+    page.locator("#notify-target").fill("https://hooks.example.com/hunter")
+    page.get_by_label("Sıcak müşteri (P1/P2)").check()
+    page.get_by_role("button", name="Abone et").click()
+    expect(page.locator("#new-secret")).to_have_value(re.compile(r"^whsec_"))
+    row = page.locator("table.subscriptions-table tbody tr", has_text="hooks.example.com")
+    expect(row).to_contain_text("Sıcak müşteri")
+    page.reload()
+    expect(page.locator("#new-secret")).to_have_count(0)  # shown once
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator("table.subscriptions-table tbody tr", has_text="hooks.example.com").get_by_role("button", name="Sil").click()
+    expect(page.locator("table.subscriptions-table")).to_have_count(0)
+
+
 def test_operations_for_admins(page, web):
     sign_in(page, web, route="#/ops")
     expect(page.locator("h1")).to_have_text("Operasyon")
@@ -336,7 +353,7 @@ def test_changed_since_filter_is_kept_in_the_url(page, web):
 
 
 AXE = Path(__file__).resolve().parents[2] / "tools" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
-SCREENS = ["#/leads", "#/leads/m365.com.tr", "#/scan", "#/dashboard", "#/referrals", "#/ops"]
+SCREENS = ["#/leads", "#/leads/m365.com.tr", "#/scan", "#/dashboard", "#/referrals", "#/notifications", "#/ops"]
 
 
 @pytest.mark.skipif(not AXE.exists(), reason="scripts/setup installs axe-core into tools/axe")

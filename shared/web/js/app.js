@@ -15,6 +15,7 @@ const SCREENS = [
   { id: "scan", label: "nav.scan", scope: "scan", load: () => import("./views/scan.js") },
   { id: "dashboard", label: "nav.dashboard", scope: "read", load: () => import("./views/dashboard.js") },
   { id: "referrals", label: "nav.referrals", scope: "read", load: () => import("./views/referrals.js") },
+  { id: "notifications", label: "nav.notifications", scope: "admin", load: () => import("./views/notifications.js") },
   { id: "ops", label: "nav.ops", scope: "admin", load: () => import("./views/ops.js") },
 ];
 
