@@ -203,7 +203,9 @@ def test_admins_subscribe_a_webhook_and_see_its_secret_once(page, web):
     page.reload()
     expect(page.locator("#new-secret")).to_have_count(0)  # shown once
     page.once("dialog", lambda dialog: dialog.accept())
-    page.locator("table.subscriptions-table tbody tr", has_text="hooks.example.com").get_by_role("button", name="Sil").click()
+    page.locator("table.subscriptions-table tbody tr", has_text="hooks.example.com").get_by_role(
+        "button", name="Sil"
+    ).click()
     expect(page.locator("table.subscriptions-table")).to_have_count(0)
 
 
