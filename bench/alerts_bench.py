@@ -177,7 +177,8 @@ def main() -> None:
             ).scalar()
         # A lead whose first scan or rescan timed out at the loopback server has no move to report.
         ok = unique == len(receiver.ids) == made
-        print(f"exactly once: {'yes' if ok else 'NO'} ({unique} delivered, {made} provider moves seen of {len(moved)} made)")
+        verdict = 'yes' if ok else 'NO'
+        print(f"exactly once: {verdict} ({unique} delivered, {made} provider moves seen of {len(moved)} made)")
         if not ok:
             sys.exit(1)
     finally:

@@ -15,13 +15,18 @@ answered 413 before a byte of the body is read, a chunked body is read to the ca
 and answered 413; a request with a missing, wrong or under-scoped API key is answered before its
 body is read (:func:`shared.local.entry.early_answer`). A connection answered before its body was
 read is half-closed and the rest of the body dropped for at most two seconds (so the client reads
-the answer instead of a reset), then closed.
+the answer instead of a reset), then closed. A client that leaves an answer unread for
+``read_timeout`` (an export it stopped reading) is cut off.
 
 The WSGI app runs on the event loop's own thread by default (``--threads 1``): one request at a
-time per process, as gunicorn's sync worker did, and a process busy with a request does not accept
-new connections, so the kernel's accept queue balances the load between processes (the README's
-API figures; threads in one process queue behind one GIL). ``--threads N`` runs it on N threads
-per process for deployments with many slow requests (large exports, synchronous scans).
+time per process, as gunicorn's sync worker did (threads in one process queue behind one GIL; the
+README's API figures). A process busy with a request is not polling, so new connections go to an
+idle one. Connections are kept alive, and a kept-alive client is not tied to a busy process: when
+two or more requests wait behind the current one while another process is idle (each process
+publishes one byte, in memory shared by all), the answer says ``Connection: close`` and the
+client's next request goes through the kernel's accept queue to the idle process. ``--threads N``
+runs the app on N threads per process, for deployments with many slow requests (large exports,
+synchronous scans).
 """
 
 from __future__ import annotations
@@ -66,7 +71,6 @@ class ServeLimits:
     max_connections: int = 1000  # per process; a request on a connection beyond it is answered 503
 
 
-_TMP_EXTRA = int(os.environ.get("TMP_EXTRA", "1"))
 SLOTS = 64  # server processes that can tell each other they are idle (--workers is at most 64)
 
 
@@ -352,7 +356,7 @@ class WsgiFront:
         status, response_headers, chunks_out = await self._run(self._call, environ)
         # Two or more requests wait behind this one here while another process is idle: this client's next
         # request goes through the accept queue again, to the idle process (see the module docstring).
-        close = unread or (len(_process.requests) > self.threads + _TMP_EXTRA and _process.others_idle())
+        close = unread or (len(_process.requests) > self.threads + 1 and _process.others_idle())
         if isinstance(chunks_out, list):
             await _send_response(send, status, response_headers, chunks_out, close)
         else:
