@@ -143,7 +143,11 @@ def test_function_metadata_matches_the_routing_table():
     assert queue_triggers == {f.name: f.queue for f in QUEUE_FUNCTIONS}
     # The schedule is an app-setting binding expression, the setting the local worker reads too.
     assert timer_triggers == {f.name: f"%{f.app_setting}%" for f in TIMER_FUNCTIONS}
-    assert timer_triggers == {"pc_sync_timer": "%HUNTER_PC_SYNC_SCHEDULE%"}
+    assert timer_triggers == {
+        "pc_sync_timer": "%HUNTER_PC_SYNC_SCHEDULE%",
+        "rescan_timer": "%HUNTER_RESCAN_SCHEDULE%",
+        "digest_timer": "%HUNTER_DIGEST_SCHEDULE%",
+    }
 
 
 def test_host_json_keeps_the_api_prefix():
