@@ -16,17 +16,7 @@ from shared.core.alerts import EVENT_TYPES
 from shared.http.types import HttpRequest, HttpResponse, ProblemError
 from shared.runtime import Runtime
 
-EventType = Literal[
-    "lead.provider_changed",
-    "lead.gateway_changed",
-    "lead.dmarc_changed",
-    "lead.mx_changed",
-    "lead.priority_changed",
-    "lead.hot",
-    "d365.push_failed",
-    "referral.received",
-]
-assert set(EventType.__args__) == set(EVENT_TYPES)  # type: ignore[attr-defined]
+EventType = Literal[EVENT_TYPES]  # type: ignore[valid-type]  # the alert types of shared.core.alerts
 _EMAIL = re.compile(r"^[^@\s<>,;\"]{1,64}@[^@\s<>,;\"]{1,253}\.[^@\s<>,;\"]{2,63}$")
 
 
@@ -134,16 +124,12 @@ def _check_url(runtime: Runtime, url: str | None) -> None:
         )
 
 
-def create_subscription(request: HttpRequest, runtime: Runtime) -> HttpResponse:
+def subscribe(runtime: Runtime, body: SubscriptionIn, *, created_by: str | None):  # type: ignore[no-untyped-def]
+    """Store a subscription; (its row, the webhook signing secret to show once or None)."""
+    from shared.core.notify import new_webhook_secret
     from shared.store import notifications as store
 
-    body = SubscriptionIn.model_validate(request.json())
-    _check_url(runtime, body.url)
-    secret = None
-    if body.kind == "webhook":
-        from shared.core.notify import new_webhook_secret
-
-        secret = new_webhook_secret()
+    secret = new_webhook_secret() if body.kind == "webhook" else None
     row = store.create_subscription(
         runtime.engine,
         kind=body.kind,
@@ -154,8 +140,15 @@ def create_subscription(request: HttpRequest, runtime: Runtime) -> HttpResponse:
         lang=body.lang,
         digest=body.digest,
         secret=secret,
-        created_by=request.key_name,
+        created_by=created_by,
     )
+    return row, secret
+
+
+def create_subscription(request: HttpRequest, runtime: Runtime) -> HttpResponse:
+    body = SubscriptionIn.model_validate(request.json())
+    _check_url(runtime, body.url)
+    row, secret = subscribe(runtime, body, created_by=request.key_name)
     headers = {"Location": f"/api/v1/notifications/subscriptions/{row.id}", "Cache-Control": "no-store"}
     return HttpResponse.json(_out(row, secret=secret), status=201, headers=headers)
 

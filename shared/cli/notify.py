@@ -53,8 +53,7 @@ def notify_add(
     """Subscribe a receiver; a webhook's signing secret is printed once (store it now)."""
     from pydantic import ValidationError
 
-    from shared.api.notifications import SubscriptionIn
-    from shared.store import notifications as store
+    from shared.api.notifications import SubscriptionIn, subscribe
 
     try:
         body = SubscriptionIn.model_validate(
@@ -63,23 +62,7 @@ def notify_add(
         )
     except ValidationError as exc:
         raise click.BadParameter("; ".join(error["msg"] for error in exc.errors())) from None
-    secret = None
-    if kind == "webhook":
-        from shared.core.notify import new_webhook_secret
-
-        secret = new_webhook_secret()
-    row = store.create_subscription(
-        runtime_for(settings_for(database_url=database_url)).engine,
-        kind=body.kind,
-        url=body.url,
-        recipients=body.to,
-        events=list(body.events),
-        lead_filter=body.filter.model_dump(exclude_defaults=True) if body.filter else {},
-        lang=body.lang,
-        digest=body.digest,
-        secret=secret,
-        created_by="cli",
-    )
+    row, secret = subscribe(runtime_for(settings_for(database_url=database_url)), body, created_by="cli")
     err.print(f"subscription {row.id} ({row.kind}) created")
     if secret:
         err.print("Signing secret (shown once):")

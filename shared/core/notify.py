@@ -27,19 +27,11 @@ from typing import Any
 
 import yaml
 
+from shared.core.alerts import EVENT_TYPES as ALERT_TYPES
+
 LANGUAGES = ("en", "tr")
 DEFAULT_LANGUAGE = "en"
-EVENT_TYPES = (
-    "lead.provider_changed",
-    "lead.gateway_changed",
-    "lead.dmarc_changed",
-    "lead.mx_changed",
-    "lead.priority_changed",
-    "lead.hot",
-    "d365.push_failed",
-    "referral.received",
-    "hunter.test",
-)
+EVENT_TYPES = (*ALERT_TYPES, "hunter.test")  # the alerts, and the test event an admin sends
 PLACEHOLDERS = frozenset({"company", "lead", "domain", "from", "to", "priority", "score", "type"})
 LABELS = ("domain", "from", "to", "change", "priority", "score", "open", "none", "unknown")
 SECRET_PREFIX = "whsec_"
