@@ -153,3 +153,35 @@ export function formFilters(form, names) {
   }
   return out;
 }
+
+// A secret shown once (an API key, a webhook signing secret): a read-only field, a copy button and
+// the "shown once" note, in a success box; `lead` is an optional first line.
+export function shownOnceBox(id, label, value, lead = null) {
+  const input = h("input", { id, class: "mono", readonly: true, value, "aria-describedby": `${id}-help` });
+  return h(
+    "div",
+    { class: "alert alert-success new-key", role: "status" },
+    lead ? h("p", { class: "strong", text: lead }) : null,
+    h("label", { for: id, text: label }),
+    h(
+      "div",
+      { class: "toolbar" },
+      input,
+      h("button", {
+        type: "button",
+        class: "btn",
+        text: t("keys.copy"),
+        onclick: async () => {
+          try {
+            await navigator.clipboard.writeText(value);
+            toast(t("keys.copied"), "success");
+          } catch {
+            input.select();
+            toast(t("lead.copyFailed"), "error");
+          }
+        },
+      }),
+    ),
+    h("p", { id: `${id}-help`, class: "small", text: t("keys.shownOnce") }),
+  );
+}

@@ -4,38 +4,13 @@
 import { api } from "../api.js";
 import { clear, h } from "../dom.js";
 import { dateTime, num, t } from "../i18n.js";
-import { dataTable, emptyState, errorBox, errorText, loading, setTitle, toast } from "../ui.js";
+import { dataTable, emptyState, errorBox, errorText, loading, setTitle, shownOnceBox, toast } from "../ui.js";
 
 const KINDS = ["webhook", "teams", "slack", "email"];
 const EVENTS = ["lead.provider_changed", "lead.gateway_changed", "lead.dmarc_changed", "lead.mx_changed", "lead.priority_changed", "lead.hot", "d365.push_failed", "referral.received"];
 
 function secretBox(secret) {
-  const value = h("input", { id: "new-secret", class: "mono", readonly: true, value: secret, "aria-describedby": "new-secret-help" });
-  return h(
-    "div",
-    { class: "alert alert-success new-key", role: "status" },
-    h("label", { for: "new-secret", text: t("notify.secret") }),
-    h(
-      "div",
-      { class: "toolbar" },
-      value,
-      h("button", {
-        type: "button",
-        class: "btn",
-        text: t("keys.copy"),
-        onclick: async () => {
-          try {
-            await navigator.clipboard.writeText(secret);
-            toast(t("keys.copied"), "success");
-          } catch {
-            value.select();
-            toast(t("lead.copyFailed"), "error");
-          }
-        },
-      }),
-    ),
-    h("p", { id: "new-secret-help", class: "small", text: t("keys.shownOnce") }),
-  );
+  return shownOnceBox("new-secret", t("notify.secret"), secret);
 }
 
 function subscriptionForm(onCreated) {

@@ -3,7 +3,7 @@
 import { api } from "../api.js";
 import { clear, h } from "../dom.js";
 import { dateTime, duration, num, t } from "../i18n.js";
-import { dataTable, errorBox, errorText, loading, setTitle, toast } from "../ui.js";
+import { dataTable, errorBox, errorText, loading, setTitle, shownOnceBox, toast } from "../ui.js";
 
 async function poison(box, name, reload) {
   clear(box).append(loading());
@@ -57,33 +57,7 @@ async function poison(box, name, reload) {
 }
 
 function createdKeyBox(created) {
-  const value = h("input", { id: "new-key", class: "mono", readonly: true, value: created.key, "aria-describedby": "new-key-help" });
-  return h(
-    "div",
-    { class: "alert alert-success new-key", role: "status" },
-    h("p", { class: "strong", text: t("keys.created", { name: created.name }) }),
-    h("label", { for: "new-key", text: t("keys.theKey") }),
-    h(
-      "div",
-      { class: "toolbar" },
-      value,
-      h("button", {
-        type: "button",
-        class: "btn",
-        text: t("keys.copy"),
-        onclick: async () => {
-          try {
-            await navigator.clipboard.writeText(created.key);
-            toast(t("keys.copied"), "success");
-          } catch {
-            value.select();
-            toast(t("lead.copyFailed"), "error");
-          }
-        },
-      }),
-    ),
-    h("p", { id: "new-key-help", class: "small", text: t("keys.shownOnce") }),
-  );
+  return shownOnceBox("new-key", t("keys.theKey"), created.key, t("keys.created", { name: created.name }));
 }
 
 function keyForm(onCreated) {
