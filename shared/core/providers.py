@@ -14,6 +14,7 @@ Naive MX matching is wrong often enough to matter to sales, so the rules are:
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
@@ -120,13 +121,31 @@ def _cname_zone(cname: str) -> str:
     return cname.split("._domainkey.", 1)[1] if "._domainkey." in cname else cname
 
 
-def _tenant_domain(record: ScanRecord) -> str | None:
+_NEW_DKIM_ZONE = re.compile(r"^(?P<prefix>[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)\.[a-z]-v1\.dkim\.mail\.microsoft$")
+
+
+def tenant_from_dkim_cname(cname: str) -> str | None:
+    """The tenant's initial domain a Microsoft 365 DKIM CNAME names, in either form:
+
+    * ``selector1-contoso-com._domainkey.contoso.onmicrosoft.com`` (tenants before 2024);
+    * ``selector1-contoso-com._domainkey.contoso.n-v1.dkim.mail.microsoft`` (created or re-keyed since
+      2024: ``<initial-domain prefix>.<one-letter partition>-v1.dkim.mail.microsoft``).
+    Both give ``contoso.onmicrosoft.com``."""
+    zone = _cname_zone(cname.lower().rstrip("."))
+    if host_matches(zone, "*.onmicrosoft.com") and zone != "onmicrosoft.com":
+        return zone
+    found = _NEW_DKIM_ZONE.match(zone)
+    return f"{found['prefix']}.onmicrosoft.com" if found else None
+
+
+def _tenant_domain(record: ScanRecord) -> tuple[str | None, str | None]:
+    """(tenant initial domain, the DKIM CNAME it was read from)."""
     for selector in record.dkim:
         if selector.cname:
-            zone = _cname_zone(selector.cname)
-            if host_matches(zone, "*.onmicrosoft.com") and zone != "onmicrosoft.com":
-                return zone
-    return None
+            tenant = tenant_from_dkim_cname(selector.cname)
+            if tenant:
+                return tenant, selector.cname
+    return None, None
 
 
 def _tenant_size(record: ScanRecord, provider: str | None, data: ProviderData) -> TenantSize | None:
@@ -167,7 +186,10 @@ def classify(record: ScanRecord, data: ProviderData | None = None) -> ScanRecord
     """Return a copy of ``record`` with provider, gateway, hosting, M365 and size fields set."""
     data = data or provider_data()
     weight, texts = _evidence(record, data)
-    m365 = M365Info(evidence=list(texts.get("M365", [])), tenant_domain=_tenant_domain(record))
+    tenant, tenant_cname = _tenant_domain(record)
+    m365 = M365Info(evidence=list(texts.get("M365", [])), tenant_domain=tenant)
+    if tenant and not any(tenant_cname in text for text in m365.evidence):
+        m365.evidence.append(f"tenant {tenant} from the DKIM CNAME {tenant_cname}")
     for host in record.mx:
         if host.host and data.mx_provider(host.host) == ("M365", None):
             m365.evidence.insert(0, f"MX {host.host}")

@@ -240,3 +240,22 @@ def test_one_domains_lookups_run_in_parallel(dns_server_factory):
         record = scan_one(slow_dns, name, dns_timeout=2)
         assert record.status is ScanStatus.OK
         assert record.duration_ms < 1200, (name, record.duration_ms)  # measured 200-400 ms
+
+
+NEW_DKIM_FORM = """
+yeni.com.tr. MX 0 yeni-com-tr.mail.protection.outlook.com.
+yeni-com-tr.mail.protection.outlook.com. A 52.101.1.9
+yeni.com.tr. TXT "v=spf1 include:spf.protection.outlook.com -all"
+selector1._domainkey.yeni.com.tr. CNAME selector1-yeni-com-tr._domainkey.yenitenant.y-v1.dkim.mail.microsoft.
+selector2._domainkey.yeni.com.tr. CNAME selector2-yeni-com-tr._domainkey.yenitenant.y-v1.dkim.mail.microsoft.
+selector1-yeni-com-tr._domainkey.yenitenant.y-v1.dkim.mail.microsoft. TXT "v=DKIM1; k=rsa; p=MIGfMA0GCSqGSIb3DQEB"
+"""
+
+
+def test_the_tenant_behind_microsofts_new_dkim_form(dns_server_factory):
+    """Tenants created or re-keyed since 2024 publish
+    selector1-<domain>._domainkey.<tenant>.<partition>-v1.dkim.mail.microsoft."""
+    record = scan_one(dns_server_factory(NEW_DKIM_FORM), "yeni.com.tr")
+    assert record.provider == "M365"
+    assert record.m365.tenant_domain == "yenitenant.onmicrosoft.com"
+    assert any("yenitenant.y-v1.dkim.mail.microsoft" in text for text in record.m365.evidence)

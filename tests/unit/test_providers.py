@@ -414,3 +414,25 @@ def test_a_stored_null_mx_host_reads_as_no_host() -> None:
         {"input": "x.com", "domain": "x.com", "status": "null_mx", "mx": [{"preference": 0, "host": ""}]}
     )
     assert old.mx == []
+
+
+@pytest.mark.parametrize(
+    ("cname", "tenant"),
+    [
+        ("selector1-contoso-com._domainkey.contoso.onmicrosoft.com", "contoso.onmicrosoft.com"),
+        ("selector1-contoso-com._domainkey.contoso.n-v1.dkim.mail.microsoft", "contoso.onmicrosoft.com"),
+        ("selector2-firma-com-tr._domainkey.firma2024.f-v1.dkim.mail.microsoft.", "firma2024.onmicrosoft.com"),
+        ("SELECTOR1-X._DOMAINKEY.Contoso.N-V1.DKIM.MAIL.MICROSOFT", "contoso.onmicrosoft.com"),
+        # near misses: no tenant is guessed
+        ("selector1-contoso-com._domainkey.contoso.nn-v1.dkim.mail.microsoft", None),  # a two-letter partition
+        ("selector1-contoso-com._domainkey.contoso.n-v2.dkim.mail.microsoft", None),
+        ("selector1-contoso-com._domainkey.n-v1.dkim.mail.microsoft", None),  # no tenant label
+        ("selector1-x._domainkey.contoso.n-v1.dkim.mail.microsoft.evil.example", None),
+        ("selector1-x._domainkey.onmicrosoft.com", None),
+        ("selector1-x._domainkey.contoso.dkim.example.com", None),
+    ],
+)
+def test_tenant_from_both_dkim_cname_forms(cname: str, tenant: str | None) -> None:
+    from shared.core.providers import tenant_from_dkim_cname
+
+    assert tenant_from_dkim_cname(cname) == tenant
