@@ -32,8 +32,8 @@ def migrate(database_url: str | None) -> None:
     type=click.IntRange(1, 256),
     default=1,
     show_default=True,
-    help="Threads per server process that run requests. 1 runs them on the process's event loop (one at a "
-    "time per process, lowest latency); more let a process overlap slow requests such as big exports.",
+    help="Threads per server process that run requests. 1: one request at a time per process (lowest "
+    "latency); more let a process overlap slow requests such as big exports.",
 )
 @click.option(
     "--workers",
@@ -47,7 +47,7 @@ def migrate(database_url: str | None) -> None:
     show_default=True,
     envvar="HUNTER_SERVE_HEADER_TIMEOUT",
     show_envvar=True,
-    help="Seconds a client has to send the request line and headers (then 408 and close).",
+    help="Seconds from the connect to the end of the request line and headers (then 408 and close).",
 )
 @click.option(
     "--read-timeout",
@@ -56,14 +56,7 @@ def migrate(database_url: str | None) -> None:
     show_default=True,
     envvar="HUNTER_SERVE_READ_TIMEOUT",
     show_envvar=True,
-    help="Seconds a request body may pause, or a streamed answer wait for the client to read (then 408 / close).",
-)
-@click.option(
-    "--keepalive",
-    type=click.IntRange(1, 300),
-    default=5,
-    show_default=True,
-    help="Seconds an idle keep-alive connection stays open.",
+    help="Seconds a request body may pause (then 408), or a client take to accept each write of an answer.",
 )
 @db_option
 @click.option("--bootstrap-key", is_flag=True, help="Create and print an admin key when the database has none.")
@@ -79,7 +72,6 @@ def serve(
     workers: int | None,
     header_timeout: float,
     read_timeout: float,
-    keepalive: int,
     database_url: str | None,
     bootstrap_key: bool,
     queue_workers: int | None,
@@ -126,7 +118,7 @@ def serve(
         if supervisor:
             err.print(f"{count} queue worker(s) on the {settings.queue_backend} queue backend (hunter queue stats)")
         try:
-            limits = ServeLimits(header_timeout=header_timeout, read_timeout=read_timeout, keepalive=keepalive)
+            limits = ServeLimits(header_timeout=header_timeout, read_timeout=read_timeout)
             run_server(host, port, threads=threads, workers=workers, limits=limits)
         finally:
             if supervisor:

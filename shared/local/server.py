@@ -1,100 +1,79 @@
-"""``hunter serve``: the functions-framework app (Flask, WSGI) behind an asyncio HTTP front, on one port.
+"""``hunter serve``: the functions-framework app (Flask, WSGI) on gunicorn, one port, slow clients held apart.
 
 Process model: gunicorn's arbiter runs one process per core (at least two, ``--workers``) and
-restarts any that dies; in each, uvicorn's event loop (uvloop, h11) owns every connection and
-hands the WSGI app a request only once its head and body are complete. A client that sends half
-a request costs a socket and a timer, never a process, so slow or stalled clients cannot starve
-the others (with gunicorn's sync workers, six half-sent headers held both processes forever).
+restarts any that dies. Each process (:class:`HunterWorker`) works like gunicorn's sync worker —
+one request at a time, ``Connection: close``, one new connection taken per turn and only while the
+process is free, so the kernel's accept queue is the one queue in front of every process and a free
+process always gets the next request — except that it never blocks on a client: a selector holds
+every connection until its request line, headers and body are complete, and only then does the
+process run the request. A client that sends half a request costs a socket and a deadline, never
+the process (gunicorn's sync worker blocked on it with no timeout: a few half-sent heads held both
+processes and every other request waited). An asyncio front (uvicorn, kept-alive connections) was
+measured too: lower p50, higher p95, since a kept-alive connection queues in the process that
+accepted it while another may be idle (README, "Performance" > "API").
 
-Limits (:class:`ServeLimits`, set from ``hunter serve``'s options): the request line and headers
-must arrive within ``header_timeout`` (408, or a plain close when nothing came), a body may pause
-for at most ``read_timeout`` (408), an idle keep-alive connection is closed after ``keepalive``;
-request line over 8190 bytes: 414; more than 100 header fields, a field over 8190 bytes or a head
-over 64 KB: 431. Bodies: ``Content-Length`` over the route's cap (:mod:`shared.http.limits`) is
-answered 413 before a byte of the body is read, a chunked body is read to the cap plus one byte
-and answered 413; a request with a missing, wrong or under-scoped API key is answered before its
-body is read (:func:`shared.local.entry.early_answer`). A connection answered before its body was
-read is half-closed and the rest of the body dropped for at most two seconds (so the client reads
-the answer instead of a reset), then closed. A client that leaves an answer unread for
-``read_timeout`` (an export it stopped reading) is cut off.
+Limits (:class:`ServeLimits`, from ``hunter serve``'s options): the request line and headers must
+arrive within ``header_timeout`` of the connect (408, or a plain close when nothing came), a body
+may pause for at most ``read_timeout`` (408), and a client has ``read_timeout`` per write to take
+the answer; request line over 8190 bytes: 414; more than 100 header fields, a field over 8190 bytes
+or a head over 64 KB: 431; at most 1000 connections per process. Bodies: a ``Content-Length`` over
+the route's cap (:mod:`shared.http.limits`) is answered 413 before a byte of the body is read, a
+chunked body is read to the cap plus one byte and answered 413 (by dispatch); a missing, wrong or
+under-scoped API key is answered before the body is read (:func:`shared.local.entry.early_answer`).
+A connection answered before its body was read is half-closed and what still arrives is dropped
+for at most two seconds (closing a socket with unread data makes the kernel send a reset, which can
+destroy the answer before the client reads it), then closed.
 
-The WSGI app runs on the event loop's own thread by default (``--threads 1``): one request at a
-time per process, as gunicorn's sync worker did (threads in one process queue behind one GIL; the
-README's API figures). A process busy with a request is not polling, so new connections go to an
-idle one. Connections are kept alive, and a kept-alive client is not tied to a busy process: when
-two or more requests wait behind the current one while another process is idle (each process
-publishes one byte, in memory shared by all), the answer says ``Connection: close`` and the
-client's next request goes through the kernel's accept queue to the idle process. ``--threads N``
-runs the app on N threads per process, for deployments with many slow requests (large exports,
-synchronous scans).
+``--threads N`` runs requests on N threads per process (for many slow requests: big exports,
+synchronous scans); the process takes a new connection only while one of them is free.
 """
 
 from __future__ import annotations
 
-import asyncio
+import errno
+import http
 import io
-import multiprocessing
+import math
 import os
+import selectors
 import shutil
+import socket
 import sys
 import tempfile
+import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote_to_bytes
+from urllib.parse import unquote, unquote_to_bytes
 
 import gunicorn.app.base
 import h11
-from uvicorn.protocols.http.h11_impl import H11Protocol
-from uvicorn_worker import UvicornWorker
+from gunicorn.workers.base import Worker
 
 from shared.http.types import ProblemError
 
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's own setting (shared.metrics reads it)
-WORKER_TIMEOUT = 600  # s, host.json's functionTimeout: a process whose loop is stuck this long is replaced
+WORKER_TIMEOUT = 600  # s, host.json's functionTimeout: a process stuck in one request this long is replaced
 LINGER_SECONDS = 2.0  # after an answer to an unread body: how long the rest is read and dropped
 LINGER_BYTES = 64 * 1024 * 1024  # ... and at most how much of it
+READ_SIZE = 256 * 1024
 
 
 @dataclass(frozen=True)
 class ServeLimits:
-    header_timeout: float = 10.0  # s for the request line and headers, from the first byte (or the connect)
-    read_timeout: float = 30.0  # s a request body may pause, or a client leave an answer unread (408 / cut off)
-    keepalive: int = 5  # s an idle keep-alive connection is kept
+    header_timeout: float = 10.0  # s from the connect to the end of the request line and headers (408)
+    read_timeout: float = 30.0  # s a body may pause, or a client take to accept a write of the answer
     max_request_line: int = 8190  # bytes (414)
     max_header_fields: int = 100  # (431)
     max_header_field: int = 8190  # bytes of one field, name and value (431)
     max_head: int = 64 * 1024  # bytes of the request line and every header together (431)
-    max_connections: int = 1000  # per process; a request on a connection beyond it is answered 503
+    max_connections: int = 1000  # per process, most of them waiting for their request to arrive
 
 
-SLOTS = 64  # server processes that can tell each other they are idle (--workers is at most 64)
-
-
-class _Process:
-    """What a server process knows of the others: which are idle, in memory they all share."""
-
-    def __init__(self) -> None:
-        self.requests: set[Any] = set()  # uvicorn's own set of this process's requests in progress, once serving
-        self.idle: Any = None  # multiprocessing.RawArray of SLOTS flags, made by serve() before the fork
-        self.slot = 0
-
-    def start(self, age: int) -> None:
-        self.slot = age % SLOTS
-        self.set_idle(True)
-
-    def set_idle(self, idle: bool) -> None:
-        if self.idle is not None:
-            self.idle[self.slot] = idle
-
-    def others_idle(self) -> bool:
-        return self.idle is not None and b"\x01" in bytes(self.idle)
-
-
-_process = _Process()
 _limits = ServeLimits()  # serve() sets it before gunicorn forks its processes, which inherit it
 
 
@@ -132,389 +111,462 @@ def shared_metrics() -> Iterator[Path]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
-def _problem_bytes(status: int, title: str, detail: str) -> bytes:
-    """A whole HTTP/1.1 answer carrying an RFC 7807 problem, closing the connection."""
+HEAD, BODY, DRAIN = "head", "body", "drain"  # what a held connection waits for
+_WAKE = object()  # selector key data: the wake-up pipe (signals, a thread that is done)
+_LISTENER = object()
+
+
+class _Conn:
+    """A client connection while its request arrives (or, once answered, while the rest is dropped)."""
+
+    __slots__ = (
+        "addr",
+        "body",
+        "deadline",
+        "dropped",
+        "head_bytes",
+        "headers",
+        "http",
+        "in_line",
+        "limit",
+        "line_bytes",
+        "request",
+        "size",
+        "sock",
+        "state",
+    )
+
+    def __init__(self, sock: socket.socket, addr: Any, deadline: float) -> None:
+        self.sock = sock
+        self.addr = addr
+        self.deadline = deadline
+        self.state = HEAD
+        self.http = h11.Connection(h11.SERVER, max_incomplete_event_size=2 * _limits.max_head)  # ours says 431 first
+        self.line_bytes = 0  # of the request line so far, until its line feed
+        self.in_line = True
+        self.head_bytes = 0
+        self.request: h11.Request | None = None
+        self.headers: dict[str, str] = {}
+        self.body: list[bytes] = []
+        self.size = 0
+        self.limit = 0
+        self.dropped = 0
+
+
+def _problem(status: int, title: str, detail: str) -> tuple[list[tuple[str, str]], bytes]:
     response = ProblemError(status, title, detail).response()
-    body = response.body_bytes()
-    head = f"HTTP/1.1 {status} {title}\r\ncontent-type: {response.headers['Content-Type']}\r\n"
-    head += f"content-length: {len(body)}\r\ncache-control: no-store\r\nconnection: close\r\n\r\n"
-    return head.encode("latin-1") + body
+    return [*response.headers.items(), ("Cache-Control", "no-store")], response.body_bytes()
 
 
-class _Transport:
-    """The connection's transport as uvicorn sees it, except that closing it may linger (see the protocol)."""
+class HunterWorker(Worker):
+    """One server process: a selector holds connections until their request is complete; requests run
+    one at a time (or on ``--threads`` threads), each answered with ``Connection: close``."""
 
-    __slots__ = ("_protocol", "_transport")
-
-    def __init__(self, transport: asyncio.Transport, protocol: HunterProtocol) -> None:
-        self._transport = transport
-        self._protocol = protocol
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._transport, name)
-
-    def close(self) -> None:
-        self._protocol.close_connection()
-
-
-class HunterProtocol(H11Protocol):
-    """uvicorn's h11 protocol with a deadline for the request head, request-line and head size limits
-    and a lingering close after an answer given before the body was read."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        _process.requests = self.tasks  # uvicorn's set of this process's requests in progress
+    def init_process(self) -> None:
         self.limits = _limits
-        self._raw: asyncio.Transport | None = None
-        self._head_timer: asyncio.TimerHandle | None = None
-        self._linger_timer: asyncio.TimerHandle | None = None
-        self._write_timer: asyncio.TimerHandle | None = None
-        self._line_bytes = 0  # of the request line so far, until its line feed
-        self._head_bytes = 0  # of the head so far
-        self._in_line = True
-        self._dropped = -1  # bytes dropped while lingering; -1: not lingering
+        self.threads = max(1, self.cfg.threads)
+        self.selector = selectors.DefaultSelector()
+        self.conns: dict[int, _Conn] = {}
+        self.next_expiry = math.inf
+        self.accepting = False
+        self.paused_until = 0.0  # accept() ran out of file descriptors: try again after this
+        self.pool = ThreadPoolExecutor(self.threads, thread_name_prefix="hunter-http") if self.threads > 1 else None
+        self.running = 0  # requests on the pool's threads
+        self.lock = threading.Lock()
+        super().init_process()  # loads the app, then run()
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        self._raw = transport
-        super().connection_made(_Transport(transport, self))  # type: ignore[arg-type]
-        self._head_timer = self.loop.call_later(self.limits.header_timeout, self._head_timed_out)
+    # The loop
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        for timer in (self._head_timer, self._linger_timer, self._write_timer):
-            if timer is not None:
-                timer.cancel()
-        self._head_timer = self._linger_timer = self._write_timer = None
-        super().connection_lost(exc)
-
-    def data_received(self, data: bytes) -> None:
-        if self._dropped >= 0:  # lingering: the answer is out, the rest of the body is not wanted
-            self._dropped += len(data)
-            if self._dropped > LINGER_BYTES:
-                self._raw.close()
-            return
-        waiting_for_head = self.conn.their_state is h11.IDLE
-        if waiting_for_head:
-            if self._head_timer is None:  # the next request on a kept-alive connection starts now
-                self._head_timer = self.loop.call_later(self.limits.header_timeout, self._head_timed_out)
-            if self._in_line:
-                end = data.find(b"\n")
-                self._line_bytes += len(data) if end < 0 else end
-                self._in_line = end < 0
-                if self._line_bytes > self.limits.max_request_line:
-                    detail = f"the request line is longer than {self.limits.max_request_line} bytes"
-                    return self._refuse(414, "URI Too Long", detail)
-            self._head_bytes += len(data)
-        super().data_received(data)
-        if not waiting_for_head:
-            return
-        if self.conn.their_state is h11.IDLE:  # the head is still incomplete: everything so far is head
-            if self._head_bytes > self.limits.max_head and not self._raw.is_closing():
-                detail = f"the request line and headers are longer than {self.limits.max_head} bytes"
-                self._refuse(431, "Request Header Fields Too Large", detail)
-            return
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
-        self._line_bytes = self._head_bytes = 0
-        self._in_line = True
-
-    def _head_timed_out(self) -> None:
-        self._head_timer = None
-        if self._raw is None or self._raw.is_closing() or self.conn.their_state is not h11.IDLE:
-            return
-        if self._head_bytes or self._line_bytes:
-            detail = f"the request head did not arrive within {self.limits.header_timeout:g} s"
-            self._refuse(408, "Request Timeout", detail)
-        else:  # nothing was sent: close without an answer nobody asked for
-            self._raw.close()
-
-    def _refuse(self, status: int, title: str, detail: str) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
-        self._raw.write(_problem_bytes(status, title, detail))
-        self._linger()
-
-    def close_connection(self) -> None:
-        """Close, lingering when the client may still be sending a body nobody read."""
-        if self._raw.is_closing() or self._dropped >= 0:
-            return
-        if self.conn.their_state is h11.SEND_BODY:
-            self._linger()
-        else:
-            self._raw.close()
-
-    def _linger(self) -> None:
-        """Half-close and drop what still arrives for at most ``LINGER_SECONDS``, then close: closing a
-        socket with unread data makes the kernel send a reset, which can destroy the answer before the
-        client reads it."""
-        raw = self._raw
-        if not raw.can_write_eof():
-            raw.close()
-            return
-        self._dropped = 0
-        raw.resume_reading()
-        raw.write_eof()
-        self._linger_timer = self.loop.call_later(LINGER_SECONDS, raw.close)
-
-    def eof_received(self) -> bool | None:
-        if self._dropped >= 0:
-            self._raw.close()
-        return None
-
-    def pause_writing(self) -> None:
-        """The client has let the answer pile up: it has ``read_timeout`` to start reading again."""
-        super().pause_writing()
-        if self._write_timer is None:
-            self._write_timer = self.loop.call_later(self.limits.read_timeout, self._raw.abort)
-
-    def resume_writing(self) -> None:
-        super().resume_writing()
-        if self._write_timer is not None:
-            self._write_timer.cancel()
-            self._write_timer = None
-
-
-def _latin1(value: bytes) -> str:
-    return value.decode("latin-1")
-
-
-class WsgiFront:
-    """The ASGI app uvicorn calls: checks the head, reads the body within its cap, runs the WSGI app."""
-
-    def __init__(self, app: Callable[..., Any], threads: int = 1) -> None:
-        self.app = app
-        self.threads = threads
-        self._pool: ThreadPoolExecutor | None = None  # made in the worker process, after the fork
-
-    async def _run(self, function: Callable[..., Any], *args: Any) -> Any:
-        if self.threads <= 1:
-            return function(*args)
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="hunter-http")
-        return await asyncio.get_running_loop().run_in_executor(self._pool, function, *args)
-
-    async def __call__(self, scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
-        if scope["type"] != "http":
-            return
-        _process.set_idle(False)
+    def run(self) -> None:
+        for listener in self.sockets:
+            listener.setblocking(False)
+        self.selector.register(self.PIPE[0], selectors.EVENT_READ, _WAKE)
         try:
-            await self._serve(scope, receive, send)
+            while self.alive and self.ppid == os.getppid():
+                self.notify()
+                self._set_accepting(self._may_accept())
+                timeout = min(1.0, max(0.0, self.next_expiry - time.monotonic()))
+                listener = None
+                for key, _ in self.selector.select(timeout):
+                    if key.data is _WAKE:
+                        self._drain_pipe()
+                    elif key.data is _LISTENER:
+                        listener = key.fileobj
+                    else:
+                        self._serve_connection(key.data)
+                if listener is not None and self._may_accept():  # one connection per turn, when free
+                    self._accept(listener)
+                if time.monotonic() >= self.next_expiry:
+                    self._expire()
         finally:
-            if len(_process.requests) <= 1:  # this request's task is the last one in progress
-                _process.set_idle(True)
+            for conn in list(self.conns.values()):
+                self._close(conn)
+            if self.pool is not None:
+                self.pool.shutdown(wait=True)  # requests in progress finish
 
-    async def _serve(self, scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
-        limits = _limits
-        raw_headers: list[tuple[bytes, bytes]] = scope["headers"]
-        if len(raw_headers) > limits.max_header_fields:
+    def _serve_connection(self, conn: _Conn) -> None:
+        """Whatever one connection does never takes the process down with it."""
+        try:
+            self._readable(conn)
+        except Exception:
+            self.log.exception("error serving a connection")
+            self._close(conn)
+
+    def _drain_pipe(self) -> None:
+        try:
+            while os.read(self.PIPE[0], 4096):
+                pass
+        except OSError:
+            pass
+
+    def _may_accept(self) -> bool:
+        if len(self.conns) >= self.limits.max_connections or time.monotonic() < self.paused_until:
+            return False
+        return self.pool is None or self.running < self.threads
+
+    def _set_accepting(self, accepting: bool) -> None:
+        if accepting == self.accepting:
+            return
+        for listener in self.sockets:
+            if accepting:
+                self.selector.register(listener, selectors.EVENT_READ, _LISTENER)
+            else:
+                self.selector.unregister(listener)
+        self.accepting = accepting
+
+    def _accept(self, listener: Any) -> None:
+        try:
+            sock, addr = listener.accept()
+        except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+            return  # another process took it
+        except OSError as exc:
+            if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                self.paused_until = time.monotonic() + 0.5
+                self.log.warning("out of file descriptors or memory: not accepting for 0.5 s")
+                return
+            raise
+        sock.setblocking(False)
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        conn = _Conn(sock, addr, 0.0)
+        self._deadline(conn, self.limits.header_timeout)
+        self.conns[sock.fileno()] = conn
+        self.selector.register(sock, selectors.EVENT_READ, conn)
+        self._serve_connection(conn)  # the request usually comes with the connection (a sync worker blocks here)
+
+    def _deadline(self, conn: _Conn, seconds: float) -> None:
+        conn.deadline = time.monotonic() + seconds
+        self.next_expiry = min(self.next_expiry, conn.deadline)
+
+    def _expire(self) -> None:
+        now = time.monotonic()
+        for conn in list(self.conns.values()):
+            if conn.deadline > now:
+                continue
+            if conn.state == DRAIN:
+                self._close(conn)
+            elif conn.state == BODY:
+                self._refuse(conn, 408, "Request Timeout", f"the body paused for over {self.limits.read_timeout:g} s")
+            elif conn.head_bytes:
+                self._refuse(conn, 408, "Request Timeout", f"the head took over {self.limits.header_timeout:g} s")
+            else:  # nothing was sent: close without an answer nobody asked for
+                self._close(conn)
+        self.next_expiry = min((c.deadline for c in self.conns.values()), default=math.inf)
+
+    # A request arriving
+
+    def _readable(self, conn: _Conn) -> None:
+        try:
+            data = conn.sock.recv(READ_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            self._close(conn)
+            return
+        if conn.state == DRAIN:
+            conn.dropped += len(data)
+            if not data or conn.dropped > LINGER_BYTES:
+                self._close(conn)
+            return
+        if conn.state == HEAD:
+            if not data:
+                self._close(conn)  # gone before a request: nothing to answer
+                return
+            if conn.in_line:
+                end = data.find(b"\n")
+                conn.line_bytes += len(data) if end < 0 else end
+                conn.in_line = end < 0
+                if conn.line_bytes > self.limits.max_request_line:
+                    detail = f"the request line is longer than {self.limits.max_request_line} bytes"
+                    self._refuse(conn, 414, "URI Too Long", detail)
+                    return
+            conn.head_bytes += len(data)
+        conn.http.receive_data(data)
+        self._advance(conn)
+
+    def _advance(self, conn: _Conn) -> None:
+        while conn.state != DRAIN and conn.sock.fileno() in self.conns:
+            try:
+                event = conn.http.next_event()
+            except h11.RemoteProtocolError as exc:
+                if conn.state == HEAD:
+                    status = exc.error_status_hint
+                    self._refuse(conn, status, http.HTTPStatus(status).phrase, "the request could not be read")
+                else:
+                    self._close(conn)  # the body broke off or was malformed: nobody to answer
+                return
+            if event is h11.NEED_DATA:
+                if conn.state == HEAD and conn.head_bytes > self.limits.max_head:
+                    detail = f"the request line and headers are longer than {self.limits.max_head} bytes"
+                    self._refuse(conn, 431, "Request Header Fields Too Large", detail)
+                return
+            if isinstance(event, h11.Request):
+                if not self._head_arrived(conn, event):
+                    return
+            elif isinstance(event, h11.Data):
+                conn.body.append(event.data)
+                conn.size += len(event.data)
+                self._deadline(conn, self.limits.read_timeout)
+                if conn.size > conn.limit:  # stop at the cap plus one byte: dispatch answers 413
+                    self._complete(conn, unread=True)
+                    return
+            elif isinstance(event, h11.EndOfMessage):
+                self._complete(conn, unread=False)
+                return
+            else:  # ConnectionClosed, PAUSED
+                self._close(conn)
+                return
+
+    def _head_arrived(self, conn: _Conn, request: h11.Request) -> bool:
+        """Check the head and answer now when the body cannot change the answer; False when answered."""
+        limits = self.limits
+        conn.state = BODY
+        conn.request = request
+        self._deadline(conn, limits.read_timeout)
+        if len(request.headers) > limits.max_header_fields:
             detail = f"send at most {limits.max_header_fields} header fields"
-            return await _answer(send, 431, "Request Header Fields Too Large", detail)
-        chunked = False
-        length = 0
-        headers: dict[str, str] = {}
-        for name, value in raw_headers:
+            self._refuse(conn, 431, "Request Header Fields Too Large", detail)
+            return False
+        has_body = False
+        for name, value in request.headers:  # h11 gives lower-case names
             if len(name) + len(value) > limits.max_header_field:
                 detail = f"a header field is longer than {limits.max_header_field} bytes"
-                return await _answer(send, 431, "Request Header Fields Too Large", detail)
-            key = _latin1(name)
-            headers[key] = f"{headers[key]}, {_latin1(value)}" if key in headers else _latin1(value)
-            if name == b"content-length":
-                length = int(value)  # h11 accepts only digits here
-            elif name == b"transfer-encoding":
-                chunked = True  # h11 accepts only chunked
-        body = b""
-        unread = False
-        if length or chunked:
-            from shared.local.entry import body_limit_of, early_answer
+                self._refuse(conn, 431, "Request Header Fields Too Large", detail)
+                return False
+            key, text = name.decode("latin-1"), value.decode("latin-1")
+            conn.headers[key] = f"{conn.headers[key]}, {text}" if key in conn.headers else text
+            has_body = has_body or name == b"transfer-encoding" or (name == b"content-length" and value != b"0")
+        if not has_body:
+            return True
+        from shared.local.entry import body_limit_of, early_answer
 
-            client = scope.get("client")
-            early = await self._run(early_answer, scope["method"], scope["path"], headers, client and client[0])
-            if early is not None:  # the body cannot change the answer: do not read it
-                return await _send_response(send, early.status, early.headers.items(), [early.body_bytes()], True)
-            limit = body_limit_of(scope["method"], scope["path"])
-            chunks: list[bytes] = []
-            size = 0
-            while size <= limit:
-                try:
-                    async with asyncio.timeout(limits.read_timeout):
-                        message = await receive()
-                except TimeoutError:
-                    detail = f"the request body paused for more than {limits.read_timeout:g} s"
-                    return await _answer(send, 408, "Request Timeout", detail)
-                if message["type"] == "http.disconnect":
-                    return
-                chunk = message.get("body", b"")
-                chunks.append(chunk)
-                size += len(chunk)
-                if not message.get("more_body", False):
-                    break
-            body = b"".join(chunks)
-            if size > limit:  # stop at the cap plus one byte: dispatch answers 413, the rest is never read
-                body, unread = body[: limit + 1], True
-        environ = self._environ(scope, raw_headers, body)
-        status, response_headers, chunks_out = await self._run(self._call, environ)
-        # Two or more requests wait behind this one here while another process is idle: this client's next
-        # request goes through the accept queue again, to the idle process (see the module docstring).
-        close = unread or (len(_process.requests) > self.threads + 1 and _process.others_idle())
-        if isinstance(chunks_out, list):
-            await _send_response(send, status, response_headers, chunks_out, close)
-        else:
-            await _stream_response(send, receive, self._run, status, response_headers, chunks_out, close)
+        method = request.method.decode("ascii")
+        path = unquote(request.target.partition(b"?")[0].decode("ascii"))
+        client = conn.addr[0] if isinstance(conn.addr, tuple) else None
+        try:
+            early = early_answer(method, path, conn.headers, client)
+        except Exception:
+            self.log.exception("error checking a request before its body")
+            self._refuse(conn, 500, "Internal error", "the error was logged")
+            return False
+        if early is not None:  # do not read a body that cannot change the answer
+            self._respond(conn, early.status, list(early.headers.items()), [early.body_bytes()])
+            self._linger(conn)
+            return False
+        conn.limit = body_limit_of(method, path)
+        if conn.http.they_are_waiting_for_100_continue:
+            self._send_now(conn, conn.http.send(h11.InformationalResponse(status_code=100, reason=b"Continue")))
+        return True
 
-    def _environ(self, scope: dict[str, Any], raw_headers: list[tuple[bytes, bytes]], body: bytes) -> dict[str, Any]:
-        server = scope.get("server") or ("127.0.0.1", 0)
-        client = scope.get("client") or ("", 0)
+    def _complete(self, conn: _Conn, unread: bool) -> None:
+        """The request is complete (or over its cap): run it here, or on a free thread."""
+        body = b"".join(conn.body)
+        if unread:
+            body = body[: conn.limit + 1]
+        environ = self._environ(conn, body)
+        if self.pool is None or unread:
+            self._run(conn, environ)
+            if unread:
+                self._linger(conn)
+            else:
+                self._close(conn)
+            return
+        self._forget(conn)  # the thread owns the socket now
+        with self.lock:
+            self.running += 1
+        self.pool.submit(self._run_on_thread, conn, environ)
+
+    def _run_on_thread(self, conn: _Conn, environ: dict[str, Any]) -> None:
+        try:
+            self._run(conn, environ)
+        finally:
+            conn.sock.close()
+            with self.lock:
+                self.running -= 1
+            try:
+                os.write(self.PIPE[1], b".")  # the loop may take a new connection again
+            except OSError:
+                pass
+
+    # Answers
+
+    def _run(self, conn: _Conn, environ: dict[str, Any]) -> None:
+        try:
+            status, headers, body = _call(self.wsgi, environ)
+        except Exception:
+            self.log.exception("the app failed outside its own error handling")
+            headers, data = _problem(500, "Internal error", "the error was logged")
+            status, body = 500, [data]
+        self._respond(conn, status, headers, body)
+
+    def _respond(self, conn: _Conn, status: int, headers: list[tuple[str, str]], body: Any) -> None:
+        """Write an answer on the blocking socket, at most ``read_timeout`` per write."""
+        head = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+        head.append((b"connection", b"close"))  # one request per connection, as gunicorn's sync worker
+        if isinstance(body, list) and not any(name.lower() == b"content-length" for name, _ in head):
+            head.append((b"content-length", str(sum(len(chunk) for chunk in body)).encode("ascii")))
+        try:
+            reason = http.HTTPStatus(status).phrase.encode("ascii")
+        except ValueError:
+            reason = b""
+        sock = conn.sock
+        sock.settimeout(self.limits.read_timeout)
+        quiet = conn.request is not None and conn.request.method == b"HEAD"
+        send = conn.http.send
+        try:
+            out = send(h11.Response(status_code=status, headers=head, reason=reason))
+            if isinstance(body, list):  # whole: one write
+                data = b"".join(body)
+                if data and not quiet:
+                    out += send(h11.Data(data=data))
+                sock.sendall(out + send(h11.EndOfMessage()))
+                return
+            sock.sendall(out)
+            for chunk in body:  # streamed, as the client takes it
+                if chunk and not quiet:
+                    sock.sendall(send(h11.Data(data=chunk)))
+            sock.sendall(send(h11.EndOfMessage()))
+        except (OSError, h11.LocalProtocolError):
+            pass  # the client left or stopped reading: the connection is closed next
+        except Exception:
+            self.log.exception("error while streaming an answer")  # the client sees the answer cut short
+        finally:
+            if hasattr(body, "close"):
+                body.close()
+            sock.setblocking(False)
+
+    def _send_now(self, conn: _Conn, data: bytes) -> None:
+        try:
+            conn.sock.send(data)  # a few hundred bytes into an empty send buffer
+        except OSError:
+            pass
+
+    def _refuse(self, conn: _Conn, status: int, title: str, detail: str) -> None:
+        """Answer a request that cannot be read (a problem document, raw: h11 may be in an error state)."""
+        headers, body = _problem(status, title, detail)
+        head = f"HTTP/1.1 {status} {title}\r\n" + "".join(f"{name}: {value}\r\n" for name, value in headers)
+        head += f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        self._send_now(conn, head.encode("latin-1") + body)
+        self._linger(conn)
+
+    def _linger(self, conn: _Conn) -> None:
+        """Half-close, then drop what still arrives until the client closes or ``LINGER_SECONDS`` pass."""
+        try:
+            conn.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            self._close(conn)
+            return
+        conn.state = DRAIN
+        self._deadline(conn, LINGER_SECONDS)
+
+    def _forget(self, conn: _Conn) -> None:
+        fd = conn.sock.fileno()
+        if self.conns.pop(fd, None) is not None:
+            self.selector.unregister(conn.sock)
+
+    def _close(self, conn: _Conn) -> None:
+        self._forget(conn)
+        conn.sock.close()
+
+    # WSGI
+
+    def _environ(self, conn: _Conn, body: bytes) -> dict[str, Any]:
+        request = conn.request
+        assert request is not None
+        target, _, query = request.target.partition(b"?")
+        server = conn.sock.getsockname()
+        client = conn.addr if isinstance(conn.addr, tuple) else ("", 0)
         environ: dict[str, Any] = {
-            "REQUEST_METHOD": scope["method"],
+            "REQUEST_METHOD": request.method.decode("ascii"),
             "SCRIPT_NAME": "",
-            "PATH_INFO": unquote_to_bytes(scope["raw_path"]).decode("latin-1"),
-            "QUERY_STRING": _latin1(scope["query_string"]),
-            "SERVER_NAME": server[0],
-            "SERVER_PORT": str(server[1]),
-            "SERVER_PROTOCOL": "HTTP/" + scope["http_version"],
+            "PATH_INFO": unquote_to_bytes(target).decode("latin-1"),
+            "QUERY_STRING": query.decode("latin-1"),
+            "SERVER_NAME": str(server[0]) if isinstance(server, tuple) else "localhost",
+            "SERVER_PORT": str(server[1]) if isinstance(server, tuple) else "0",
+            "SERVER_PROTOCOL": "HTTP/" + request.http_version.decode("ascii"),
             "REMOTE_ADDR": client[0],
             "REMOTE_PORT": str(client[1]),
             "CONTENT_LENGTH": str(len(body)),
             "wsgi.version": (1, 0),
-            "wsgi.url_scheme": scope.get("scheme", "http"),
+            "wsgi.url_scheme": "http",
             "wsgi.input": io.BytesIO(body),
             "wsgi.input_terminated": True,
             "wsgi.errors": sys.stderr,
-            "wsgi.multithread": self.threads > 1,
+            "wsgi.multithread": self.pool is not None,
             "wsgi.multiprocess": True,
             "wsgi.run_once": False,
         }
-        for name, value in raw_headers:
-            if name in (b"content-length", b"transfer-encoding") or b"_" in name:
+        for name, value in request.headers:
+            if name in (b"content-length", b"transfer-encoding", b"expect") or b"_" in name:
                 continue  # the body is complete; "_" would let X_API_KEY pose as X-API-Key (gunicorn drops them too)
             if name == b"content-type":
-                environ["CONTENT_TYPE"] = _latin1(value)
+                environ["CONTENT_TYPE"] = value.decode("latin-1")
                 continue
-            key = "HTTP_" + _latin1(name).upper().replace("-", "_")
-            environ[key] = f"{environ[key]},{_latin1(value)}" if key in environ else _latin1(value)
+            key = "HTTP_" + name.decode("latin-1").upper().replace("-", "_")
+            text = value.decode("latin-1")
+            environ[key] = f"{environ[key]},{text}" if key in environ else text
         return environ
 
-    def _call(self, environ: dict[str, Any]) -> tuple[int, list[tuple[str, str]], Iterator[bytes] | list[bytes]]:
-        """Run the WSGI app: (status, headers, body). A body of one chunk comes back whole; a longer one
-        (an export) as an iterator the caller drains chunk by chunk."""
-        started: list[Any] = []
-        written: list[bytes] = []
 
-        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable:
-            if exc_info is not None and started:
-                raise exc_info[1].with_traceback(exc_info[2])
-            started[:] = [int(status[:3]), headers]
-            return written.append
+def _call(app: Callable[..., Any], environ: dict[str, Any]) -> tuple[int, list[tuple[str, str]], Any]:
+    """Run the WSGI app: (status, headers, body); the body is iterated (and closed) by the caller."""
+    started: list[Any] = []
+    written: list[bytes] = []
 
-        result = self.app(environ, start_response)
-        iterator = iter(result)
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable:
+        if exc_info is not None and started:
+            raise exc_info[1].with_traceback(exc_info[2])
+        started[:] = [int(status[:3]), headers]
+        return written.append
+
+    result = app(environ, start_response)
+    iterator = iter(result)
+    taken = [*written]
+    for _ in range(2):  # one chunk: the whole answer (most answers); two: a stream
         chunk = next(iterator, None)
-        first = [*written, chunk] if chunk is not None else written
-        second = next(iterator, None)
-        if second is None:
+        if chunk is None:
             if hasattr(result, "close"):
                 result.close()
-            return started[0], started[1], first
-
-        def rest() -> Iterator[bytes]:
-            try:
-                yield from first
-                yield second
-                yield from iterator
-            finally:
-                if hasattr(result, "close"):
-                    result.close()
-
-        return started[0], started[1], rest()
+            return started[0], started[1], taken
+        taken.append(chunk)
+    return started[0], started[1], _Body(taken, iterator, result)
 
 
-async def _answer(send: Callable[..., Any], status: int, title: str, detail: str) -> None:
-    response = ProblemError(status, title, detail).response()
-    await _send_response(send, status, response.headers.items(), [response.body_bytes()], True)
+class _Body:
+    """A streamed answer (an export): the chunks already taken, then the rest of the app's iterable."""
 
+    def __init__(self, head: list[bytes], rest: Iterator[bytes], result: Any) -> None:
+        self.head = head
+        self.rest = rest
+        self.result = result
 
-async def _send_response(
-    send: Callable[..., Any],
-    status: int,
-    headers: Any,
-    body: list[bytes],
-    close: bool,
-) -> None:
-    """Send a whole answer with its length; ``close``: the connection ends after it."""
-    head = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers]
-    if close:
-        head.append((b"connection", b"close"))
-    whole = b"".join(body)
-    if not any(name.lower() == b"content-length" for name, _ in head):
-        head.append((b"content-length", str(len(whole)).encode("ascii")))
-    await send({"type": "http.response.start", "status": status, "headers": head})
-    await send({"type": "http.response.body", "body": whole})
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self.head
+        yield from self.rest
 
-
-async def _disconnect(receive: Callable[..., Any]) -> None:
-    """Return once the client is gone (or the answer complete); what is left of a body is skipped."""
-    while (await receive())["type"] != "http.disconnect":
-        pass
-
-
-async def _stream_response(
-    send: Callable[..., Any],
-    receive: Callable[..., Any],
-    run: Callable[..., Any],
-    status: int,
-    headers: Any,
-    body: Iterator[bytes],
-    close: bool,
-) -> None:
-    """Send an answer the app produces chunk by chunk (an export), as the client reads it; stop making
-    chunks once the client is gone (a client that stops reading is cut off by the protocol)."""
-    head = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers]
-    if close:
-        head.append((b"connection", b"close"))
-    gone = asyncio.ensure_future(_disconnect(receive))
-    try:
-        await send({"type": "http.response.start", "status": status, "headers": head})
-        while not gone.done():
-            chunk = await run(next, body, None)
-            if chunk is None:
-                await send({"type": "http.response.body", "body": b""})
-                break
-            if chunk:
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            await asyncio.sleep(0)  # timers and other connections get the loop between chunks
-    finally:
-        gone.cancel()
-        body.close()  # type: ignore[attr-defined]
-
-
-class HunterWorker(UvicornWorker):
-    """gunicorn's process for uvicorn, configured from :data:`_limits` (created in the arbiter, before the fork)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        limits = _limits
-        self.CONFIG_KWARGS = {
-            "loop": "asyncio" if os.environ.get("HUNTER_UVLOOP", "1") == "0" else "auto",
-            "http": HunterProtocol,
-            "interface": "asgi3",
-            "lifespan": "off",
-            "server_header": False,
-            "access_log": False,
-            "h11_max_incomplete_event_size": 2 * limits.max_head,  # ours answers 431 at max_head
-            "limit_concurrency": limits.max_connections,
-            "proxy_headers": False,  # the peer is the client (REMOTE_ADDR), as with gunicorn's own workers
-        }
-        super().__init__(*args, **kwargs)
-
-    def init_process(self) -> None:
-        _process.start(self.age)
-        super().init_process()
-
-
-def _child_exit(arbiter: Any, worker: Any) -> None:
-    """In the arbiter: a process that is gone is not idle."""
-    if _process.idle is not None:
-        _process.idle[worker.age % SLOTS] = 0
+    def close(self) -> None:
+        if hasattr(self.result, "close"):
+            self.result.close()
 
 
 class _Gunicorn(gunicorn.app.base.BaseApplication):
@@ -536,15 +588,13 @@ def serve(
 ) -> None:
     global _limits
     _limits = limits or ServeLimits()
-    _process.idle = multiprocessing.RawArray("b", SLOTS)  # shared with the processes gunicorn forks
     options = {
         "bind": f"{host}:{port}",
         "workers": workers or default_workers(),
+        "threads": threads,
         "worker_class": f"{__name__}.HunterWorker",
         "timeout": WORKER_TIMEOUT,
         "graceful_timeout": 10,
-        "keepalive": _limits.keepalive,
         "loglevel": os.environ.get("GUNICORN_LOG_LEVEL", "error"),
-        "child_exit": _child_exit,
     }
-    _Gunicorn(WsgiFront(create_app(), threads), options).run()
+    _Gunicorn(create_app(), options).run()
