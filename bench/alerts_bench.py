@@ -1,12 +1,13 @@
 """Rescan and alert benchmark: a rescan of ``--leads`` leads of which ``--changed`` moved from Google to
 Microsoft 365 since their last scan, from the submit to the last webhook delivered.
 
-A loopback DNS server (``shared.demo.dnsserver``, every answer held back ``--delay-ms``) serves a
-generated world: each company has MX, an SPF record with includes, DMARC with report addresses and
-verification TXT records. The leads are scanned once, the world is changed (``SIGHUP``: the server
-reloads its records), a webhook subscription for ``lead.provider_changed`` is made against a
-receiver on 127.0.0.1, and ``POST /v1/rescans {"filter": {}}``'s service submits every lead. One
-queue worker (in this process, the local queue on SQLite) scans the batches and delivers the alerts.
+A loopback DNS server (``bench/alerts_dns.py``, answers precomputed, every answer held back
+``--delay-ms``) serves a generated world: each company has MX, an SPF record with includes, DMARC
+with report addresses and verification TXT records. The leads are scanned once, the world is
+changed (``SIGHUP``: the server switches to the precomputed second world), a webhook subscription
+for ``lead.provider_changed`` is made against a receiver on 127.0.0.1, and the service behind
+``POST /v1/rescans {"filter": {}}`` submits every lead. One queue worker (in this process, the
+local queue on SQLite) scans the batches and delivers the alerts.
 
 Reports the end-to-end time (submit → last delivery), rescanned leads per second, deliveries per
 second (first → last delivery) and checks that exactly ``--changed`` alerts arrived, each once.
@@ -31,6 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.alerts_dns import moved_set  # noqa: E402
 from shared import aio  # noqa: E402
 from shared.config import Settings  # noqa: E402
 from shared.core.inputs import InputRow  # noqa: E402
@@ -42,38 +44,6 @@ from shared.services import rescans  # noqa: E402
 from shared.services.after_scan import AfterScan  # noqa: E402
 from shared.store import notifications as store  # noqa: E402
 from shared.store.queries import LeadFilter  # noqa: E402
-
-
-def world(leads: int, moved: set[int]) -> str:
-    lines = []
-    for n in range(leads):
-        d = f"firma{n}.com.tr"
-        if n in moved:
-            lines += [
-                f"{d}. MX 0 firma{n}-com-tr.mail.protection.outlook.com.",
-                f'{d}. TXT "v=spf1 include:spf.protection.outlook.com include:servers.mcsv.net -all"',
-            ]
-        else:
-            lines += [
-                f"{d}. MX 1 aspmx.l.google.com.",
-                f"{d}. MX 5 alt1.aspmx.l.google.com.",
-                f'{d}. TXT "v=spf1 include:_spf.google.com include:servers.mcsv.net ~all"',
-            ]
-        lines += [
-            f'{d}. TXT "google-site-verification=token-{n:06d}-abcdefghijklmnopqrstuvwxyz"',
-            f'{d}. TXT "atlassian-domain-verification=q{n:06d}XyZ"',
-            f'_dmarc.{d}. TXT "v=DMARC1; p=quarantine; pct=100; rua=mailto:dmarc@{d},mailto:x@rua.example.net"',
-        ]
-    lines += [
-        '_spf.google.com. TXT "v=spf1 include:_netblocks.google.com ~all"',
-        '_netblocks.google.com. TXT "v=spf1 ip4:35.190.247.0/24 ip4:64.233.160.0/19 ~all"',
-        'spf.protection.outlook.com. TXT "v=spf1 ip4:40.92.0.0/15 ip4:40.107.0.0/16 -all"',
-        'servers.mcsv.net. TXT "v=spf1 ip4:205.201.128.0/20 ~all"',
-        "aspmx.l.google.com. A 142.250.1.26",
-        "alt1.aspmx.l.google.com. A 142.250.1.27",
-    ]
-    lines += [f"firma{n}-com-tr.mail.protection.outlook.com. A 52.101.1.{n % 250 + 1}" for n in sorted(moved)]
-    return "\n".join(lines) + "\n"
 
 
 class Receiver:
@@ -104,20 +74,18 @@ def main() -> None:
     parser.add_argument("--changed", type=int, default=500)
     parser.add_argument("--delay-ms", type=float, default=20.0)
     parser.add_argument(
-        "--concurrency", type=int, default=48, help="domains in flight (the loopback DNS server is the limit)"
+        "--concurrency", type=int, default=100, help="domains in flight"
     )
     args = parser.parse_args()
-    moved = set(range(0, args.leads, max(1, args.leads // args.changed)))
-    moved = set(sorted(moved)[: args.changed])
+    moved = moved_set(args.leads, args.changed)
     workdir = Path(tempfile.mkdtemp(prefix="hunter-alerts-"))
-    records = workdir / "records.txt"
-    records.write_text(world(args.leads, set()), encoding="utf-8")
     dns = subprocess.Popen(
-        [sys.executable, "-m", "shared.demo.dnsserver", "--records", str(records), "--delay-ms", str(args.delay_ms)],
+        [sys.executable, "bench/alerts_dns.py", "--leads", str(args.leads), "--changed", str(args.changed),
+         "--delay-ms", str(args.delay_ms)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,
-    )
+    )  # fmt: skip
     _, host, port = dns.stdout.readline().split()  # type: ignore[union-attr]
     settings = Settings(
         database_url=f"sqlite:///{workdir / 'hunter.db'}",
@@ -145,7 +113,6 @@ def main() -> None:
             runtime.engine, kind="webhook", url=receiver.url, recipients=[], events=["lead.provider_changed"],
             lead_filter={}, lang="en", digest="off", secret="whsec_" + "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
         )  # fmt: skip
-        records.write_text(world(args.leads, moved), encoding="utf-8")
         dns.send_signal(signal.SIGHUP)
         assert dns.stdout.readline().strip() == "RELOADED"  # type: ignore[union-attr]
 

@@ -165,19 +165,31 @@ def questions(d: str) -> list[tuple[str, str]]:
 
 
 class PrecomputedResponder(Responder):
-    """Answers precomputed questions from bytes (ID patched); everything else as :class:`Responder`."""
+    """Answers precomputed questions from bytes (ID patched); everything else as :class:`Responder`.
 
-    def __init__(self, domains: int) -> None:
-        super().__init__(lookup)
+    ``worlds`` are named sets of precomputed answers; :meth:`switch` makes another one current
+    (the alerts benchmark changes the world between two scans of the same leads this way)."""
+
+    def __init__(self, domains: int = 0, fallback=lookup) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(fallback)
+        self.worlds: dict[str, dict[bytes, bytes]] = {}
         self._wire: dict[bytes, bytes] = {}
-        for number in range(1, domains + 1):
-            d = f"co{number}.com.tr"
-            profile = profile_of(number)
-            records_of = None if profile == "nxdomain" else zone(d, profile)
+        if domains:
+            self.add_world("default", ((f"co{n}.com.tr", _zone_or_none(n)) for n in range(1, domains + 1)))
+            self.switch("default")
+
+    def add_world(self, name: str, zones) -> None:  # type: ignore[no-untyped-def]
+        """Precompute every question the scanner asks about each ``(domain, zone or None)``."""
+        answers: dict[bytes, bytes] = {}
+        for d, records_of in zones:
             for qname, qtype in questions(d):
                 query = wire.build_query(0, qname, wire.TYPES[qtype])  # as the scanner's client asks
                 rcode, found = (wire.NXDOMAIN, []) if records_of is None else answer(records_of, d, qname, qtype)
-                self._wire[query[2:]] = wire.build_response(query, rcode, found, max_size=1232)[2:]
+                answers[query[2:]] = wire.build_response(query, rcode, found, max_size=1232)[2:]
+        self.worlds[name] = answers
+
+    def switch(self, name: str) -> None:
+        self._wire = self.worlds[name]
 
     def respond(self, data: bytes, *, tcp: bool) -> bytes | None:
         if not tcp:
@@ -188,6 +200,11 @@ class PrecomputedResponder(Responder):
                 end = _question_end(data)
                 return data[:2] + found[:10] + data[12:end] + found[end - 2 :]  # ID and question as asked
         return super().respond(data, tcp=tcp)
+
+
+def _zone_or_none(number: int) -> Zone | None:
+    profile = profile_of(number)
+    return None if profile == "nxdomain" else zone(f"co{number}.com.tr", profile)
 
 
 def _question_end(query: bytes) -> int:

@@ -198,7 +198,13 @@ async def serve(responder: Responder, host: str, port: int, delay: float) -> tup
     raise AssertionError("unreachable")
 
 
-def main(argv: list[str] | None = None, lookup_factory: Callable[[], Responder] | None = None) -> None:
+def main(
+    argv: list[str] | None = None,
+    lookup_factory: Callable[[], Responder] | None = None,
+    on_reload: Callable[[Responder], None] | None = None,
+) -> None:
+    """Serve until SIGTERM. SIGHUP reloads the records file, or calls ``on_reload`` with the responder
+    of a ``lookup_factory`` (a benchmark's world switch)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=Path, help="master-file records (absolute names)")
     parser.add_argument("--host", default="127.0.0.1")
@@ -213,8 +219,11 @@ def main(argv: list[str] | None = None, lookup_factory: Callable[[], Responder] 
 
     def reload() -> None:
         """SIGHUP: read the records file again (a changed DNS world, as between two scans of a lead)."""
-        records = RecordSet(args.records.read_text(encoding="utf-8"))
-        responder.reload(records.lookup, records.special)
+        if on_reload is not None:
+            on_reload(responder)
+        else:
+            records = RecordSet(args.records.read_text(encoding="utf-8"))
+            responder.reload(records.lookup, records.special)
         print("RELOADED", flush=True)
 
     async def run() -> None:
@@ -224,7 +233,7 @@ def main(argv: list[str] | None = None, lookup_factory: Callable[[], Responder] 
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        if lookup_factory is None:
+        if lookup_factory is None or on_reload is not None:
             loop.add_signal_handler(signal.SIGHUP, reload)
         await stop.wait()
         print(f"queries {responder.queries}", file=sys.stderr, flush=True)
