@@ -90,6 +90,65 @@ class TenantSize(_Model):
     evidence: list[str]
 
 
+class Technology(_Model):
+    """A SaaS or security vendor the company's public DNS names (``shared/core/technologies.yaml``),
+    with the records that prove it: a TXT verification, an SPF include, a DMARC report address..."""
+
+    name: str  # exactly as technologies.yaml spells it, e.g. "Zoom", "Amazon SES"
+    category: str  # e.g. "collaboration", "dmarc-monitoring"
+    evidence: list[str] = Field(default_factory=list)  # e.g. "include:servers.mcsv.net"
+
+
+class TenantRecon(_Model):
+    """What Microsoft's public sign-in endpoints say about a domain's Entra ID tenant.
+
+    ``tenant_id``, ``region_scope`` (``tenant_region_scope``: EU, NA, AS, ...), ``region_sub_scope``
+    (GCC, DOD, DODCON) and ``cloud_instance`` come from the domain's OpenID configuration;
+    ``namespace_type`` (Managed, Federated, Unknown), ``federation_brand`` and, for a federated
+    domain, the host of its sign-in page (``auth_url_host``) and the identity provider it names
+    (``federation_idp``: AD FS, Okta, ...) from ``getuserrealm.srf``. ``error`` is a code
+    (``tenant_not_found``, ``timeout``, ``unreachable``, ``http_<status>``, ``bad_response``,
+    ``rate_limited``) when a part could not be read; a recon never fails a scan."""
+
+    tenant_id: str | None = None
+    region_scope: str | None = None
+    region_sub_scope: str | None = None
+    cloud_instance: str | None = None
+    namespace_type: str | None = None  # "Managed" | "Federated" | "Unknown"
+    federation_brand: str | None = None
+    auth_url_host: str | None = None
+    federation_idp: str | None = None
+    error: str | None = None
+
+    @property
+    def federated(self) -> bool:
+        return self.namespace_type == "Federated"
+
+
+class HostedAddress(_Model):
+    """One address of an MX host or of the apex: its reverse DNS and what the IP database knows."""
+
+    ip: str
+    role: str  # "mx" | "apex"
+    host: str  # the MX host or the domain that resolved to ``ip``
+    ptr: str | None = None
+    asn: int | None = None
+    org: str | None = None
+    country: str | None = None  # ISO 3166 alpha-2
+
+
+class HostingInfo(_Model):
+    """Where the mail servers and the website live, from PTR records and an optional IP database.
+
+    ``company`` and ``summary`` are set by the classifier (pure) from ``addresses``; ``error`` says
+    why the IP database could not be read (the PTR part still works)."""
+
+    addresses: list[HostedAddress] = Field(default_factory=list)
+    company: str | None = None  # the hosting company a PTR suffix or an AS organisation names
+    summary: str | None = None  # "mail hosted by Natro (AS12345, TR); website at Cloudflare (AS13335, US)"
+    error: str | None = None
+
+
 class WhoisInfo(_Model):
     registrar: str | None = None
     created: datetime | None = None
@@ -118,7 +177,10 @@ class ScanRecord(_Model):
     gateway: str | None = None
     m365: M365Info = Field(default_factory=M365Info)
     tenant_size: TenantSize | None = None
+    technologies: list[Technology] = Field(default_factory=list)  # vendors from TXT, SPF, DMARC, DKIM, MX, NS
     whois: WhoisInfo | None = None
+    tenant_recon: TenantRecon | None = None
+    hosting: HostingInfo | None = None
     collector_version: str = COLLECTOR_VERSION
     scanned_at: datetime | None = None
     duration_ms: float | None = None

@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 
 from shared.core.models import M365Info, ScanRecord, TenantSize
+from shared.core.technologies import detect as detect_technologies
 
 PROVIDERS = ("M365", "Google", "Yandex", "Zoho", "Amazon", "SendGrid", "Mailgun", "Hosting", "Local", "Unknown")
 
@@ -183,7 +184,7 @@ def _tenant_size(record: ScanRecord, provider: str | None, data: ProviderData) -
 
 
 def classify(record: ScanRecord, data: ProviderData | None = None) -> ScanRecord:
-    """Return a copy of ``record`` with provider, gateway, hosting, M365 and size fields set."""
+    """Return a copy of ``record`` with provider, gateway, hosting, M365, size and technologies set."""
     data = data or provider_data()
     weight, texts = _evidence(record, data)
     tenant, tenant_cname = _tenant_domain(record)
@@ -199,6 +200,7 @@ def classify(record: ScanRecord, data: ProviderData | None = None) -> ScanRecord
         "gateway": None,
         "local_provider": None,
         "provider_evidence": [],
+        "technologies": detect_technologies(record),  # TXT and DMARC name vendors even without mail
     }
     if not record.can_receive_mail:
         return record.model_copy(update=update)

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from shared.core import dmarc, spf
 from shared.core.domains import Domain
 from shared.core.models import DkimSelector, DmarcInfo, MxHost, ScanRecord, ScanStatus, SpfInfo
+from shared.core.technologies import txt_prefixes
 from shared.dns.client import Answer, DnsClient, Outcome
 from shared.scan import whois as whois_lookup
 
@@ -30,6 +31,12 @@ VERIFICATION_PREFIXES = (
     "facebook-domain-verification=",
     "apple-domain-verification=",
 )
+# What the scan keeps of the apex TXT: the texts the classifier and the technographics read (the
+# prefixes above and every prefix in shared/core/technologies.yaml), at most so many, each cut to
+# so many characters — a zone with thousands of TXT records or a 64 KB string stays a small record.
+KEPT_TXT_PREFIXES = tuple(sorted({*VERIFICATION_PREFIXES, *txt_prefixes()}))
+MAX_KEPT_TXT = 32
+MAX_KEPT_TXT_CHARS = 255
 MAX_MX_HOSTS = 5  # addresses are looked up for the first few exchangers only
 
 _STATUS_BY_OUTCOME = {
@@ -134,7 +141,7 @@ class Collector:
     async def _apex_txt(self, name: str, deadline: float) -> tuple[SpfInfo | None, list[str]]:
         answer = await self.client.query(name, "TXT", deadline=deadline)
         texts = answer.texts()
-        verifications = [t.strip() for t in texts if t.strip().lower().startswith(VERIFICATION_PREFIXES)]
+        verifications = kept_txt(texts)
         record, error = spf.select_record(texts)
         if record is None:
             return None, verifications
@@ -146,6 +153,18 @@ class Collector:
             return result.texts(), "ok" if result.ok else "void"
 
         return await spf.analyse(record, fetch, error=error), verifications
+
+
+def kept_txt(texts: list[str]) -> list[str]:
+    """The apex TXT texts worth keeping: those starting with a known verification prefix, bounded."""
+    kept: list[str] = []
+    for text in texts:
+        text = text.strip()
+        if text[:64].lower().startswith(KEPT_TXT_PREFIXES):
+            kept.append(text[:MAX_KEPT_TXT_CHARS])
+            if len(kept) >= MAX_KEPT_TXT:
+                break
+    return kept
 
 
 async def _none() -> None:
