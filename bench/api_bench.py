@@ -1,8 +1,8 @@
 """API benchmark: 100,000 leads, the local runner over HTTP, SQLite and PostgreSQL.
 
 Seeds N leads (domains, lead rows and one snapshot each, with a realistic provider mix) straight
-into a fresh database, starts ``hunter serve`` (functions-framework + gunicorn, one sync worker per
-core) and measures with bounded concurrency on 127.0.0.1:
+into a fresh database, starts ``hunter serve`` (functions-framework + gunicorn, one
+``HunterWorker`` process per core) and measures with bounded concurrency on 127.0.0.1:
 
 * ``GET /api/v1/leads`` with a filter + sort + limit 50 (rotating filters, sorts and offsets),
 * ``GET /api/v1/leads/{domain}`` for random domains,

@@ -35,7 +35,7 @@ def start_api_server(
 ) -> tuple[subprocess.Popen, str]:
     """(process, base URL ending in /api). The log goes to ``log`` (a file, never an unread pipe).
 
-    ``workers``/``threads`` default to ``hunter serve``'s own (one sync worker per core)."""
+    ``workers``/``threads`` default to ``hunter serve``'s own (one ``HunterWorker`` process per core)."""
     port = free_port()
     process = subprocess.Popen(
         [

@@ -127,6 +127,7 @@ def _check_url(runtime: Runtime, url: str | None) -> None:
 def subscribe(runtime: Runtime, body: SubscriptionIn, *, created_by: str | None):  # type: ignore[no-untyped-def]
     """Store a subscription; (its row, the webhook signing secret to show once or None)."""
     from shared.core.notify import new_webhook_secret
+    from shared.integrations.sealing import seal
     from shared.store import notifications as store
 
     secret = new_webhook_secret() if body.kind == "webhook" else None
@@ -139,7 +140,7 @@ def subscribe(runtime: Runtime, body: SubscriptionIn, *, created_by: str | None)
         lead_filter=body.filter.model_dump(exclude_defaults=True) if body.filter else {},
         lang=body.lang,
         digest=body.digest,
-        secret=secret,
+        secret=seal(runtime.settings, secret),  # sealed at rest when HUNTER_TOKEN_CACHE_KEY is set
         created_by=created_by,
     )
     return row, secret

@@ -68,9 +68,9 @@ def publish(runtime: Runtime, events: list[dict[str, Any]]) -> int:
     return len(ids)
 
 
-def webhook_request(subscription: SubscriptionRow, event: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
-    """The body and headers of a Standard Webhooks delivery (``webhook-id`` is the event id, the same
-    on every retry, so a receiver can de-duplicate)."""
+def webhook_request(secret: str, event: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
+    """The body and headers of a Standard Webhooks delivery signed with ``secret`` (``webhook-id`` is
+    the event id, the same on every retry, so a receiver can de-duplicate)."""
     from shared.core.notify import sign_standard_webhook
 
     body = json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
@@ -80,7 +80,7 @@ def webhook_request(subscription: SubscriptionRow, event: dict[str, Any]) -> tup
         "content-type": "application/json",
         "webhook-id": msg_id,
         "webhook-timestamp": str(timestamp),
-        "webhook-signature": sign_standard_webhook(subscription.secret or "", msg_id, timestamp, body),
+        "webhook-signature": sign_standard_webhook(secret, msg_id, timestamp, body),
         "user-agent": "Hunter-Webhooks/1",
     }
     return body, headers
@@ -94,7 +94,9 @@ async def send(runtime: Runtime, subscription: SubscriptionRow, event: dict[str,
     settings = runtime.settings
     allow_private = settings.notify_allow_private
     if subscription.kind == "webhook":
-        body, headers = webhook_request(subscription, event)
+        from shared.integrations.sealing import unseal
+
+        body, headers = webhook_request(unseal(settings, subscription.secret) or "", event)
         return await post_json(subscription.url or "", body, headers, allow_private=allow_private)
     if subscription.kind in ("teams", "slack"):
         from shared.core.notify import slack_message, teams_card
@@ -116,6 +118,7 @@ async def send(runtime: Runtime, subscription: SubscriptionRow, event: dict[str,
 
 async def handle_notification(body: str, delivery: Delivery, runtime: Runtime) -> None:
     """The ``notifications`` queue function: deliver one (subscription, event) pair."""
+    from shared.integrations.sealing import SealError
     from shared.integrations.webhooks import DeliveryError
 
     engine = runtime.engine
@@ -151,6 +154,9 @@ async def handle_notification(body: str, delivery: Delivery, runtime: Runtime) -
         if not exc.retryable:
             await asyncio.to_thread(store.update_delivery, engine, row.id, status="failed")
             raise PermanentError(exc.detail) from None
+        raise
+    except SealError as exc:  # the key was removed or changed: retried, then poison, redrivable once fixed
+        await asyncio.to_thread(store.update_delivery, engine, row.id, last_error=str(exc))
         raise
     except (OSError, ValueError) as exc:  # SMTP and address trouble
         await asyncio.to_thread(store.update_delivery, engine, row.id, last_error=f"{type(exc).__name__}: {exc}"[:500])

@@ -226,3 +226,40 @@ def test_hunter_notify_add_list_test_remove(world, monkeypatch):
     assert runner.invoke(main, ["notify", "remove", sub.id, "--db", url]).exit_code == 0
     assert store.subscriptions(runtime.engine) == []
     get_settings.cache_clear()
+
+
+def test_the_signing_secret_is_sealed_at_rest_with_the_token_cache_key(world):
+    """With HUNTER_TOKEN_CACHE_KEY set, the stored secret is a Fernet token (a database dump yields no
+    usable secret), deliveries are still signed with the clear secret, and a removed key fails the
+    delivery with a clear error instead of signing with garbage."""
+    from cryptography.fernet import Fernet
+    from pydantic import SecretStr
+    from standardwebhooks.webhooks import Webhook
+
+    runtime, dns, receiver, admin = world
+    key = Fernet.generate_key().decode()
+    sealed_runtime = Runtime(runtime.settings.model_copy(update={"token_cache_key": SecretStr(key)}))
+    set_runtime(sealed_runtime)
+    status, created = call(
+        sealed_runtime, admin, "POST", "/v1/notifications/subscriptions",
+        {"kind": "webhook", "url": receiver.url, "events": ["lead.provider_changed"]},
+    )  # fmt: skip
+    assert status == 201
+    stored = store.subscription(sealed_runtime.engine, created["id"]).secret
+    assert stored.startswith("fernet:") and created["secret"] not in stored
+
+    scan(sealed_runtime)
+    dns.reload(AFTER)
+    scan(sealed_runtime)
+    drain(sealed_runtime)
+    headers, body = receiver.received[0]
+    Webhook(created["secret"]).verify(body, headers)
+
+    dns.reload(BEFORE)  # a move back, delivered by a runtime that lost the key
+    scan(sealed_runtime)
+    set_runtime(runtime)
+    drain(runtime)
+    assert len(receiver.received) == 1
+    log = call(runtime, admin, "GET", "/v1/notifications/deliveries", subscription=created["id"])[1]["items"]
+    failing = [d for d in log if d["status"] != "delivered"]
+    assert failing and "HUNTER_TOKEN_CACHE_KEY" in (failing[0]["last_error"] or "")
