@@ -185,3 +185,27 @@ export function shownOnceBox(id, label, value, lead = null) {
     h("p", { id: `${id}-help`, class: "small", text: t("keys.shownOnce") }),
   );
 }
+
+// A form that creates something through the API: `build(data)` turns its FormData into the JSON body
+// (or returns null after saying what is missing), `send(body)` calls the API; while it runs the
+// submit button is disabled; on success the form is reset and `onDone(answer)` shows the result,
+// on failure the problem's text is toasted.
+export function onCreateSubmit(form, build, send, onDone) {
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const body = build(new FormData(form));
+    if (body === null) return;
+    const button = form.querySelector("button[type=submit]");
+    button.disabled = true;
+    try {
+      const created = await send(body);
+      form.reset();
+      onDone(created);
+    } catch (error) {
+      toast(errorText(error), "error");
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return form;
+}

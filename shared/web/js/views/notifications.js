@@ -4,7 +4,7 @@
 import { api } from "../api.js";
 import { clear, h } from "../dom.js";
 import { dateTime, num, t } from "../i18n.js";
-import { dataTable, emptyState, errorBox, errorText, loading, setTitle, shownOnceBox, toast } from "../ui.js";
+import { dataTable, emptyState, errorBox, errorText, loading, onCreateSubmit, setTitle, shownOnceBox, toast } from "../ui.js";
 
 const KINDS = ["webhook", "teams", "slack", "email"];
 const EVENTS = ["lead.provider_changed", "lead.gateway_changed", "lead.dmarc_changed", "lead.mx_changed", "lead.priority_changed", "lead.hot", "d365.push_failed", "referral.received"];
@@ -41,31 +41,23 @@ function subscriptionForm(onCreated) {
     ),
     h("div", { class: "field field-actions" }, h("button", { type: "submit", class: "btn btn-primary", text: t("notify.create") })),
   );
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const data = new FormData(form);
-    const kind = String(data.get("kind"));
-    const target = String(data.get("target") || "").trim();
-    const body = { kind, events: data.getAll("events").map(String), lang: String(data.get("lang")) };
-    if (kind === "email") {
-      body.to = target.split(/[\s,;]+/).filter(Boolean);
-      body.digest = String(data.get("digest"));
-    } else {
-      body.url = target;
-    }
-    const button = form.querySelector("button[type=submit]");
-    button.disabled = true;
-    try {
-      const created = await api("/notifications/subscriptions", { method: "POST", json: body });
-      form.reset();
-      onCreated(created);
-    } catch (error) {
-      toast(errorText(error), "error");
-    } finally {
-      button.disabled = false;
-    }
-  });
-  return form;
+  return onCreateSubmit(
+    form,
+    (data) => {
+      const kind = String(data.get("kind"));
+      const target = String(data.get("target") || "").trim();
+      const body = { kind, events: data.getAll("events").map(String), lang: String(data.get("lang")) };
+      if (kind === "email") {
+        body.to = target.split(/[\s,;]+/).filter(Boolean);
+        body.digest = String(data.get("digest"));
+      } else {
+        body.url = target;
+      }
+      return body;
+    },
+    (body) => api("/notifications/subscriptions", { method: "POST", json: body }),
+    onCreated,
+  );
 }
 
 async function deliveries(box, ctx) {

@@ -3,7 +3,7 @@
 import { api } from "../api.js";
 import { clear, h } from "../dom.js";
 import { dateTime, duration, num, t } from "../i18n.js";
-import { dataTable, errorBox, errorText, loading, setTitle, shownOnceBox, toast } from "../ui.js";
+import { dataTable, errorBox, errorText, loading, onCreateSubmit, setTitle, shownOnceBox, toast } from "../ui.js";
 
 async function poison(box, name, reload) {
   clear(box).append(loading());
@@ -72,30 +72,19 @@ function keyForm(onCreated) {
     h("div", { class: "field" }, h("label", { for: "key-limit", text: t("keys.limit") }), h("input", { id: "key-limit", name: "rate_limit_per_minute", type: "number", min: 1, max: 100000, value: 600, inputmode: "numeric" })),
     h("div", { class: "field field-actions" }, h("button", { type: "submit", class: "btn btn-primary", text: t("keys.create") })),
   );
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const data = new FormData(form);
-    const name = String(data.get("name") || "").trim();
-    if (!name) {
-      toast(t("keys.nameNeeded"), "error");
-      return;
-    }
-    const button = form.querySelector("button[type=submit]");
-    button.disabled = true;
-    try {
-      const created = await api("/admin/keys", {
-        method: "POST",
-        json: { name, scopes: [String(data.get("scope"))], rate_limit_per_minute: Number(data.get("rate_limit_per_minute")) || 600 },
-      });
-      form.reset();
-      onCreated(created);
-    } catch (error) {
-      toast(errorText(error), "error");
-    } finally {
-      button.disabled = false;
-    }
-  });
-  return form;
+  return onCreateSubmit(
+    form,
+    (data) => {
+      const name = String(data.get("name") || "").trim();
+      if (!name) {
+        toast(t("keys.nameNeeded"), "error");
+        return null;
+      }
+      return { name, scopes: [String(data.get("scope"))], rate_limit_per_minute: Number(data.get("rate_limit_per_minute")) || 600 };
+    },
+    (body) => api("/admin/keys", { method: "POST", json: body }),
+    onCreated,
+  );
 }
 
 async function keys(box, ctx) {
