@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.api.pc_models import LeadReferralOut
-from shared.core.models import ScanRecord, TenantSize, WhoisInfo
+from shared.core.models import ScanRecord, Technology, TenantSize, WhoisInfo
 from shared.core.sales import SalesSummary
 from shared.store.queries import LeadFilter
 
@@ -92,6 +92,11 @@ class LeadResult(_Out):
     dkim: list[str]
     m365: M365Out
     tenant_size: TenantSize | None
+    technologies: list[Technology] = Field(
+        default_factory=list,
+        description="SaaS and security vendors the domain's DNS names (TXT verification, SPF include, DMARC "
+        "report address, DKIM CNAME), each with its category and the records that prove it",
+    )
     whois: WhoisInfo | None
     scanned_at: datetime | None
     duration_ms: float | None
@@ -143,6 +148,9 @@ class LeadItem(_Out):
     dkim_found: int
     tenant_domain: str | None
     tenant_size: str | None
+    technologies: str | None = Field(
+        None, description="technologies seen in the lead's DNS, joined: `Zoom; Salesforce` (see the snapshot)"
+    )
     scan_count: int
     scanned_at: datetime
     changed_at: datetime | None

@@ -114,6 +114,7 @@ def print_lead(explanation: LeadExplanation, summary: SalesSummary) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per lead.")
 @db_option
 def leads(
+@click.option("--tech", multiple=True, help="A technology seen in the lead's DNS (Zoom, Salesforce, ...); repeatable.")
     segment,
     priority,
     provider,
@@ -132,6 +133,7 @@ def leads(
 
     from shared.store.queries import LeadFilter
 
+    tech,
     try:
         lead_filter = LeadFilter(
             segment=list(segment),
@@ -152,6 +154,7 @@ def leads(
         for row in rows:  # the same fields as an item of GET /api/v1/leads
             out.file.write(json.dumps(row, ensure_ascii=False, default=lambda v: v.isoformat()) + "\n")
     else:
+            tech=list(tech),
         table = Table(
             "Domain",
             "Priority",

@@ -56,6 +56,7 @@ def result_json(result: ScanResult) -> dict[str, Any]:
         "dkim": record.dkim_found,
         "m365": record.m365.model_dump(),
         "tenant_size": record.tenant_size.model_dump() if record.tenant_size else None,
+        "technologies": [tech.model_dump() for tech in record.technologies],
         "whois": record.whois.model_dump(mode="json") if record.whois else None,
         "scanned_at": record.scanned_at.isoformat() if record.scanned_at else None,
         "duration_ms": record.duration_ms,

@@ -16,12 +16,13 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Engine, Integer, Select, bindparam, case, exists, func, or_, select
+from sqlalchemy import Engine, Integer, Select, bindparam, case, delete, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from shared.core.models import ScanRecord
 from shared.core.results import TRANSIENT, ScanResult
 from shared.core.scoring import diff_records
+from shared.core.technologies import joined as joined_technologies
 from shared.core.text import clean_text, fold
 from shared.store.db import session_factory, upsert
 from shared.store.models import (
@@ -29,6 +30,7 @@ from shared.store.models import (
     D365SyncRow,
     DomainRow,
     LeadRow,
+    LeadTechnologyRow,
     ReferralRow,
     SnapshotRow,
     utcnow,
@@ -165,7 +167,26 @@ class LeadStore:
                 session.execute(upsert(session, ChangeEventRow.__table__), events)
             if leads:
                 self._upsert_leads(session, leads)
+                self._replace_technologies(session, results, {lead["domain_id"] for lead in leads}, ids)
         return list(results)
+
+    @staticmethod
+    def _replace_technologies(
+        session: Session, results: Sequence[ScanResult], written: set[int], ids: dict[str, int]
+    ) -> None:
+        """The ``lead_technologies`` rows of the leads just written: the newest scan's, and only those."""
+        rows: dict[tuple[int, str], dict[str, Any]] = {}
+        newest: dict[int, ScanResult] = {}
+        for result in results:  # the same domain twice in a batch: the last written lead row wins
+            domain_id = ids[result.record.domain]  # type: ignore[index]
+            if domain_id in written and result.record.status not in TRANSIENT:
+                newest[domain_id] = result
+        for domain_id, result in newest.items():
+            for tech in result.record.technologies:
+                rows[(domain_id, tech.name)] = {"domain_id": domain_id, "name": tech.name, "category": tech.category}
+        session.execute(delete(LeadTechnologyRow).where(LeadTechnologyRow.domain_id.in_(sorted(written))))
+        if rows:
+            session.execute(LeadTechnologyRow.__table__.insert(), list(rows.values()))
 
     def _upsert_domains(self, session: Session, results: Sequence[ScanResult], now: datetime) -> dict[str, int]:
         rows: dict[str, dict[str, Any]] = {}
@@ -446,6 +467,7 @@ def _lead_values(domain_id: int, result: ScanResult, *, changed: bool) -> dict[s
         "tenant_domain": record.m365.tenant_domain,
         "tenant_size": record.tenant_size.band if record.tenant_size else None,
         "whois_expires": record.whois.expires if record.whois else None,
+        "technologies": joined_technologies(record.technologies) or None,
         "score": score.score if score else None,
         "segment": score.segment.value if score else None,
         "commercial_segment": score.commercial_segment.value if score else None,

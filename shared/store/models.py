@@ -106,6 +106,7 @@ class LeadRow(Base):
     tenant_domain: Mapped[str | None] = mapped_column(String(253))
     tenant_size: Mapped[str | None] = mapped_column(String(16))
     whois_expires: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    technologies: Mapped[str | None] = mapped_column(Text)  # "Zoom; Salesforce" (see LeadTechnologyRow)
     # Scoring (rules file driven)
     score: Mapped[int | None] = mapped_column(Integer)
     segment: Mapped[str | None] = mapped_column(String(16))
@@ -117,6 +118,19 @@ class LeadRow(Base):
     scan_count: Mapped[int] = mapped_column(Integer, default=1)
     scanned_at: Mapped[datetime] = mapped_column(UtcDateTime())
     changed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class LeadTechnologyRow(Base):
+    """One technology of a lead (``ScanRecord.technologies``), for the lead list's ``tech=`` filter:
+    a (name, domain_id) index answers "every lead using Zoom" on SQLite and PostgreSQL alike,
+    where a filter inside a JSON list could not use an index on either. Rewritten with the lead row."""
+
+    __tablename__ = "lead_technologies"
+    __table_args__ = (Index("ix_lead_technologies_name_domain_id", "name", "domain_id"),)
+
+    domain_id: Mapped[int] = mapped_column(ForeignKey("leads.domain_id", ondelete="CASCADE"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    category: Mapped[str] = mapped_column(String(32))
 
 
 class SnapshotRow(Base):

@@ -34,6 +34,7 @@ from shared.core.models import ScanStatus
 from shared.core.providers import PROVIDERS
 from shared.core.referrals import REFERRAL_TYPES
 from shared.core.scoring import CommercialSegment, Segment
+from shared.core.technologies import technology_names
 from shared.core.text import fold
 from shared.store.models import (
     FILTER_INDEXES,
@@ -42,6 +43,7 @@ from shared.store.models import (
     D365SyncRow,
     DomainRow,
     LeadRow,
+    LeadTechnologyRow,
     ReferralRow,
 )
 
@@ -96,7 +98,7 @@ def _enum_values(enum: type) -> tuple[str, ...]:
 
 
 # What each list filter may hold: the classifier's providers, the rules' segments, the scan statuses,
-# Partner Center's referral types.
+# Partner Center's referral types, the vendors of technologies.yaml.
 FILTER_VALUES: dict[str, tuple[str, ...]] = {
     "segment": _enum_values(Segment),
     "provider": PROVIDERS,
@@ -104,6 +106,7 @@ FILTER_VALUES: dict[str, tuple[str, ...]] = {
     "commercial_segment": _enum_values(CommercialSegment),
     "status": _enum_values(ScanStatus),
     "referral_type": REFERRAL_TYPES,
+    "tech": technology_names(),
 }
 
 
@@ -120,6 +123,11 @@ class LeadFilter(BaseModel):
     d365_sync_status: list[Literal["not_synced", "queued", "synced", "failed"]] = Field(default_factory=list)
     has_referral: bool | None = Field(None, description="only leads with (true) or without (false) a referral")
     referral_type: list[str] = Field(default_factory=list, description="Partner Center referral types")
+    tech: list[str] = Field(
+        default_factory=list,
+        description="technologies seen in the lead's DNS (any of them), e.g. `Zoom` or `Salesforce,HubSpot`; "
+        "names as in `technologies` (case-insensitive)",
+    )
     sort: str = DEFAULT_SORT
     limit: int = Field(50, ge=1, le=500)
     offset: int = Field(0, ge=0, le=MAX_OFFSET)
@@ -132,6 +140,7 @@ class LeadFilter(BaseModel):
         "status",
         "d365_sync_status",
         "referral_type",
+        "tech",
         mode="before",
     )
     @classmethod
@@ -204,6 +213,8 @@ def _parameters(lead_filter: LeadFilter, dialect: str, split: str | None = None)
             lead_filter.q
         )  # folded on both sides: case, accents and the Turkish dotted/dotless i do not matter
         params["f_q"] = _search_value(needle, _search_mode(needle, dialect))
+    if lead_filter.tech:
+        params["f_tech"] = _values(lead_filter.tech)
     return params
 
 
@@ -228,6 +239,11 @@ def _conditions(
     if lead_filter.q:
         needle = fold(lead_filter.q)
         conditions.append(_search(_search_mode(needle, dialect), params["f_q"]))
+    if lead_filter.tech:  # a semi-join on the (name, domain_id) index of lead_technologies
+        names = bindparam("f_tech", params["f_tech"], expanding=True)
+        conditions.append(
+            LeadRow.domain_id.in_(select(LeadTechnologyRow.domain_id).where(LeadTechnologyRow.name.in_(names)))
+        )
     conditions.extend(_integration_conditions(lead_filter))
     return conditions
 
@@ -284,6 +300,7 @@ LIST_FIELDS = (
     "dkim_found",
     "tenant_domain",
     "tenant_size",
+    "technologies",
     "scan_count",
     "scanned_at",
     "changed_at",
@@ -405,6 +422,7 @@ def page_query(
         ),
         fixed=_fixed_fields(lead_filter),
         q=_search_mode(fold(lead_filter.q), dialect) if lead_filter.q else None,
+        tech=bool(lead_filter.tech),
         after=None if after is None else ("null" if after.value is None else "value"),
     )
     return PageQuery(_page_statement(shape), parameters)
@@ -422,6 +440,7 @@ class _Shape:
     branches: int  # its number of values
     ranges: tuple[str, ...]
     q: str | None  # the search mode
+    tech: bool  # the technology filter (its names are one expanding parameter)
     after: str | None  # "value", "null" (inside the NULL group) or None
     fixed: tuple[tuple[str, Any], ...]  # every other filter field, with its value
 
@@ -429,7 +448,7 @@ class _Shape:
 # The filters a page statement takes as bound parameters (_parameters). Any other filter field is
 # part of the statement's shape with its value, so a filter added to LeadFilter later can never be
 # left out of a cached statement, only cached once per value.
-BOUND_FIELDS = frozenset({*FILTER_COLUMNS, "min_score", "max_score", "changed_since", "q"})
+BOUND_FIELDS = frozenset({*FILTER_COLUMNS, "min_score", "max_score", "changed_since", "q", "tech"})
 PAGE_FIELDS = frozenset({"sort", "limit", "offset"})
 
 
@@ -453,7 +472,12 @@ def _template(shape: _Shape) -> LeadFilter:
     ranges = {"min_score": 0, "max_score": 100, "changed_since": datetime(2000, 1, 1, tzinfo=UTC)}
     fixed = {name: _thawed(value) for name, value in shape.fixed}
     return LeadFilter.model_construct(
-        sort=shape.sort, q=q, **lists, **{name: ranges[name] for name in shape.ranges}, **fixed
+        sort=shape.sort,
+        q=q,
+        tech=["x"] if shape.tech else [],
+        **lists,
+        **{name: ranges[name] for name in shape.ranges},
+        **fixed,
     )
 
 

@@ -27,6 +27,7 @@ from shared.core.models import (
     ScanRecord,
     ScanStatus,
     SpfInfo,
+    Technology,
     TenantSize,
     WhoisInfo,
 )
@@ -76,6 +77,12 @@ LEADS: dict[str, ScanRecord] = {
     "google_no_dmarc": lead(
         "ornek-lojistik.com",
         "Google",
+        technologies=[
+            Technology(name="Google Workspace", category="productivity", evidence=["include:_spf.google.com"]),
+            Technology(name="Slack", category="collaboration", evidence=["slack-domain-verification=x1"]),
+            Technology(name="HubSpot", category="crm", evidence=["include:1.spf01.hubspotemail.net"]),
+            Technology(name="Mailchimp", category="marketing-email", evidence=["include:servers.mcsv.net"]),
+        ],
         mx=[
             MxHost(preference=1, host="aspmx.l.google.com"),
             MxHost(preference=5, host="alt1.aspmx.l.google.com"),
@@ -118,6 +125,12 @@ LEADS: dict[str, ScanRecord] = {
     "m365_mimecast": lead(
         "demir-holding.com.tr",
         "M365",
+        technologies=[
+            Technology(name="Microsoft 365", category="productivity", evidence=["MS=ms5551234"]),
+            Technology(name="Zoom", category="collaboration", evidence=["ZOOM_verify_abc"]),
+            Technology(name="DocuSign", category="e-signature", evidence=["docusign=1b0a"]),
+            Technology(name="KnowBe4", category="security-awareness", evidence=["knowbe4-site-verification=k"]),
+        ],
         gateway="Mimecast",
         mx=[
             MxHost(preference=10, host="eu-smtp-inbound-1.mimecast.com"),

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from shared.core.models import ScanStatus
 from shared.core.scoring.facts import DmarcState, TenantBand
 from shared.core.scoring.rules import CommercialSegment
+from shared.core.technologies import technology_data
 
 SUPPORTED_LANGS = ("en", "tr")
 CATEGORIES = ("P1", "P2", "P3", "P4", "P5", "P6")
@@ -181,6 +182,8 @@ CONTEXT_KEYS = frozenset(
         "urgency_reason",
         "amount",
         "currency",
+        "tech_names",
+        "technologies",
     }
 )
 
@@ -262,6 +265,37 @@ GAP_QUESTION_FOR: dict[FindingCode, str] = {
 }
 
 
+class TechnologyTexts(_Strict):
+    """What the company's technologies (``ScanRecord.technologies``) add to the pitch: the line that
+    lists them, and per hook of ``tech_hooks.yaml`` a talking point for the rep, a sentence of the
+    call script (said to the customer) and a discovery question."""
+
+    line: str
+    hooks: dict[str, str]
+    script: dict[str, str]
+    questions: dict[str, str]
+
+
+class TechHook(_Strict):
+    """One talking point: it applies when the lead uses one of ``vendors`` or a vendor of ``categories``."""
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    vendors: list[str] = Field(default_factory=list)
+    categories: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _matches_something(self) -> TechHook:
+        if not (self.vendors or self.categories):
+            raise ValueError(f"hook {self.id!r} names no vendor and no category")
+        return self
+
+
+class TechHooks(_Strict):
+    version: str
+    max_hooks: int = Field(ge=1)
+    hooks: list[TechHook] = Field(min_length=1)
+
+
 class NextActionTexts(_Strict):
     P1: str
     P2: str
@@ -294,6 +328,7 @@ class Texts(_Strict):
     urgency: dict[str, str]
     offer_reasons: dict[str, str]
     next_action: NextActionTexts
+    technologies: TechnologyTexts
 
     @field_validator("category_labels")
     @classmethod
@@ -370,6 +405,21 @@ def load_offers() -> Offers:
 
 
 @lru_cache(maxsize=1)
+def load_tech_hooks() -> TechHooks:
+    """The bundled ``tech_hooks.yaml`` (which technologies lead to which talking point), checked
+    against ``shared/core/technologies.yaml``: a hook naming an unknown vendor or category fails here."""
+    hooks: TechHooks = _validate(TechHooks, "tech_hooks.yaml")
+    data = technology_data()
+    for hook in hooks.hooks:
+        unknown = [v for v in hook.vendors if v not in data.names] + [
+            c for c in hook.categories if c not in data.categories
+        ]
+        if unknown:
+            raise SalesDataError(f"tech_hooks.yaml hook {hook.id!r} names unknown {', '.join(unknown)}")
+    return hooks
+
+
+@lru_cache(maxsize=1)
 def load_playbook() -> Playbook:
     """The bundled ``playbook.yaml`` (potential weights, urgency levels)."""
     playbook: Playbook = _validate(Playbook, "playbook.yaml")
@@ -399,4 +449,9 @@ def load_texts(lang: str) -> Texts:
     missing = [r.id for r in load_offers().selection if r.plan is not None and r.id not in texts.offer_reasons]
     if missing:
         raise SalesDataError(f"texts_{lang}.yaml offer_reasons lacks: {', '.join(missing)}")
+    hook_ids = [hook.id for hook in load_tech_hooks().hooks]
+    for part in ("hooks", "script", "questions"):
+        missing = [h for h in hook_ids if h not in getattr(texts.technologies, part)]
+        if missing:
+            raise SalesDataError(f"texts_{lang}.yaml technologies.{part} lacks: {', '.join(missing)}")
     return texts

@@ -23,11 +23,13 @@ from shared.core.sales.data import (
     OfferRule,
     Offers,
     Playbook,
+    TechHooks,
     Texts,
     UrgencyTrigger,
     check_lang,
     load_offers,
     load_playbook,
+    load_tech_hooks,
     load_texts,
     template_fields,
 )
@@ -93,6 +95,10 @@ class SalesSummary(BaseModel):
     opportunity_potential: int = Field(ge=0, le=100)
     urgency: Urgency
     security_findings: list[str]
+    technologies_line: str | None = Field(None, description="the technologies seen in the lead's DNS, as a sentence")
+    technology_hooks: list[str] = Field(
+        default_factory=list, description="talking points from those technologies (a Teams or CRM conversation, ...)"
+    )
     next_action: str
     metadata: SalesMetadata
 
@@ -345,6 +351,32 @@ def _questions(
     return [_render(t, ctx, where) for where, t in chosen[:MAX_QUESTIONS]]
 
 
+def _tech_hooks(record: ScanRecord, hooks: TechHooks) -> list[tuple[str, list[str]]]:
+    """(hook id, the lead's vendors that trigger it) for each hook of ``tech_hooks.yaml`` that applies."""
+    found: list[tuple[str, list[str]]] = []
+    for hook in hooks.hooks:
+        names = [t.name for t in record.technologies if t.name in hook.vendors or t.category in hook.categories]
+        if names:
+            found.append((hook.id, names))
+    return found[: hooks.max_hooks]
+
+
+def _questions_with_tech(
+    questions: list[str], hook: tuple[str, list[str]] | None, facts: Facts, texts: Texts, ctx: dict[str, str]
+) -> list[str]:
+    """The first technology question right after the provider questions (gap questions may then drop
+    off the end: the list holds at most MAX_QUESTIONS)."""
+    if hook is None or not facts.can_receive_mail:
+        return questions
+    group = _question_group(facts)
+    after = len(getattr(texts.questions.provider, group)) + (1 if group == "M365" and facts.tenant_domain else 0)
+    key, names = hook
+    text = _render(
+        texts.technologies.questions[key], {**ctx, "tech_names": ", ".join(names)}, f"technologies.questions.{key}"
+    )
+    return [*questions[:after], text, *questions[after:]][:MAX_QUESTIONS]
+
+
 def _call_script(facts: Facts, score: ScoreResult, texts: Texts, ctx: dict[str, str], findings: list[str]) -> list[str]:
     cs = texts.call_script
     if not facts.can_receive_mail:
@@ -355,6 +387,8 @@ def _call_script(facts: Facts, score: ScoreResult, texts: Texts, ctx: dict[str, 
         _render(cs.situation, ctx, "call_script.situation"),
         _render(cs.pitch[commercial], ctx, f"call_script.pitch.{commercial.value}"),
     ]
+    if "tech_hook" in ctx:  # the first talking point the company's technologies give
+        lines.append(ctx["tech_hook"])
     if facts.gateway:
         hook = "M365" if facts.provider == "M365" else "other"
         lines.append(_render(getattr(cs.gateway_hook, hook), ctx, f"call_script.gateway_hook.{hook}"))
@@ -396,6 +430,21 @@ def build_sales_summary(
     ctx["situation"] = _situation(facts, texts, ctx)
     ctx["dmarc_state"] = _render(texts.dmarc_states[facts.dmarc], ctx, f"dmarc_states.{facts.dmarc}")
 
+    technologies_line = None
+    if record.technologies:
+        ctx["technologies"] = ", ".join(t.name for t in record.technologies)
+        technologies_line = _render(texts.technologies.line, ctx, "technologies.line")
+    hooks = _tech_hooks(record, load_tech_hooks()) if facts.can_receive_mail else []
+    hook_texts = [
+        _render(texts.technologies.hooks[key], {**ctx, "tech_names": ", ".join(names)}, f"technologies.hooks.{key}")
+        for key, names in hooks
+    ]
+    if hooks:
+        key, names = hooks[0]
+        ctx["tech_hook"] = _render(
+            texts.technologies.script[key], {**ctx, "tech_names": ", ".join(names)}, f"technologies.script.{key}"
+        )
+
     offer_tier: OfferTier | None = None
     if plan is not None and offer_rule.plan is not None:
         price_text = None
@@ -430,11 +479,15 @@ def build_sales_summary(
         priority_label=texts.category_labels[score.priority_category],
         one_liner=one_liner,
         call_script=_call_script(facts, score, texts, ctx, finding_texts),
-        discovery_questions=_questions(facts, texts, ctx, findings, triggers),
+        discovery_questions=_questions_with_tech(
+            _questions(facts, texts, ctx, findings, triggers), hooks[0] if hooks else None, facts, texts, ctx
+        ),
         offer_tier=offer_tier,
         opportunity_potential=_potential(score, facts, playbook),
         urgency=urgency,
         security_findings=finding_texts,
+        technologies_line=technologies_line,
+        technology_hooks=hook_texts,
         next_action=next_action,
         metadata=SalesMetadata(
             rules_version=score.rules_version, offers_version=offers.version, generated_at=now, lang=lang
