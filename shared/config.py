@@ -120,6 +120,23 @@ class Settings(BaseSettings):
     cache_scan_ttl: int = Field(3600, ge=0, description="seconds a scan result is cached (rescan invalidates)")
     whois_qps: float = Field(2.0, ge=0, description="WHOIS queries per second shared by all workers; 0 = unlimited")
 
+    # Hosting enrichment: reverse DNS of the MX hosts' and the apex's addresses, and what an IP database says.
+    hosting_addresses: int = Field(
+        3, ge=0, le=8, description="addresses (MX hosts first, then the apex) given a PTR lookup; 0 = no enrichment"
+    )
+    ip_db_path: str | None = Field(
+        None, description="a MaxMind-format database (GeoLite2-ASN/City, IPinfo Lite, DB-IP Lite): ASN, org, country"
+    )
+
+    # Microsoft 365 tenant recon: Microsoft's public OpenID discovery and user-realm endpoints, for M365 leads.
+    tenant_recon_enabled: bool = Field(False, description="ask Microsoft's public sign-in endpoints about M365 leads")
+    tenant_recon_url: str = Field(
+        "https://login.microsoftonline.com", description="where the OpenID configuration and getuserrealm.srf live"
+    )
+    tenant_recon_timeout: float = Field(5.0, gt=0, le=60, description="seconds for the recon of one domain")
+    tenant_recon_qps: float = Field(2.0, ge=0, description="domain recons (two requests each) per second, all workers")
+    tenant_recon_cache_ttl: int = Field(7 * 86400, ge=0, description="seconds a domain's recon answer is cached")
+
     # Microsoft sign-in, Dynamics 365 (Dataverse) and Partner Center; each integration behind a flag.
     authority_host: str = Field("https://login.microsoftonline.com", description="Microsoft identity platform host")
     token_cache_key: SecretStr | None = Field(

@@ -15,6 +15,15 @@ Follows the documented protocol closely enough for real MSAL for Python:
   ``authorization_pending`` until a test calls :meth:`IdentityStandin.approve_device_code`,
   ``authorization_declined``, ``bad_verification_code``, ``expired_token``; an ``id_token``
   only with ``openid``, a ``refresh_token`` only with ``offline_access``.
+* Tenant recon, the two public endpoints Hunter reads about a company's domain (no sign-in):
+  ``GET /{domain}/v2.0/.well-known/openid-configuration`` for a domain added with
+  :meth:`IdentityStandin.add_domain` answers that tenant's discovery document (``issuer`` and
+  ``token_endpoint`` carry its tenant id; ``tenant_region_scope``, ``tenant_region_sub_scope`` only
+  when set, ``cloud_instance_name``), an unknown one 400 ``invalid_tenant`` AADSTS90002; and
+  ``GET /getuserrealm.srf?login=user@{domain}&json=1`` answers the realm: ``NameSpaceType``
+  ``Managed`` (State 4, UserState 1, ``FederationBrandName``), ``Federated`` (State 3, UserState 2,
+  ``AuthURL`` at the on-premises AD FS, ``FederationGlobalVersion``) or ``Unknown`` (no domain,
+  no brand). ``recon_status`` makes both answer that HTTP status instead (an outage).
 * ``refresh_token`` grant (https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow#refresh-the-access-token):
   rotates the refresh token; a revoked one is ``invalid_grant`` AADSTS50173, one expired by
   inactivity ``invalid_grant`` AADSTS700082.
@@ -129,8 +138,22 @@ class _RefreshToken:
 
 
 @dataclass
+class ReconDomain:
+    """A verified domain of some tenant, as the public recon endpoints describe it."""
+
+    domain: str
+    tenant_id: str
+    region_scope: str = "EU"
+    region_sub_scope: str | None = None
+    brand: str = ""
+    auth_url: str | None = None  # set: the domain is federated (an AD FS sign-in page)
+
+
+@dataclass
 class IdentityStats:
     discovery: int = 0
+    recon_discovery: int = 0  # OpenID configuration documents asked for by domain (tenant recon)
+    user_realm: int = 0  # getuserrealm.srf answers
     device_codes: int = 0
     token_requests: dict[str, int] = field(default_factory=dict)
     token_errors: dict[str, int] = field(default_factory=dict)
@@ -168,6 +191,8 @@ class IdentityStandin:
         self._device_codes: dict[str, _DeviceCode] = {}
         self._access_tokens: dict[str, AccessTokenInfo] = {}
         self._refresh_tokens: dict[str, _RefreshToken] = {}
+        self._domains: dict[str, ReconDomain] = {}
+        self.recon_status: int | None = None  # e.g. 503: the recon endpoints answer only that status
 
     # ----------------------------------------------------------------- setup (Python API)
     @property
@@ -196,6 +221,36 @@ class IdentityStandin:
                 user = User(upn, oid or str(uuid.uuid4()), name or upn.split("@")[0].replace(".", " ").title())
                 self._users[upn.lower()] = user
             return user
+
+    def add_domain(
+        self,
+        domain: str,
+        *,
+        tenant_id: str | None = None,
+        region_scope: str = "EU",
+        region_sub_scope: str | None = None,
+        brand: str | None = None,
+        federated_sts: str | None = None,
+    ) -> ReconDomain:
+        """A company domain verified in some tenant (a new tenant id unless given). With ``federated_sts``
+        (``sts.contoso.com``) sign-in is federated to AD FS there; otherwise the domain is managed."""
+        auth_url = None
+        if federated_sts:
+            auth_url = (
+                f"https://{federated_sts}/adfs/ls/?username=user%40{domain}&wa=wsignin1.0"
+                "&wtrealm=urn%3afederation%3aMicrosoftOnline&wctx="
+            )
+        entry = ReconDomain(
+            domain.lower(),
+            tenant_id or str(uuid.uuid4()),
+            region_scope,
+            region_sub_scope,
+            brand if brand is not None else domain.split(".")[0].title(),
+            auth_url,
+        )
+        with self._lock:
+            self._domains[entry.domain] = entry
+        return entry
 
     # ------------------------------------------------------------- device code (the "user")
     def pending_device_codes(self) -> list[str]:
@@ -269,9 +324,16 @@ class IdentityStandin:
     # ----------------------------------------------------------------------------- HTTP
     def __call__(self, request: Request) -> Response:
         parts = [part for part in request.path.split("/") if part]
+        if request.method == "GET" and parts == ["getuserrealm.srf"]:
+            return self._user_realm(request)
         if len(parts) < 2:
             return self._not_found(request)
         tenant, rest = parts[0], "/".join(parts[1:])
+        recon_domain = tenant.lower() not in self.tenant_aliases and (
+            self.recon_status is not None or tenant.lower() in self._domains
+        )
+        if request.method == "GET" and rest == "v2.0/.well-known/openid-configuration" and recon_domain:
+            return self._domain_discovery(tenant.lower())
         if tenant.lower() not in self.tenant_aliases:
             return self._error(
                 400,
@@ -341,6 +403,83 @@ class IdentityStandin:
                 "msgraph_host": "graph.microsoft.com",
             },
         )
+
+    def _domain_discovery(self, domain: str) -> Response:
+        """The discovery document of the tenant a company domain is verified in (tenant recon)."""
+        with self._lock:
+            self.stats.recon_discovery += 1
+            entry = self._domains.get(domain)
+        if self.recon_status is not None:
+            return Response.json(self.recon_status, {"error": "temporarily_unavailable"})
+        assert entry is not None
+        base = f"{self.base_url}/{entry.tenant_id}"
+        document: dict[str, Any] = {
+            "token_endpoint": f"{base}/oauth2/v2.0/token",
+            "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
+            "jwks_uri": f"{self.base_url}/{entry.tenant_id}/discovery/v2.0/keys",
+            "response_modes_supported": ["query", "fragment", "form_post"],
+            "subject_types_supported": ["pairwise"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+            "scopes_supported": ["openid", "profile", "email", "offline_access"],
+            "issuer": f"{base}/v2.0",
+            "request_uri_parameter_supported": False,
+            "userinfo_endpoint": "https://graph.microsoft.com/oidc/userinfo",
+            "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
+            "device_authorization_endpoint": f"{base}/oauth2/v2.0/devicecode",
+            "http_logout_supported": True,
+            "frontchannel_logout_supported": True,
+            "end_session_endpoint": f"{base}/oauth2/v2.0/logout",
+            "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "tid", "ver", "oid"],
+            "kerberos_endpoint": f"{base}/kerberos",
+            "tenant_region_scope": entry.region_scope,
+            "cloud_instance_name": "microsoftonline.com",
+            "cloud_graph_host_name": "graph.windows.net",
+            "msgraph_host": "graph.microsoft.com",
+            "rbac_url": "https://pas.windows.net",
+        }
+        if entry.region_sub_scope:
+            document["tenant_region_sub_scope"] = entry.region_sub_scope
+        return Response.json(200, document)
+
+    def _user_realm(self, request: Request) -> Response:
+        """``getuserrealm.srf?login=<user@domain>&json=1``: the namespace type of the login's domain."""
+        with self._lock:
+            self.stats.user_realm += 1
+        if self.recon_status is not None:
+            return Response(self.recon_status, b"Service Unavailable", {"Content-Type": "text/plain"})
+        login = request.query.get("login", "")
+        domain = login.rpartition("@")[2].lower()
+        with self._lock:
+            entry = self._domains.get(domain)
+        realm: dict[str, Any]
+        if entry is None:
+            realm = {"State": 4, "UserState": 1, "Login": login, "NameSpaceType": "Unknown"}
+        elif entry.auth_url:
+            realm = {
+                "State": 3,
+                "UserState": 2,
+                "Login": login,
+                "NameSpaceType": "Federated",
+                "DomainName": entry.domain,
+                "FederationGlobalVersion": -1,
+                "AuthURL": entry.auth_url,
+                "FederationBrandName": entry.brand,
+                "CloudInstanceName": "microsoftonline.com",
+                "CloudInstanceIssuerUri": "urn:federation:MicrosoftOnline",
+            }
+        else:
+            realm = {
+                "State": 4,
+                "UserState": 1,
+                "Login": login,
+                "NameSpaceType": "Managed",
+                "DomainName": entry.domain,
+                "FederationBrandName": entry.brand,
+                "CloudInstanceName": "microsoftonline.com",
+                "CloudInstanceIssuerUri": "urn:federation:MicrosoftOnline",
+            }
+        return Response.json(200, realm)
 
     def _error(self, status: int, error: str, code: int, message: str) -> Response:
         now = datetime.now(UTC)

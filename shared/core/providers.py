@@ -23,6 +23,8 @@ from typing import Any
 
 import yaml
 
+from shared.core.hosting import build_networks
+from shared.core.hosting import describe as describe_hosting
 from shared.core.models import M365Info, ScanRecord, TenantSize
 from shared.core.technologies import detect as detect_technologies
 
@@ -59,6 +61,7 @@ class ProviderData:
         self.weights: dict[str, int] = raw["evidence_weights"]
         self.min_weight: int = raw["min_weight"]
         self.tenant_size: dict[str, Any] = raw["tenant_size"]
+        self.networks = build_networks(raw)  # hosting enrichment: who runs an address (shared/core/hosting.py)
 
     def mx_provider(self, host: str) -> tuple[str, str | None] | None:
         """(provider, hosting company name) for an MX host, or None when unknown."""
@@ -202,6 +205,9 @@ def classify(record: ScanRecord, data: ProviderData | None = None) -> ScanRecord
         "provider_evidence": [],
         "technologies": detect_technologies(record),  # TXT and DMARC name vendors even without mail
     }
+    verdict = describe_hosting(record.hosting, data.networks) if record.hosting is not None else None
+    if verdict is not None:
+        update["hosting"] = verdict.info
     if not record.can_receive_mail:
         return record.model_copy(update=update)
 
@@ -243,6 +249,13 @@ def classify(record: ScanRecord, data: ProviderData | None = None) -> ScanRecord
                 evidence.append(f"MX {mailbox_host} matches no known provider")
     if provider not in ("Unknown",) and provider in texts and not evidence[-1].startswith(provider):
         evidence.extend(texts[provider])
+    if verdict is not None and verdict.local and verdict.evidence and provider in ("Local", "Hosting"):
+        # Supporting evidence only: it may name the host of the company's own server, or agree with the MX.
+        if local is None and provider == "Local":
+            local = verdict.company
+            evidence.append(f"{verdict.evidence} names the host {local}")
+        elif local == verdict.company:
+            evidence.append(f"{verdict.evidence} confirms {local}")
     update.update(provider=provider, local_provider=local, provider_evidence=evidence)
     classified = record.model_copy(update=update)
     classified.tenant_size = _tenant_size(classified, provider, data)

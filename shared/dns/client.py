@@ -75,7 +75,7 @@ class Answer:
     name: str
     rdtype: str
     outcome: Outcome
-    records: list = field(default_factory=list)  # str (A, AAAA, CNAME, NS, TXT) or wire.Mx
+    records: list = field(default_factory=list)  # str (A, AAAA, CNAME, NS, PTR, TXT) or wire.Mx
     cnames: list[str] = field(default_factory=list)  # the chain followed, target names
     ttl: int = 0
     detail: str | None = None

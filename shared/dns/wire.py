@@ -4,7 +4,7 @@ dnspython builds and parses every kind of DNS message, and it does so with rich 
 objects: about 200 µs of CPU per question and answer. The scanner asks ~20 questions per
 domain at hundreds of domains per second, so on two cores that cost alone caps it near 120
 domains/s. This module handles just the scanner's part of RFC 1035/6891 — one question with
-an EDNS0 OPT record out; header, question and the A, AAAA, CNAME, MX, NS and TXT records of
+an EDNS0 OPT record out; header, question and the A, AAAA, CNAME, MX, NS, PTR and TXT records of
 the answer section back (other types are skipped) — with plain ``bytes`` and ``str`` in
 about 10 µs. It is checked against dnspython by property tests (tests/unit/test_dns_wire.py);
 dnspython stays the reference and is still used for the zone data of the test server.
@@ -16,8 +16,8 @@ import ipaddress
 import struct
 from typing import NamedTuple
 
-A, NS, CNAME, SOA, MX, TXT, AAAA, OPT = 1, 2, 5, 6, 15, 16, 28, 41
-TYPES = {"A": A, "NS": NS, "CNAME": CNAME, "SOA": SOA, "MX": MX, "TXT": TXT, "AAAA": AAAA}
+A, NS, CNAME, SOA, PTR, MX, TXT, AAAA, OPT = 1, 2, 5, 6, 12, 15, 16, 28, 41
+TYPES = {"A": A, "NS": NS, "CNAME": CNAME, "SOA": SOA, "PTR": PTR, "MX": MX, "TXT": TXT, "AAAA": AAAA}
 TYPE_NAMES = {v: k for k, v in TYPES.items()}
 FLAG_QR, FLAG_AA, FLAG_TC, FLAG_RD, FLAG_RA = 0x8000, 0x0400, 0x0200, 0x0100, 0x0080
 NOERROR, FORMERR, SERVFAIL, NXDOMAIN, NOTIMP, REFUSED = 0, 1, 2, 3, 4, 5
@@ -41,7 +41,7 @@ class Record(NamedTuple):
     owner: str  # lower-case, no trailing dot
     rdtype: int
     ttl: int
-    value: object  # str (A, AAAA, CNAME, NS, TXT joined), Mx, or bytes for other types
+    value: object  # str (A, AAAA, CNAME, NS, PTR, TXT joined), Mx, or bytes for other types
 
 
 class Response(NamedTuple):
@@ -159,7 +159,7 @@ def encode_rdata(rdtype: int, value: object) -> bytes:
         return ipaddress.IPv4Address(value).packed  # type: ignore[arg-type]
     if rdtype == AAAA:
         return ipaddress.IPv6Address(value).packed  # type: ignore[arg-type]
-    if rdtype in (CNAME, NS):
+    if rdtype in (CNAME, NS, PTR):
         return encode_name(str(value))
     if rdtype == MX:
         mx = value if isinstance(value, Mx) else Mx(*value)  # type: ignore[misc]
@@ -221,7 +221,7 @@ def parse_response(wire: bytes) -> Response:
                 value: object = ".".join(map(str, wire[offset:end]))
             elif rdtype == AAAA and rdlen == 16:
                 value = str(ipaddress.IPv6Address(wire[offset:end]))
-            elif rdtype in (CNAME, NS):
+            elif rdtype in (CNAME, NS, PTR):
                 value = decode_name(wire, offset)[0]
             elif rdtype == MX:
                 value = Mx(struct.unpack_from("!H", wire, offset)[0], decode_name(wire, offset + 2)[0])

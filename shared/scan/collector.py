@@ -14,10 +14,11 @@ from datetime import UTC, datetime
 
 from shared.core import dmarc, spf
 from shared.core.domains import Domain
-from shared.core.models import DkimSelector, DmarcInfo, MxHost, ScanRecord, ScanStatus, SpfInfo
+from shared.core.models import DkimSelector, DmarcInfo, HostingInfo, MxHost, ScanRecord, ScanStatus, SpfInfo
 from shared.core.technologies import txt_prefixes
 from shared.dns.client import Answer, DnsClient, Outcome
 from shared.scan import whois as whois_lookup
+from shared.scan.hosting import HostingEnricher
 
 DISCOVERY_CNAMES = ("autodiscover", "enterpriseregistration", "enterpriseenrollment", "lyncdiscover")
 VERIFICATION_PREFIXES = (
@@ -60,8 +61,10 @@ class Collector:
         whois_enabled: bool = False,
         whois_server: str | None = None,
         whois_timeout: float = 5.0,
+        hosting: HostingEnricher | None = None,
     ) -> None:
         self.client = client
+        self.hosting = hosting  # PTR and IP-database enrichment of the MX and apex addresses, or None
         self.dkim_selectors = dkim_selectors
         self.domain_budget = domain_budget
         self.whois_enabled = whois_enabled
@@ -74,7 +77,7 @@ class Collector:
         name = domain.name
         query = self.client.query
 
-        mx_task = self._mx(name, deadline)
+        mx_task = self._mx(name, deadline) if self.hosting is None else self._mx_and_hosting(name, deadline)
         txt_task = self._apex_txt(name, deadline)
         dmarc_task = query(f"_dmarc.{name}", "TXT", deadline=deadline)
         ns_task = query(name, "NS", deadline=deadline)
@@ -85,9 +88,11 @@ class Collector:
             if self.whois_enabled
             else _none()
         )
-        (status, error, mx), (spf_info, verifications), dmarc_answer, ns_answer, whois, *rest = await asyncio.gather(
+        mx_result, (spf_info, verifications), dmarc_answer, ns_answer, whois, *rest = await asyncio.gather(
             mx_task, txt_task, dmarc_task, ns_task, whois_task, *dkim_tasks, *cname_tasks
         )
+        status, error, mx = mx_result[:3]
+        hosting = mx_result[3] if len(mx_result) > 3 else None
         dkim_answers = rest[: len(dkim_tasks)]
         cname_answers = rest[len(dkim_tasks) :]
 
@@ -110,6 +115,7 @@ class Collector:
             cnames=cnames,
             ns=sorted(ns_answer.records),
             whois=whois,
+            hosting=hosting,
             scanned_at=datetime.now(UTC),
             duration_ms=round((time.monotonic() - started) * 1000, 1),
         )
@@ -137,6 +143,17 @@ class Collector:
             for answer in results[2 * index : 2 * index + 2]:
                 host.addresses.extend(answer.records)
         return ScanStatus.OK, None, hosts
+
+    async def _mx_and_hosting(
+        self, name: str, deadline: float
+    ) -> tuple[ScanStatus, str | None, list[MxHost], HostingInfo | None]:
+        """The MX chain and the apex A question side by side, then one round of PTR questions."""
+        assert self.hosting is not None
+        (status, error, hosts), apex = await asyncio.gather(
+            self._mx(name, deadline), self.client.query(name, "A", deadline=deadline)
+        )
+        hosting = await self.hosting.enrich(self.client, name, hosts, apex, deadline)
+        return status, error, hosts, hosting
 
     async def _apex_txt(self, name: str, deadline: float) -> tuple[SpfInfo | None, list[str]]:
         answer = await self.client.query(name, "TXT", deadline=deadline)

@@ -23,10 +23,12 @@ from shared.core.providers import classify
 from shared.core.results import ScanResult
 from shared.core.scoring import score_record
 from shared.dns.client import DnsClient
+from shared.integrations.tenant_recon import TenantReconClient, m365_possible
 from shared.redis.cache import RedisCache, cache_for
 from shared.redis.connection import connection_for
 from shared.redis.limits import AsyncLimiter, buckets_for
 from shared.scan.collector import Collector
+from shared.scan.hosting import enricher_for
 from shared.scan.sharding import shard_of
 from shared.scan.whois import WhoisClient
 
@@ -73,13 +75,17 @@ class Scanner:
             dkim_selectors=settings.dkim_selectors,
             domain_budget=settings.dns_domain_budget,
             whois_enabled=False,  # asked here, beside the collection, through the shared cache and limit
+            hosting=enricher_for(settings.hosting_addresses, settings.ip_db_path),
         )
         self.whois = _whois_client(settings) if settings.whois_enabled else None
+        self.recon = _recon_client(settings) if settings.tenant_recon_enabled else None
 
     async def close(self) -> None:
         await self.client.close()
         if self.whois is not None:
             await self.whois.close()
+        if self.recon is not None:
+            await self.recon.close()
 
     async def scan_row_text(self, text: str, company: str | None = None) -> ScanResult:
         """Normalise and scan one input (a domain, URL or e-mail address)."""
@@ -100,6 +106,8 @@ class Scanner:
             record.whois = whois
             record.duration_ms = round((time.monotonic() - started) * 1000, 1)
         record = classify(record)
+        if self.recon is not None and m365_possible(record.provider, record.m365.evidence, record.m365.tenant_domain):
+            record.tenant_recon = await self.recon.recon(parsed_domain.name)  # never raises: errors are codes
         return ScanResult(record, score_record(record), row.company)
 
 
@@ -121,6 +129,19 @@ def _dns_client(settings: Settings) -> DnsClient:
         max_ttl=settings.cache_dns_ttl,
         limiter=limiter,
         shared_cache=shared_cache,
+    )
+
+
+def _recon_client(settings: Settings) -> TenantReconClient:
+    limiter = None
+    if settings.tenant_recon_qps > 0:
+        limiter = AsyncLimiter(buckets_for(settings), "tenant-recon", settings.tenant_recon_qps, max_batch=1)
+    return TenantReconClient(
+        base_url=settings.tenant_recon_url,
+        timeout=settings.tenant_recon_timeout,
+        cache=cache_for(settings, "tenant-recon"),
+        cache_ttl=settings.tenant_recon_cache_ttl,
+        limiter=limiter,
     )
 
 
