@@ -171,6 +171,14 @@ def detect(record: ScanRecord, data: TechnologyData | None = None) -> list[Techn
     return [Technology(name=v.name, category=v.category, evidence=found[v.name]) for v in vendors]
 
 
+def by_category(technologies: list[Technology]) -> str:
+    """``collaboration: Zoom, Slack; crm: Salesforce`` (categories in the order of the list)."""
+    groups: dict[str, list[str]] = {}
+    for tech in technologies:
+        groups.setdefault(tech.category, []).append(tech.name)
+    return "; ".join(f"{category}: {', '.join(names)}" for category, names in groups.items())
+
+
 def joined(technologies: list[Technology] | list[dict[str, Any]]) -> str:
     """``Zoom; Salesforce``: the names as one text cell (exports, the lead row, Dynamics 365)."""
     names = [t.name if isinstance(t, Technology) else str(t.get("name", "")) for t in technologies]

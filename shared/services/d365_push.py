@@ -19,6 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.config import Settings
 from shared.queues import Delivery, PermanentError, open_queue
+from shared.core.technologies import by_category
+from shared.core.technologies import joined as joined_technologies
 from shared.queues.hostjson import queue_options
 from shared.services.explain import explain_lead
 from shared.store import d365 as sync_store
@@ -71,9 +73,13 @@ def lead_document(runtime: Runtime, lead: LeadRow, company: str | None) -> dict[
         one_liner, label = summary.one_liner, summary.priority_label
     host = lead.gateway or lead.local_provider
     return {
+    brief: list[str] = []
+    technologies = []
         "domain": lead.domain,
         "company_name": company,
         "company_or_domain": company or lead.domain,
+        technologies = explanation.record.technologies
+        brief = [one_liner, *filter(None, [summary.technologies_line]), *summary.technology_hooks[:1]]
         "website": f"https://{lead.domain}",
         "score": values.get("score", lead.score),
         "segment": values.get("segment", lead.segment),
@@ -88,6 +94,9 @@ def lead_document(runtime: Runtime, lead: LeadRow, company: str | None) -> dict[
     }
 
 
+        "sales_brief": "\n".join(brief) or None,
+        "technologies": joined_technologies(technologies) or None,
+        "technologies_by_category": by_category(technologies) or None,
 _clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 

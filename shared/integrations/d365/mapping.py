@@ -28,6 +28,9 @@ FIELDS: dict[str, str] = {
     "provider": "mail provider (M365, Google, Local, ...)",
     "provider_text": "provider with its host or gateway, e.g. 'Local (Natro)'",
     "sales_one_liner": "the sales summary's one-line pitch",
+    "sales_brief": "the one-line pitch, the lead's technologies and the first talking point they give, one per line",
+    "technologies": "technologies seen in the lead's DNS, joined: 'Zoom; Salesforce'",
+    "technologies_by_category": "the same by category: 'collaboration: Zoom, Slack; crm: Salesforce'",
     "hunter_url": "link to the lead in Hunter",
     "tenant_domain": "Microsoft 365 tenant (*.onmicrosoft.com) when known",
 }
