@@ -52,6 +52,13 @@ class Settings(BaseSettings):
     )
     default_lang: str = "tr"
     log_level: str = "INFO"
+    trace_domain_sample: float = Field(
+        1.0,
+        ge=0,
+        le=1,
+        description="with OpenTelemetry on, the share of a bulk job's domains traced as a span each (by domain "
+        "hash: the same domains every time); lower it for very large jobs",
+    )
     cors_origins: CommaList = Field(default_factory=list, description="browser origins allowed to call the API")
     auth_failures_per_minute: int = Field(
         10, ge=1, description="wrong API keys allowed per client address and per key id per minute, then 429"

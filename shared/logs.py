@@ -7,6 +7,8 @@ import logging
 import sys
 from datetime import UTC, datetime
 
+from shared import telemetry
+
 _RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 
 
@@ -19,6 +21,9 @@ class JsonFormatter(logging.Formatter):
             "msg": record.getMessage(),
         }
         out.update({k: v for k, v in vars(record).items() if k not in _RESERVED and not k.startswith("_")})
+        ids = telemetry.current_ids()  # None unless a span is in progress (and telemetry is on)
+        if ids is not None:
+            out["trace_id"], out["span_id"] = ids
         if record.exc_info:
             out["exc"] = self.formatException(record.exc_info)
         return json.dumps(out, ensure_ascii=False, default=str)
@@ -51,6 +56,7 @@ def log_failure(logger: logging.Logger, message: str, exc: BaseException, **extr
     from pathlib import Path
 
     error_id = uuid.uuid4().hex[:12]
+    telemetry.capture(exc, error_id=error_id)  # Sentry, when SENTRY_DSN is set (scrubbed there)
     frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
     logger.error(
         message,

@@ -16,11 +16,34 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from typing import Protocol
+from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
 
+from shared import telemetry
+
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+
+
+class _Mirrored:
+    """A Prometheus counter and its OpenTelemetry counter, counted together (``labels(…).inc(n)``, ``inc(n)``);
+    anything else is the Prometheus metric's."""
+
+    def __init__(self, metric: Any, instrument: Any, labelnames: tuple[str, ...] = (), values: tuple[str, ...] = ()):
+        self._metric = metric
+        self._instrument = instrument
+        self._labelnames = labelnames
+        self._attributes = dict(zip(labelnames, values, strict=False))
+
+    def labels(self, *values: str) -> _Mirrored:
+        return _Mirrored(self._metric.labels(*values), self._instrument, self._labelnames, tuple(map(str, values)))
+
+    def inc(self, amount: float = 1) -> None:
+        self._metric.inc(amount)
+        self._instrument.add(amount, self._attributes)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._metric, name)
 
 
 class QueueReading(Protocol):
@@ -70,10 +93,21 @@ class Metrics:
             registry=self.registry,
             multiprocess_mode="mostrecent",
         )
+        self.d365_pushes = Counter(
+            "hunter_d365_pushes_total",
+            "Dynamics 365 pushes by outcome (synced, retry, failed, disabled)",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self._otel = _instruments(self) if telemetry.enabled() else None
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
         self.requests.labels(route, method, str(status)).inc()
         self.latency.labels(route).observe(seconds)
+        if self._otel is not None:
+            self._otel["latency"].record(
+                seconds, {"hunter.route": route, "http.request.method": method, "http.response.status_code": status}
+            )
 
     def set_queues(self, readings: Iterable[QueueReading] | None) -> None:
         """The queue gauges from one reading of every queue; None when the queues could not be read
@@ -85,6 +119,11 @@ class Metrics:
             self.queue_messages.labels(reading.name).set(reading.length)
             self.queue_poison_messages.labels(reading.name).set(reading.poison_length)
             self.queue_poison_oldest_age.labels(reading.name).set(reading.poison_oldest_age_seconds or 0.0)
+            if self._otel is not None:
+                queue = {"messaging.destination.name": reading.name}
+                self._otel["queue_messages"].set(reading.length, queue)
+                self._otel["queue_poison_messages"].set(reading.poison_length, queue)
+                self._otel["queue_poison_oldest_age"].set(reading.poison_oldest_age_seconds or 0.0, queue)
         self.queue_stats_ok.set(1)
 
     def render(self) -> bytes:
@@ -93,3 +132,39 @@ class Metrics:
             multiprocess.MultiProcessCollector(registry)
             return generate_latest(registry)
         return generate_latest(self.registry)
+
+
+def _instruments(metrics: Metrics) -> dict[str, Any]:
+    """With OpenTelemetry on: the same figures as OpenTelemetry instruments. The counters become
+    :class:`_Mirrored` (one ``inc`` counts in both); the histogram and the gauges are recorded beside
+    the Prometheus ones in :meth:`Metrics.observe` and :meth:`Metrics.set_queues`."""
+    meter = telemetry.meter()
+    counters = {
+        "requests": (
+            "hunter.http.requests",
+            "HTTP requests",
+            ("hunter.route", "http.request.method", "http.response.status_code"),
+        ),
+        "scans": ("hunter.scans", "Domains scanned", ("status",)),
+        "dns_queries": ("hunter.dns.queries", "DNS queries sent", ()),
+        "dns_cache_hits": ("hunter.dns.cache_hits", "DNS answers served from cache", ()),
+        "d365_pushes": ("hunter.d365.pushes", "Dynamics 365 pushes by outcome", ("outcome",)),
+    }
+    for attribute, (name, description, labels) in counters.items():
+        instrument = meter.create_counter(name, unit="1", description=description)
+        setattr(metrics, attribute, _Mirrored(getattr(metrics, attribute), instrument, labels))
+    return {
+        "latency": meter.create_histogram(
+            "hunter.http.request.duration",
+            unit="s",
+            description="HTTP request latency",
+            explicit_bucket_boundaries_advisory=[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+        ),
+        "queue_messages": meter.create_gauge("hunter.queue.messages", description="Messages on a queue"),
+        "queue_poison_messages": meter.create_gauge(
+            "hunter.queue.poison_messages", description="Messages on a queue's -poison queue"
+        ),
+        "queue_poison_oldest_age": meter.create_gauge(
+            "hunter.queue.poison_oldest_age", unit="s", description="Age of the oldest poison message"
+        ),
+    }

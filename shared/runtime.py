@@ -37,17 +37,22 @@ class Runtime:
 
     @cached_property
     def engine(self) -> Engine:
+        from shared import telemetry
         from shared.store.db import engine_for
 
-        return engine_for(self.settings.database_url, auto_migrate=self.settings.auto_migrate)
+        engine = engine_for(self.settings.database_url, auto_migrate=self.settings.auto_migrate)
+        telemetry.instrument_engine(engine)  # statement spans when telemetry is on (a no-op otherwise)
+        return engine
 
     @cached_property
     def leads(self) -> LeadStore:
         """Leads, snapshots and change events; reads go to the read engine (see ``db.read_engine_for``)."""
+        from shared import telemetry
         from shared.store.db import read_engine_for
         from shared.store.leads import LeadStore
 
         reads = read_engine_for(self.settings.database_url, auto_migrate=self.settings.auto_migrate)
+        telemetry.instrument_engine(reads)
         return LeadStore(self.engine, reads=reads)
 
     @cached_property
@@ -111,10 +116,11 @@ def get_runtime() -> Runtime:
     if _runtime is None:
         with _runtime_lock:
             if _runtime is None:
-                from shared import logs
+                from shared import logs, telemetry
 
                 settings = get_settings()
                 logs.configure(settings.log_level)
+                telemetry.setup()  # OpenTelemetry and Sentry when the environment configures them (after a fork)
                 _runtime = Runtime(settings)
     return _runtime
 

@@ -97,11 +97,18 @@ def _timer_function(function: TimerTrigger) -> Callable[[func.TimerRequest], Awa
     async def handle(timer: func.TimerRequest) -> None:
         import logging
 
+        from shared import telemetry
         from shared.runtime import get_runtime
 
-        if timer.past_due:
-            logging.getLogger("hunter.timers").info("timer past due", extra={"function": function.name})
-        await function.resolve()(get_runtime())
+        runtime = get_runtime()
+        with telemetry.timer_span(function.name, past_due=bool(timer.past_due)) as current:
+            if timer.past_due:
+                logging.getLogger("hunter.timers").info("timer past due", extra={"function": function.name})
+            try:
+                await function.resolve()(runtime)
+            except Exception as exc:
+                telemetry.failed(current, exc)
+                raise
 
     return _named(handle, function, function.summary)
 

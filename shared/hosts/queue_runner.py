@@ -25,6 +25,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from shared import telemetry
 from shared.logs import error_name, log_failure
 from shared.queues import Delivery, PermanentError, Queue, QueueMessage, poison_name
 from shared.queues.retry import RetryPolicy
@@ -59,12 +60,45 @@ def describe_error(exc: BaseException) -> str:
     return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 1] + "…"
 
 
+MESSAGING_SYSTEMS = {"azure": "azure_storage_queue", "sqs": "aws_sqs", "local": "hunter_sql"}
+
+
+def _consumer_span(function: QueueTrigger, body: str, delivery: Delivery, runtime: Runtime):  # type: ignore[no-untyped-def]
+    """The message's CONSUMER span, the child of the trace context its sender put in it (if any)."""
+    attributes = None
+    if telemetry.enabled():
+        attributes = {
+            "messaging.system": MESSAGING_SYSTEMS.get(runtime.settings.queue_backend, runtime.settings.queue_backend),
+            "messaging.operation.type": "process",
+            "messaging.operation.name": "process",
+            "messaging.destination.name": delivery.queue,
+            "messaging.message.id": delivery.id,
+            "messaging.message.body.size": len(body.encode("utf-8")),
+            "hunter.queue.dequeue_count": delivery.dequeue_count,
+            "faas.trigger": "pubsub",
+            "faas.name": function.name,
+        }
+    parent = telemetry.message_context(body)
+    return telemetry.span(f"process {delivery.queue}", kind="consumer", attributes=attributes, parent=parent)
+
+
 async def invoke(function: QueueTrigger, body: str, delivery: Delivery, runtime: Runtime) -> Outcome:
     """Run one message's handler: DONE, or POISONED after a PermanentError (already moved; complete
-    the message). Any other failure is recorded, logged and re-raised: see :func:`settle_failure`."""
+    the message). Any other failure is recorded, logged and re-raised: see :func:`settle_failure`.
+
+    The run is one CONSUMER span (``process <queue>``), continuing the trace of whatever sent the message."""
+    with _consumer_span(function, body, delivery, runtime) as current:
+        outcome = await _invoke(function, body, delivery, runtime, current)
+        current.set_attribute("hunter.queue.outcome", outcome.action)
+        return outcome
+
+
+async def _invoke(function: QueueTrigger, body: str, delivery: Delivery, runtime: Runtime, current) -> Outcome:  # type: ignore[no-untyped-def]
     try:
         await function.resolve()(body, delivery, runtime)
     except PermanentError as exc:
+        telemetry.failed(current, exc)
+        current.set_attribute("hunter.queue.outcome", "poisoned")
         error = describe_error(exc)
         log.warning(
             "queue message failed permanently",
@@ -73,6 +107,8 @@ async def invoke(function: QueueTrigger, body: str, delivery: Delivery, runtime:
         await asyncio.to_thread(poison_now, runtime, delivery, body, error)
         return POISONED
     except Exception as exc:
+        telemetry.failed(current, exc)
+        current.set_attribute("hunter.queue.outcome", "failed")
         error = describe_error(exc)
         log.warning(
             "queue message failed",
@@ -149,7 +185,9 @@ async def run_on_functions_host(
                 return await settle_failure(runtime, runtime.queue(function.queue), message, policy, exc)
             except Exception as settle_error:
                 log_failure(
-                    log, "could not settle a failed queue message; the host retries it", settle_error,
+                    log,
+                    "could not settle a failed queue message; the host retries it",
+                    settle_error,
                     queue=function.queue,
                 )
         raise

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from shared import telemetry
 from shared.http.auth import authorize
 from shared.http.limits import enforce_body_limit
 from shared.http.routing import match
@@ -21,9 +22,11 @@ from shared.store.db import SchemaOutdatedError
 
 if TYPE_CHECKING:
     from shared.runtime import Runtime
+    from shared.triggers.registry import Route
 
 log = logging.getLogger("hunter.http")
 API_PREFIX = "/v1/"
+ROUTE_PREFIX = "/api"  # host.json's routePrefix: route templates are named with it (``GET /api/v1/leads/{domain}``)
 # On every /api/v1 answer, errors and exports included: answers carry leads and keys, so no cache
 # (browser, proxy or CDN) may keep them, and no browser may guess another content type.
 API_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
@@ -49,12 +52,63 @@ def _validation_problem(exc: ValidationError) -> ProblemError:
     return ProblemError(422, "Invalid request", f"check {fields}", errors=errors)
 
 
+def _span_name(method: str, route: Route | None) -> str:
+    """The server span's name: the route template (``GET /api/v1/leads/{domain}``), or the method alone."""
+    return f"{method} {ROUTE_PREFIX}{route.path}" if route is not None else method
+
+
 def dispatch(request: HttpRequest, runtime: Runtime) -> HttpResponse:
     """Answer one request; the trigger (Azure glue, local runner, a test) passes its runtime."""
     started = time.perf_counter()
     cors = _cors(request, runtime)
     route, params, allowed = match(request.method, request.path)
     route_name = route.name if route else "unmatched"
+    method = request.method.upper()
+    attributes = None
+    incoming = None
+    if telemetry.enabled():
+        attributes = {
+            "http.request.method": method,
+            "http.route": f"{ROUTE_PREFIX}{route.path}" if route is not None else None,
+            "url.path": f"{ROUTE_PREFIX}{request.path}",
+            "hunter.route": route_name,
+        }
+        incoming = {name: value for name in telemetry.TRACE_FIELDS if (value := request.header(name))}
+    with telemetry.span(_span_name(method, route), kind="server", attributes=attributes, parent=incoming) as current:
+        response, key_name = _answer(request, runtime, route, params, allowed, route_name, current)
+        response.headers.update(cors)
+        if request.path.startswith(API_PREFIX):  # API answers (not the web app's static files) are never cached
+            for name, value in API_HEADERS.items():
+                response.headers.setdefault(name, value)
+        elapsed = time.perf_counter() - started
+        runtime.metrics.observe(route_name, method, response.status, elapsed)
+        current.set_attribute("http.response.status_code", response.status)
+        if response.status >= 500:
+            telemetry.failed(current, str(response.status))
+        log.info(
+            "request",
+            extra={
+                "method": request.method,
+                "path": request.path,
+                "route": route_name,
+                "status": response.status,
+                "ms": round(elapsed * 1000, 2),
+                "key": key_name,
+            },
+        )
+    return response
+
+
+def _answer(
+    request: HttpRequest,
+    runtime: Runtime,
+    route: Route | None,
+    params: dict[str, str],
+    allowed: list[str],
+    route_name: str,
+    current: Any,
+) -> tuple[HttpResponse, str | None]:
+    """(the handler's answer or the problem it raised, the API key's name)."""
     key_name = None
     try:
         enforce_body_limit(route, request)  # 413 before anything reads the body, on every host
@@ -90,22 +144,7 @@ def dispatch(request: HttpRequest, runtime: Runtime) -> HttpResponse:
     except Exception as exc:
         # Type and place only: exception texts can carry SQL or input data, tracebacks stay out of logs.
         error_id = log_failure(log, "unhandled error", exc, route=route_name)
+        telemetry.failed(current, exc)
+        current.set_attribute("hunter.error_id", error_id)
         response = ProblemError(500, "Internal error", f"the error was logged with id {error_id}").response()
-    response.headers.update(cors)
-    if request.path.startswith(API_PREFIX):  # API answers (not the web app's static files) are never cached
-        for name, value in API_HEADERS.items():
-            response.headers.setdefault(name, value)
-    elapsed = time.perf_counter() - started
-    runtime.metrics.observe(route_name, request.method.upper(), response.status, elapsed)
-    log.info(
-        "request",
-        extra={
-            "method": request.method,
-            "path": request.path,
-            "route": route_name,
-            "status": response.status,
-            "ms": round(elapsed * 1000, 2),
-            "key": key_name,
-        },
-    )
-    return response
+    return response, key_name

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from sqlalchemy import Engine
 
+from shared import telemetry
 from shared.config import Settings
 from shared.core.inputs import InputRow
 from shared.jobs import SCAN_QUEUE
@@ -15,12 +16,15 @@ from shared.store.jobs import JobStore
 from shared.store.models import ScanJobRow
 
 
-def batch_message(job_id: str, batch: int) -> str:
-    return json.dumps({"v": 1, "job": job_id, "batch": batch}, separators=(",", ":"))
+def batch_message(job_id: str, batch: int, trace: Mapping[str, str] | None = None) -> str:
+    """The body of one ``scan-requests`` message; ``trace``: the submitter's W3C trace context
+    (``traceparent``/``tracestate``), so the batches continue its trace (absent when tracing is off)."""
+    return json.dumps({"v": 1, "job": job_id, "batch": batch, **(trace or {})}, separators=(",", ":"))
 
 
 def enqueue_batches(job_id: str, batches: Iterable[int], settings: Settings, engine: Engine) -> int:
-    bodies = [batch_message(job_id, b) for b in batches]
+    trace = telemetry.inject()
+    bodies = [batch_message(job_id, b, trace) for b in batches]
     queue = open_queue(SCAN_QUEUE, settings, engine)
     queue.send_many(bodies)
     return len(bodies)

@@ -203,6 +203,9 @@ class HunterWorker(Worker):
                 self._close(conn)
             if self.pool is not None:
                 self.pool.shutdown(wait=True)  # requests in progress finish
+            from shared import telemetry
+
+            telemetry.flush()  # this process's last spans, metrics and logs (a no-op when telemetry is off)
 
     def _serve_connection(self, conn: _Conn) -> None:
         """Whatever one connection does never takes the process down with it."""

@@ -28,6 +28,7 @@ import signal
 import time
 from datetime import UTC, datetime
 
+from shared import telemetry
 from shared.hosts.queue_runner import invoke, move_to_poison, settle_failure
 from shared.logs import log_failure
 from shared.queues import Delivery, Queue, QueueMessage, poison_name
@@ -123,10 +124,12 @@ class QueueWorker:
                 break
             last = due
             self.fired += 1
-            try:
-                await handler(self.runtime)
-            except Exception as exc:
-                log_failure(log, "timer function failed", exc, timer=timer.name)
+            with telemetry.timer_span(timer.name) as current:
+                try:
+                    await handler(self.runtime)
+                except Exception as exc:
+                    telemetry.failed(current, exc)
+                    log_failure(log, "timer function failed", exc, timer=timer.name)
 
     async def _poll(self, function: QueueTrigger) -> None:
         queue = self._queue(function.queue)
@@ -271,5 +274,6 @@ def run_worker(*, exit_when_idle: bool = False) -> QueueWorker:
 
     tune_gc()
     worker = QueueWorker(exit_when_idle=exit_when_idle, handle_signals=True)
-    aio.run(worker.run())
+    with telemetry.flushed():  # the last spans, metrics and logs leave before the process does
+        aio.run(worker.run())
     return worker

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared import telemetry
 from shared.config import Settings
 from shared.queues import Delivery, PermanentError, open_queue
 from shared.core.technologies import by_category
@@ -44,6 +45,9 @@ class PushMessage(BaseModel):
 
     v: int = Field(1, ge=1, le=1)
     domain: str = Field(min_length=3, max_length=253)
+    # The sender's W3C trace context (shared.telemetry); older messages have none.
+    traceparent: str | None = Field(None, max_length=128)
+    tracestate: str | None = Field(None, max_length=512)
 
 
 mark_queued = sync_store.mark_queued  # re-exported for the retry service and the CLI
@@ -57,7 +61,8 @@ def enqueue_pushes(settings: Settings, engine: Engine, domains: Iterable[str]) -
     fresh = sync_store.mark_queued(engine, wanted)
     known = sync_store.known_leads(engine, wanted)
     queue = open_queue(D365_QUEUE, settings, engine)
-    queue.send_many(json.dumps({"v": 1, "domain": d}, separators=(",", ":")) for d in fresh)
+    trace = telemetry.inject()  # the push continues the trace of the request or scan that asked for it
+    queue.send_many(json.dumps({"v": 1, "domain": d, **trace}, separators=(",", ":")) for d in fresh)
     return len(fresh), [d for d in wanted if d not in known]
 
 
@@ -123,9 +128,11 @@ async def handle_push(body: str, delivery: Delivery, runtime: Runtime) -> None:
         await asyncio.to_thread(
             sync_store.record, engine, request.domain, status="failed", last_error="D365 integration is off"
         )
+        runtime.metrics.d365_pushes.labels("disabled").inc()
         return
     lead, company = await asyncio.to_thread(sync_store.lead_with_company, engine, request.domain)
     if lead is None:
+        runtime.metrics.d365_pushes.labels("failed").inc()
         raise PermanentError(f"{request.domain} is not a lead (scan it first)")
     try:
         mapping = mapping_for(settings.d365_mapping_file)
@@ -148,6 +155,7 @@ async def handle_push(body: str, delivery: Delivery, runtime: Runtime) -> None:
             last_error=error,
             **({"status": "failed"} if permanent or last_try else {}),
         )
+        runtime.metrics.d365_pushes.labels("failed" if permanent or last_try else "retry").inc()
         if permanent or last_try:
             await asyncio.to_thread(_publish_failure, runtime, lead, company, error, delivery)
         if permanent:
@@ -166,6 +174,7 @@ async def handle_push(body: str, delivery: Delivery, runtime: Runtime) -> None:
         pushed_priority=document["priority_category"],
     )
     await asyncio.to_thread(set_state, engine, "d365", "ok", None)
+    runtime.metrics.d365_pushes.labels("synced").inc()
 
 
 def _publish_failure(runtime: Runtime, lead: LeadRow, company: str | None, error: str, delivery: Delivery) -> None:

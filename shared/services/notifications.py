@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared import telemetry
 from shared.core.alerts import wants
 from shared.queues import Delivery, PermanentError
 from shared.store import notifications as store
@@ -39,6 +40,9 @@ class NotificationMessage(BaseModel):
 
     v: int = Field(1, ge=1, le=1)
     delivery: int = Field(ge=1)
+    # The publisher's W3C trace context (shared.telemetry); older messages have none.
+    traceparent: str | None = Field(None, max_length=128)
+    tracestate: str | None = Field(None, max_length=512)
 
 
 def _immediate(subscription: SubscriptionRow) -> bool:
@@ -64,7 +68,8 @@ def publish(runtime: Runtime, events: list[dict[str, Any]]) -> int:
                 pairs.append((subscription.id, data["event_id"]))
     ids = store.queue_deliveries(engine, pairs)
     if ids:
-        runtime.queue(NOTIFY_QUEUE).send_many(json.dumps({"v": 1, "delivery": i}) for i in ids)
+        trace = telemetry.inject()  # the delivery continues the trace of the scan that raised the event
+        runtime.queue(NOTIFY_QUEUE).send_many(json.dumps({"v": 1, "delivery": i, **trace}) for i in ids)
     return len(ids)
 
 

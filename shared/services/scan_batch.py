@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared import telemetry
 from shared.core.domains import parse
 from shared.core.inputs import InputRow
 from shared.jobs import RESCAN_SOURCE
@@ -35,6 +36,9 @@ class ScanBatchMessage(BaseModel):
     v: int = Field(1, ge=1, le=1)
     job: str = Field(pattern=r"^[0-9a-f]{32}$")
     batch: int = Field(ge=0)
+    # The submitter's W3C trace context (shared.telemetry); older messages have none.
+    traceparent: str | None = Field(None, max_length=128)
+    tracestate: str | None = Field(None, max_length=512)
 
 
 _scanners: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[Scanner, asyncio.Semaphore]] = (
@@ -65,9 +69,28 @@ def _scanner(settings: Settings, *, fresh: bool = False) -> tuple[Scanner, async
     return scanner, pair[1]
 
 
-async def _scan(scanner: Scanner, limit: asyncio.Semaphore, item) -> object:  # type: ignore[no-untyped-def]
+async def _scan(scanner: Scanner, limit: asyncio.Semaphore, item, sample: float = 0.0) -> object:  # type: ignore[no-untyped-def]
+    """Scan one item; with telemetry on, a span per domain (``hunter.domain``, status, provider) for the
+    ``sample`` share of the domains (``HUNTER_TRACE_DOMAIN_SAMPLE``)."""
     async with limit:
-        return await scanner.scan_row(InputRow(item.input, item.company, item.row), parse(item.domain).domain, None)
+        if not telemetry.sampled(item.domain or item.input, sample):
+            return await scanner.scan_row(InputRow(item.input, item.company, item.row), parse(item.domain).domain, None)
+        with telemetry.span("scan domain", attributes={"hunter.domain": item.domain, "hunter.row": item.row}) as span:
+            result = await scanner.scan_row(
+                InputRow(item.input, item.company, item.row), parse(item.domain).domain, None
+            )
+            record = result.record
+            span.set_attributes(
+                {
+                    "hunter.scan.status": record.status.value,
+                    "hunter.provider": str(getattr(record.provider, "value", record.provider) or ""),
+                    "hunter.scan.duration_ms": record.duration_ms or 0.0,
+                    "hunter.priority": (result.score.priority_category if result.score is not None else None) or "",
+                }
+            )
+            if record.status.value == "error":
+                telemetry.failed(span, "scan_error")
+            return result
 
 
 def _forget_cached(runtime: Runtime, domains: list[str]) -> None:
@@ -87,7 +110,8 @@ async def handle_scan_batch(body: str, delivery: Delivery, runtime: Runtime) -> 
             await asyncio.to_thread(jobs.mark_started, request.job)
         rescan = job.source == RESCAN_SOURCE
         scanner, limit = _scanner(runtime.settings, fresh=rescan)
-        results = await asyncio.gather(*(_scan(scanner, limit, item) for item in items))
+        sample = runtime.settings.trace_domain_sample
+        results = await asyncio.gather(*(_scan(scanner, limit, item, sample) for item in items))
         guard = claim_guard(request.job, {item.domain: item.seq for item in items if item.domain})
         saved = await asyncio.to_thread(AfterScan(runtime).save, list(results), guard=guard)
         if rescan:  # the scan cache of POST /v1/scan must not answer with the result this rescan replaced

@@ -40,6 +40,7 @@ LAYERS: dict[str, str] = {
     "shared.logs": "base",
     "shared.aio": "base",
     "shared.metrics": "base",
+    "shared.telemetry": "base",
     "shared.triggers": "base",  # the registry and schedules: declarations every layer may read
 }
 # Who may import whom (besides itself and the base).
