@@ -4,7 +4,11 @@ The DNS server (``bench/synthetic_dns.py``) runs as its own process on 127.0.0.1
 every answer back ``--delay-ms`` (20 ms by default, like a recursive resolver). The scanner
 is ``python -m shared scan --input FILE --json`` exactly as a user runs it. Reported: domains/s
 from start to exit, p50/p95 per-domain latency (in ms and in round trips), DNS queries per
-domain, and the scanner's peak RSS.
+domain, CPU milliseconds per domain of the scanner processes (the parent and its workers, user +
+system, from psutil) and of the DNS server, and the scanner's peak RSS.
+
+The DNS server precomputes its answers about the benchmark's domains (``--precompute``) so that it
+is not what is measured: its CPU per domain is printed to show it stays small.
 
     python bench/scan_bench.py --domains 10000
     python bench/scan_bench.py --domains 100000    # the memory check
@@ -15,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -28,9 +33,17 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def start_dns(delay_ms: float) -> tuple[subprocess.Popen, int]:
+def start_dns(delay_ms: float, domains: int) -> tuple[subprocess.Popen, int]:
     proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "bench" / "synthetic_dns.py"), "--port", "0", "--delay-ms", str(delay_ms)],
+        [
+            sys.executable,
+            str(ROOT / "bench" / "synthetic_dns.py"),
+            "--port",
+            "0",
+            "--delay-ms",
+            str(delay_ms),
+            *(["--precompute", str(domains)] if domains else []),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -47,12 +60,15 @@ def main() -> None:
     parser.add_argument("--delay-ms", type=float, default=20.0)
     parser.add_argument("--concurrency", type=int, default=None, help="HUNTER_SCAN_CONCURRENCY for the run")
     parser.add_argument("--workers", type=int, default=1, help="scanner processes (hunter scan --workers)")
+    parser.add_argument("--no-precompute", action="store_true", help="the DNS server builds each answer on demand")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="hunter-bench-"))
     inputs = workdir / "domains.txt"
-    inputs.write_text("".join(f"co{i}.com.tr\n" for i in range(args.domains)))
-    dns_proc, port = start_dns(args.delay_ms)
+    inputs.write_text("".join(f"co{i}.com.tr\n" for i in range(1, args.domains + 1)))
+    dns_proc, port = start_dns(args.delay_ms, 0 if args.no_precompute else args.domains)
+    dns_ps = psutil.Process(dns_proc.pid)
+    dns_cpu_before = _cpu(dns_ps)
     env = dict(
         os.environ,
         HUNTER_DATABASE_URL=f"sqlite:///{workdir / 'bench.db'}",
@@ -75,13 +91,16 @@ def main() -> None:
     )
     peak = 0  # the largest single process (parent or worker)
     proc = psutil.Process(scanner.pid)
+    cpu: dict[int, float] = {}  # pid -> CPU seconds (user + system), last seen
 
     def watch() -> None:
         nonlocal peak
         while scanner.poll() is None:
             try:
                 for p in [proc, *proc.children(recursive=True)]:
-                    peak = max(peak, p.memory_info().rss)
+                    with p.oneshot():
+                        peak = max(peak, p.memory_info().rss)
+                        cpu[p.pid] = _cpu(p)
             except psutil.Error:
                 pass
             time.sleep(0.05)
@@ -95,9 +114,26 @@ def main() -> None:
         statuses[row["status"]] = statuses.get(row["status"], 0) + 1
         if row["duration_ms"] is not None:
             latencies.append(row["duration_ms"])
+    # The scanner's own CPU, read before it is reaped (exited workers were last seen by the watcher
+    # moments before they finished; the parent waits for them, so that misses at most ~50 ms each).
+    try:
+        while scanner.poll() is None:
+            for p in [proc, *proc.children(recursive=True)]:
+                cpu[p.pid] = _cpu(p)
+            time.sleep(0.01)
+    except psutil.Error:
+        pass
+    rusage_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     scanner.wait()
     elapsed = time.monotonic() - started
     watcher.join()
+    rusage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # Reaped children (the scanner and, through it, its workers) are counted exactly by the kernel.
+    scanner_cpu = max(
+        sum(cpu.values()),
+        (rusage.ru_utime + rusage.ru_stime) - (rusage_before.ru_utime + rusage_before.ru_stime),
+    )
+    dns_cpu = _cpu(dns_ps) - dns_cpu_before
     dns_proc.terminate()
     _, server_err = dns_proc.communicate(timeout=10)
     queries = int(server_err.split("queries")[-1].split()[0]) if "queries" in server_err else 0
@@ -114,7 +150,15 @@ def main() -> None:
     print(f"latency p95        {p95:.0f} ms = {p95 / args.delay_ms:.1f} round trips")
     print(f"queries on server  {queries:,} ({queries / max(1, len(latencies)):.1f} per domain)")
     print(f"workers            {args.workers}")
+    per = max(1, len(latencies))
+    print(f"scanner CPU        {scanner_cpu * 1000 / per:.2f} ms per domain ({scanner_cpu:.1f} s)")
+    print(f"DNS server CPU     {dns_cpu * 1000 / per:.2f} ms per domain ({dns_cpu:.1f} s)")
     print(f"peak RSS           {peak / 2**20:.0f} MB (largest scanner process)")
+
+
+def _cpu(p: psutil.Process) -> float:
+    times = p.cpu_times()
+    return times.user + times.system
 
 
 if __name__ == "__main__":
