@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.api.pc_models import LeadReferralOut
-from shared.core.models import ScanRecord, Technology, TenantSize, WhoisInfo
+from shared.core.models import HostingInfo, ScanRecord, Technology, TenantRecon, TenantSize, WhoisInfo
 from shared.core.sales import SalesSummary
 from shared.store.queries import LeadFilter
 
@@ -98,6 +98,16 @@ class LeadResult(_Out):
         "report address, DKIM CNAME), each with its category and the records that prove it",
     )
     whois: WhoisInfo | None
+    tenant_recon: TenantRecon | None = Field(
+        None,
+        description="Microsoft 365 leads with HUNTER_TENANT_RECON_ENABLED: tenant id, region scope and namespace type "
+        "(Managed/Federated/Unknown) from Microsoft's public sign-in endpoints; `error` is a code when a part failed",
+    )
+    hosting: HostingInfo | None = Field(
+        None,
+        description="PTR names (and, with HUNTER_IP_DB_PATH, ASN, organisation, country) of the first MX and apex "
+        "addresses, the hosting company they name and a one-line summary",
+    )
     scanned_at: datetime | None
     duration_ms: float | None
     score: int | None

@@ -58,6 +58,8 @@ def result_json(result: ScanResult) -> dict[str, Any]:
         "tenant_size": record.tenant_size.model_dump() if record.tenant_size else None,
         "technologies": [tech.model_dump() for tech in record.technologies],
         "whois": record.whois.model_dump(mode="json") if record.whois else None,
+        "tenant_recon": record.tenant_recon.model_dump() if record.tenant_recon else None,
+        "hosting": record.hosting.model_dump() if record.hosting else None,
         "scanned_at": record.scanned_at.isoformat() if record.scanned_at else None,
         "duration_ms": record.duration_ms,
     }
