@@ -22,6 +22,7 @@ DESCRIPTION = (
     "'Authorization: Bearer <key>'. Errors are RFC 7807 problem documents (application/problem+json)."
 )
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+PDF = "application/pdf"
 SCOPE_NOTE = {
     "read": "Needs an API key with the `read` scope (a `scan` or `admin` key also works).",
     "scan": "Needs an API key with the `scan` scope (an `admin` key also works).",
@@ -213,6 +214,15 @@ def _success(route: Route, refs: dict[tuple[type, str], dict[str, Any]]) -> dict
                 "text/csv": {"schema": {"type": "string"}},
                 XLSX: {"schema": {"type": "string", "format": "binary", "contentMediaType": XLSX}},
             },
+        }
+    if route.response_type == PDF:
+        return {
+            "description": "The lead report as a PDF (A4; one section per lead, at most three pages each).",
+            "headers": {
+                "Content-Disposition": {"description": "attachment; filename=...", "schema": {"type": "string"}},
+                "X-Hunter-Leads": {"description": "leads in the report", "schema": {"type": "integer"}},
+            },
+            "content": {PDF: {"schema": {"type": "string", "format": "binary", "contentMediaType": PDF}}},
         }
     if route.response_type.startswith("text/"):
         return {"description": "OK", "content": {route.response_type: {"schema": {"type": "string"}}}}

@@ -22,8 +22,14 @@ if TYPE_CHECKING:
     "--lang", type=click.Choice(["tr", "en"]), help="Language of the sales summary (default HUNTER_DEFAULT_LANG)."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the lead as one JSON object.")
+@click.option(
+    "--pdf",
+    "pdf_file",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write the one-page PDF lead report to this file (the API's report.pdf) instead.",
+)
 @db_option
-def lead(domain: str, lang: str | None, as_json: bool, database_url: str | None) -> None:
+def lead(domain: str, lang: str | None, as_json: bool, pdf_file: str | None, database_url: str | None) -> None:
     """Show a stored lead: score breakdown, priority, sales summary and change history."""
     from shared.core.domains import InvalidDomainError, normalize
     from shared.services.explain import explain_lead
@@ -36,6 +42,14 @@ def lead(domain: str, lang: str | None, as_json: bool, database_url: str | None)
     explanation = explain_lead(runtime_for(settings).leads, name)
     if explanation is None:
         raise click.ClickException(f"{name} has not been scanned yet; run: hunter scan {name}")
+    if pdf_file is not None:
+        from pathlib import Path
+
+        from shared.services.reports import render_reports
+
+        Path(pdf_file).write_bytes(render_reports([explanation], lang or settings.default_lang))
+        err.print(f"Wrote {pdf_file}")
+        return
     summary = explanation.summary(lang or settings.default_lang)
     if as_json:
         record = explanation.record
@@ -100,6 +114,7 @@ def print_lead(explanation: LeadExplanation, summary: SalesSummary) -> None:
 @click.option("--priority", multiple=True, help="P1..P6; repeatable.")
 @click.option("--provider", multiple=True, help="M365, Google, Local, ...; repeatable.")
 @click.option("--commercial-segment", multiple=True, help="GREENFIELD, COMPETITIVE, ...; repeatable.")
+@click.option("--tech", multiple=True, help="A technology seen in the lead's DNS (Zoom, Salesforce, ...); repeatable.")
 @click.option("--min-score", type=click.IntRange(0, 100))
 @click.option("--max-score", type=click.IntRange(0, 100))
 @click.option("-q", "--search", help="Substring of the domain or company name.")
@@ -114,11 +129,11 @@ def print_lead(explanation: LeadExplanation, summary: SalesSummary) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per lead.")
 @db_option
 def leads(
-@click.option("--tech", multiple=True, help="A technology seen in the lead's DNS (Zoom, Salesforce, ...); repeatable.")
     segment,
     priority,
     provider,
     commercial_segment,
+    tech,
     min_score,
     max_score,
     search,
@@ -133,13 +148,13 @@ def leads(
 
     from shared.store.queries import LeadFilter
 
-    tech,
     try:
         lead_filter = LeadFilter(
             segment=list(segment),
             priority=list(priority),
             provider=list(provider),
             commercial_segment=list(commercial_segment),
+            tech=list(tech),
             min_score=min_score,
             max_score=max_score,
             q=search,
@@ -154,7 +169,6 @@ def leads(
         for row in rows:  # the same fields as an item of GET /api/v1/leads
             out.file.write(json.dumps(row, ensure_ascii=False, default=lambda v: v.isoformat()) + "\n")
     else:
-            tech=list(tech),
         table = Table(
             "Domain",
             "Priority",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from shared.cli.d365 import d365
+from shared.cli.email import email
 from shared.cli.keys import apikey, connector
 from shared.cli.leads import changes, lead, leads
 from shared.cli.notify import notify
@@ -31,5 +32,6 @@ def main() -> None:
 
 COMMANDS = (scan, rescan, demo, lead, leads, changes, notify, migrate, serve, apikey, connector)
 COMMANDS += (d365, pc, worker, queue, jobs)
+COMMANDS += (email,)
 for command in COMMANDS:
     main.add_command(command)

@@ -132,6 +132,11 @@ def _dns_client(settings: Settings) -> DnsClient:
     )
 
 
+def dns_client_for(settings: Settings) -> DnsClient:
+    """The scanner's DNS client for other askers (the e-mail tools): same servers, limits and shared cache."""
+    return _dns_client(settings)
+
+
 def _recon_client(settings: Settings) -> TenantReconClient:
     limiter = None
     if settings.tenant_recon_qps > 0:

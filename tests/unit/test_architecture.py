@@ -29,6 +29,7 @@ LAYERS: dict[str, str] = {
     "shared.services": "handler",
     "shared.scan": "handler",
     "shared.core": "core",
+    "shared.reports": "core",  # pure rendering of a report object (fpdf2 and the bundled fonts), no I/O
     "shared.store": "adapter",
     "shared.queues": "adapter",
     "shared.redis": "adapter",
