@@ -19,9 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared import telemetry
 from shared.config import Settings
-from shared.queues import Delivery, PermanentError, open_queue
 from shared.core.technologies import by_category
 from shared.core.technologies import joined as joined_technologies
+from shared.queues import Delivery, PermanentError, open_queue
 from shared.queues.hostjson import queue_options
 from shared.services.explain import explain_lead
 from shared.store import d365 as sync_store
@@ -73,18 +73,18 @@ def lead_document(runtime: Runtime, lead: LeadRow, company: str | None) -> dict[
     explanation = explain_lead(runtime.leads, lead.domain)
     values = explanation.lead if explanation is not None else {}
     one_liner = label = None
+    brief: list[str] = []
+    technologies = []
     if explanation is not None:
         summary = explanation.summary(settings.default_lang)
         one_liner, label = summary.one_liner, summary.priority_label
+        technologies = explanation.record.technologies
+        brief = [one_liner, *filter(None, [summary.technologies_line]), *summary.technology_hooks[:1]]
     host = lead.gateway or lead.local_provider
     return {
-    brief: list[str] = []
-    technologies = []
         "domain": lead.domain,
         "company_name": company,
         "company_or_domain": company or lead.domain,
-        technologies = explanation.record.technologies
-        brief = [one_liner, *filter(None, [summary.technologies_line]), *summary.technology_hooks[:1]]
         "website": f"https://{lead.domain}",
         "score": values.get("score", lead.score),
         "segment": values.get("segment", lead.segment),
@@ -94,14 +94,14 @@ def lead_document(runtime: Runtime, lead: LeadRow, company: str | None) -> dict[
         "provider": lead.provider,
         "provider_text": f"{lead.provider} ({host})" if lead.provider and host else lead.provider,
         "sales_one_liner": one_liner,
+        "sales_brief": "\n".join(brief) or None,
+        "technologies": joined_technologies(technologies) or None,
+        "technologies_by_category": by_category(technologies) or None,
         "hunter_url": f"{settings.public_url.rstrip('/')}/#/leads/{lead.domain}",
         "tenant_domain": lead.tenant_domain,
     }
 
 
-        "sales_brief": "\n".join(brief) or None,
-        "technologies": joined_technologies(technologies) or None,
-        "technologies_by_category": by_category(technologies) or None,
 _clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
