@@ -231,6 +231,7 @@ class Dashboard(_Out):
     by_provider: list[Count]
     by_priority: list[Count]
     by_commercial_segment: list[Count]
+    by_technology: list[Count] = Field(default_factory=list, description="leads per technology seen in their DNS")
     recent_changes: list[ChangeOut]
     integrations: dict[str, dict[str, Any]] = Field(
         default_factory=dict,

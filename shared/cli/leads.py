@@ -102,6 +102,10 @@ def print_lead(explanation: LeadExplanation, summary: SalesSummary) -> None:
     out.print(f"[bold]Urgency:[/] {summary.urgency.level} — {summary.urgency.reason}")
     for finding in summary.security_findings:
         out.print(f"  ! {finding}")
+    if summary.technologies_line:  # the technologies seen in its DNS, and what they open
+        out.print(f"[bold]Tech:[/] {summary.technologies_line}")
+        for hook in summary.technology_hooks:
+            out.print(f"  + {hook}")
     out.print(f"[bold]Next:[/] {summary.next_action}")
     if explanation.changes:
         out.print("\n[bold]History[/]")

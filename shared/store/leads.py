@@ -372,7 +372,7 @@ class LeadStore:
 
     def pipeline_counts(self) -> dict[str, Any]:
         """The dashboard's figures: the lead count, the average score and the leads by segment,
-        provider, priority and commercial segment (largest group first)."""
+        provider, priority, commercial segment and technology (largest group first)."""
         with self.reads.connect() as connection:
 
             def counts(column: Any) -> list[dict[str, Any]]:
@@ -388,6 +388,14 @@ class LeadStore:
                 "by_provider": counts(LeadRow.provider),
                 "by_priority": counts(LeadRow.priority_category),
                 "by_commercial_segment": counts(LeadRow.commercial_segment),
+                "by_technology": [  # off the (name, domain_id) index of lead_technologies
+                    {"key": name, "count": count}
+                    for name, count in connection.execute(
+                        select(LeadTechnologyRow.name, func.count())
+                        .group_by(LeadTechnologyRow.name)
+                        .order_by(func.count().desc(), LeadTechnologyRow.name)
+                    )
+                ],
             }
 
     def events(

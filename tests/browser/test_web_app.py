@@ -416,3 +416,23 @@ def test_every_screen_in_both_languages_has_no_untranslated_label(page, web, lan
         expect(page.locator("#main .loading")).to_have_count(0)
         name = route.strip("#/").replace("/", "-").replace(".", "-") or "leads"
         shot(page, f"screen-{name}-{lang}")
+
+
+def test_lead_technologies_by_category_and_the_tech_filter(page, web):
+    sign_in(page, web, route="#/leads/m365.com.tr")
+    tech = page.locator("section", has=page.get_by_role("heading", name="Teknolojiler", exact=True))
+    expect(tech.locator(".facts dt").first).to_have_text("Ofis ve e-posta paketi")
+    expect(tech.locator(".tech-list li").first).to_contain_text("Microsoft 365")
+    expect(tech).to_contain_text("MS=ms12345678")
+    page.goto(f"{web['app']}#/leads")
+    rows = page.locator("table.leads-table tbody tr")
+    expect(rows).to_have_count(8)
+    page.select_option("#f-tech", "Google Workspace")
+    page.get_by_role("button", name="Filtrele", exact=True).click()
+    expect(page).to_have_url(re.compile(r"#/leads\?tech=Google(%20|\+)Workspace"))
+    expect(rows).to_have_count(1)
+    expect(rows.first.locator("th")).to_have_text("google.com.tr")
+    page.goto(f"{web['app']}#/leads/nomx.com")
+    expect(page.locator("section", has=page.get_by_role("heading", name="Teknolojiler", exact=True))).to_contain_text(
+        "tanınan bir SaaS"
+    )

@@ -64,6 +64,35 @@ function evidence(detail) {
   ];
 }
 
+// The vendors the DNS names, grouped by category (the server lists them in its category order).
+function technologies(snap) {
+  const list = (snap && snap.technologies) || [];
+  if (!list.length) return h("p", { class: "muted", text: t("lead.noTechnologies") });
+  const groups = new Map();
+  for (const tech of list) {
+    if (!groups.has(tech.category)) groups.set(tech.category, []);
+    groups.get(tech.category).push(tech);
+  }
+  return facts(
+    [...groups].map(([category, items]) => [
+      t(`techcat.${category}`, {}, category),
+      h(
+        "ul",
+        { class: "plain tech-list" },
+        items.map((tech) =>
+          h(
+            "li",
+            {},
+            h("strong", { text: tech.name }),
+            " ",
+            h("span", { class: "small muted", text: t("lead.techEvidence", { evidence: tech.evidence.join(" · ") }) }),
+          ),
+        ),
+      ),
+    ]),
+  );
+}
+
 function changes(list) {
   if (!list.length) return h("p", { class: "muted", text: t("lead.noChanges") });
   return h(
@@ -101,6 +130,7 @@ function salesSummary(domain) {
         h("h3", { text: t("lead.questions") }),
         h("ul", {}, s.discovery_questions.map((q) => h("li", { text: q }))),
         s.security_findings.length ? [h("h3", { text: t("lead.findings") }), h("ul", {}, s.security_findings.map((f) => h("li", { text: f })))] : null,
+        (s.technology_hooks || []).length ? [h("h3", { text: t("lead.techHooks") }), h("ul", {}, s.technology_hooks.map((line) => h("li", { text: line })))] : null,
         h("h3", { text: t("lead.nextAction") }),
         h("p", { text: s.next_action }),
       ]);
@@ -267,6 +297,7 @@ export async function render(root, ctx) {
       ),
       section(t("lead.evidence"), ...evidence(detail)),
     ),
+    section(t("lead.technologies"), technologies(detail.snapshot)),
     salesSummary(lead.domain),
     h("div", { class: "grid-2" }, d365Box(ctx, lead, refresh), section(t("lead.referrals"), referrals(detail.referrals))),
     section(t("lead.changes"), changes(detail.changes)),

@@ -5,7 +5,7 @@ import { clear, h, svgIcon } from "../dom.js";
 import { dateTime, getLang, num, t } from "../i18n.js";
 import { d365Badge, dataTable, emptyState, errorBox, filterActions, filterInput, filterSelect, formFilters, loading, priorityBadge, setTitle, toast } from "../ui.js";
 
-const FILTERS = ["q", "segment", "provider", "priority", "commercial_segment", "min_score", "max_score", "changed_since", "d365_sync_status", "has_referral"];
+const FILTERS = ["q", "segment", "provider", "priority", "commercial_segment", "tech", "min_score", "max_score", "changed_since", "d365_sync_status", "has_referral"];
 const PAGE_SIZE = 50;
 const SORTABLE = { domain: "domain", provider: "provider", score: "score", priority: "priority", scanned_at: "scanned_at" };
 const PRIORITIES = ["P1", "P2", "P3", "P4", "P5", "P6"];
@@ -22,6 +22,7 @@ async function filterOptions() {
       segment: keys(board.by_segment),
       provider: keys(board.by_provider),
       commercial_segment: keys(board.by_commercial_segment),
+      tech: keys(board.by_technology || []), // the technologies seen on at least one lead
     };
   }
   return options;
@@ -44,6 +45,7 @@ function filterForm(ctx, filters, opts) {
     filterSelect("f-", "commercial_segment", t("leads.commercial"), opts.commercial_segment, filters.commercial_segment, (s) =>
       t(`commercial.${s}`, {}, s),
     ),
+    filterSelect("f-", "tech", t("leads.tech"), opts.tech, filters.tech),
     filterInput("f-", "min_score", t("leads.minScore"), { type: "number", min: 0, max: 100, inputmode: "numeric" }, filters.min_score),
     filterInput("f-", "max_score", t("leads.maxScore"), { type: "number", min: 0, max: 100, inputmode: "numeric" }, filters.max_score),
     filterInput("f-", "changed_since", t("leads.changedSince"), { type: "date", title: t("leads.changedSinceHelp") }, filters.changed_since),
