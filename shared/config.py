@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HUNTER_", extra="ignore")
 
     database_url: str = "sqlite:///hunter.db"
+    database_auth: Literal["password", "entra"] = Field(
+        "password",
+        description="entra = the password of every new PostgreSQL connection is a Microsoft Entra access token "
+        "(azure-identity; on Azure the app's managed identity, AZURE_CLIENT_ID) for the URL's user, over TLS",
+    )
     auto_migrate: bool = Field(
         True,
         description="migrate the schema on first use; production sets false and runs `hunter migrate` on deploy",
@@ -118,6 +123,11 @@ class Settings(BaseSettings):
 
     # Redis: shared caches and rate limits; unset = in-process caches and limits.
     redis_url: str | None = Field(None, description="redis://host:port/db; unset = in-process fallback")
+    redis_auth: Literal["password", "entra"] = Field(
+        "password",
+        description="entra = sign in to Azure Managed Redis with a Microsoft Entra access token as the password "
+        "(the URL's user is the identity's object id)",
+    )
     redis_timeout: float = Field(0.25, gt=0, description="seconds to wait for Redis before falling back")
     redis_retry_interval: float = Field(
         10.0, gt=0, description="after a Redis failure, seconds before it is tried again (circuit breaker)"

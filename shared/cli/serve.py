@@ -10,18 +10,62 @@ from shared.cli.common import db_option, err, settings_for
 
 @click.command()
 @db_option
-def migrate(database_url: str | None) -> None:
+@click.option(
+    "--create-app-role",
+    "app_role",
+    metavar="ROLE",
+    help="Also create (if missing) the app's least-privilege PostgreSQL role ROLE: CONNECT, schema USAGE and "
+    "SELECT/INSERT/UPDATE/DELETE on the tables, now and for tables later migrations add; never DDL or admin.",
+)
+@click.option(
+    "--object-id",
+    metavar="GUID",
+    help="With --create-app-role on Azure: the managed identity's object (principal) id; the role is created "
+    "with pgaadauth_create_principal_with_oid, so the identity signs in with Entra tokens. Without it: CREATE ROLE.",
+)
+def migrate(database_url: str | None, app_role: str | None, object_id: str | None) -> None:
     """Create or upgrade the database schema, under a lock (safe from several processes at once).
 
     The deploy step in production (HUNTER_AUTO_MIGRATE=false there); locally every process also
-    migrates on first use.
+    migrates on first use. On Azure the deploy hook runs it as the server's Entra administrator
+    (HUNTER_DATABASE_AUTH=entra, a token from `az login`) with --create-app-role for the app's identity.
     """
     from shared.store.db import make_engine
     from shared.store.db import migrate as run_migrations
 
     settings = settings_for(database_url=database_url)
-    run_migrations(make_engine(settings.database_url))
-    err.print(f"schema is up to date in {settings.database_url}")
+    if object_id and not app_role:
+        raise click.UsageError("--object-id goes with --create-app-role")
+    engine = make_engine(settings.database_url, auth=settings.database_auth)
+    shown = engine.url.render_as_string(hide_password=True)
+    run_migrations(engine)
+    err.print(f"schema is up to date in {shown}")
+    if app_role:
+        if engine.dialect.name != "postgresql":
+            raise click.UsageError("--create-app-role needs a PostgreSQL database")
+        from shared.store.entra import create_app_role
+
+        postgres_engine = None
+        if object_id:
+            postgres_url = engine.url.set(database="postgres").render_as_string(hide_password=False)
+            postgres_engine = make_engine(postgres_url + _sslmode(settings.database_url), auth=settings.database_auth)
+        try:
+            create_app_role(engine, app_role, object_id=object_id, postgres_engine=postgres_engine)
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from exc
+        finally:
+            if postgres_engine is not None:
+                postgres_engine.dispose()
+        err.print(f"role {app_role} may connect and read and write the tables (no DDL, not an administrator)")
+    engine.dispose()
+
+
+def _sslmode(url: str) -> str:
+    """The URL's sslmode as a query suffix (make_engine turns it into pg8000's TLS context and drops it)."""
+    from sqlalchemy import make_url
+
+    mode = make_url(url).query.get("sslmode")
+    return f"?sslmode={mode}" if isinstance(mode, str) else ""
 
 
 @click.command()

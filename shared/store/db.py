@@ -23,11 +23,13 @@ PING_AFTER_IDLE_SECONDS = 1.0
 POOL_RECYCLE_SECONDS = 1800
 
 
-def make_engine(url: str, *, autocommit: bool = False) -> Engine:
+def make_engine(url: str, *, autocommit: bool = False, auth: str | None = None) -> Engine:
     """Create an engine; for SQLite switch on WAL and foreign keys on every connection.
 
     ``autocommit`` (PostgreSQL) makes every connection of the engine's pool autocommit: for
-    reads only (see :func:`read_engine_for`).
+    reads only (see :func:`read_engine_for`). ``auth`` (PostgreSQL; default ``HUNTER_DATABASE_AUTH``):
+    ``entra`` signs every new connection in with a Microsoft Entra access token as its password
+    (:mod:`shared.store.entra`), and then requires TLS (``sslmode=require`` or stricter in the URL).
     """
     if url.startswith("postgresql://"):
         url = "postgresql+pg8000://" + url.removeprefix("postgresql://")
@@ -60,6 +62,15 @@ def make_engine(url: str, *, autocommit: bool = False) -> Engine:
         url = parsed.difference_update_query(["sslmode"]).render_as_string(hide_password=False)
     elif "sslmode" in parsed.query:
         url = parsed.difference_update_query(["sslmode"]).render_as_string(hide_password=False)
+    if auth is None:
+        from shared.config import get_settings
+
+        auth = get_settings().database_auth
+    if auth == "entra" and not _tls_required(parsed, connect_args):
+        raise ValueError(
+            "HUNTER_DATABASE_AUTH=entra sends an access token as the password: the URL needs sslmode=require "
+            "(or verify-ca / verify-full)"
+        )
     options: dict[str, Any] = {"isolation_level": "AUTOCOMMIT"} if autocommit else {}
     engine = create_engine(
         url,
@@ -71,6 +82,10 @@ def make_engine(url: str, *, autocommit: bool = False) -> Engine:
         **options,
     )
     _ping_when_idle(engine)
+    if auth == "entra":
+        from shared.store.entra import postgres_tokens, use_entra_tokens
+
+        use_entra_tokens(engine, postgres_tokens())
     if engine.dialect.driver == "pg8000":
         _cache_pg8000_placeholders()
     if engine.dialect.name == "postgresql":
@@ -87,6 +102,13 @@ def make_engine(url: str, *, autocommit: bool = False) -> Engine:
                 dbapi_connection.register_in_adapter(TIMESTAMPTZ_OID, _timestamptz_in)
 
     return engine
+
+
+def _tls_required(parsed: Any, connect_args: dict[str, Any]) -> bool:
+    """Whether connections of this URL must use TLS (pg8000: a context was made; psycopg: libpq's sslmode)."""
+    if "ssl_context" in connect_args:
+        return True
+    return parsed.query.get("sslmode") in ("require", "verify-ca", "verify-full")
 
 
 def _ping_when_idle(engine: Engine) -> None:

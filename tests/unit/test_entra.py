@@ -1,0 +1,225 @@
+"""Microsoft Entra sign-in to PostgreSQL: tokens as passwords, cached until near expiry, handed to the
+driver on every new connection (SQLAlchemy's do_connect event), TLS required; and the app's
+least-privilege role that `hunter migrate --create-app-role` creates, run on the local server."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from shared.store.db import make_engine
+from shared.store.entra import (
+    POSTGRES_SCOPE,
+    AccessTokens,
+    app_role_statements,
+    quote_identifier,
+    use_entra_tokens,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Token:
+    token: str
+    expires_on: int
+
+
+class FakeCredential:
+    """azure-identity's credential contract: get_token(scope) -> (token, expires_on epoch seconds)."""
+
+    def __init__(self, lifetime: float = 3600, clock: list[float] | None = None) -> None:
+        self.lifetime = lifetime
+        self.clock = clock if clock is not None else [1_000_000.0]
+        self.scopes: list[str] = []
+
+    def get_token(self, *scopes: str, **_kwargs: object) -> Token:
+        self.scopes.extend(scopes)
+        return Token(f"token-{len(self.scopes)}", int(self.clock[0] + self.lifetime))
+
+
+def test_a_token_is_reused_until_near_its_expiry():
+    clock = [1_000_000.0]
+    credential = FakeCredential(lifetime=3600, clock=clock)
+    tokens = AccessTokens(POSTGRES_SCOPE, credential, margin=300, clock=lambda: clock[0])
+    assert tokens.get() == "token-1"
+    clock[0] += 3000  # 600 s left: still good
+    assert tokens.get() == "token-1"
+    clock[0] += 301  # within the 300 s margin: a new one
+    assert tokens.get() == "token-2"
+    assert credential.scopes == [POSTGRES_SCOPE, POSTGRES_SCOPE]
+    assert tokens.fetches == 2
+
+
+def test_entra_needs_tls_in_the_url():
+    with pytest.raises(ValueError, match="sslmode=require"):
+        make_engine("postgresql+pg8000://app@db.example.com:5432/hunter", auth="entra")
+    engine = make_engine("postgresql+pg8000://app@db.example.com:5432/hunter?sslmode=require", auth="entra")
+    assert "sslmode" not in str(engine.url)
+    engine.dispose()
+
+
+def test_entra_is_read_from_the_setting(monkeypatch: pytest.MonkeyPatch):
+    from shared.config import get_settings
+
+    monkeypatch.setenv("HUNTER_DATABASE_AUTH", "entra")
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(ValueError, match="sslmode"):
+            make_engine("postgresql+pg8000://app@db.example.com:5432/hunter")
+    finally:
+        get_settings.cache_clear()
+
+
+def test_the_token_is_the_password_of_every_new_connection(monkeypatch: pytest.MonkeyPatch):
+    """The real do_connect path of an entra engine: what reaches the driver's connect() is the token.
+    (pg8000's connect is replaced at the DBAPI boundary: there is no server with Entra here.)"""
+    from shared.store import entra
+
+    clock = [1_000_000.0]
+    monkeypatch.setitem(
+        entra._POSTGRES_TOKENS,
+        POSTGRES_SCOPE,
+        AccessTokens(POSTGRES_SCOPE, FakeCredential(clock=clock), clock=lambda: clock[0]),
+    )
+    engine = make_engine("postgresql+pg8000://app@db.example.com:5432/hunter?sslmode=require", auth="entra")
+    seen: list[dict] = []
+
+    class Stop(Exception):
+        pass
+
+    def connect(*_args: object, **kwargs: object) -> None:
+        seen.append(dict(kwargs))
+        raise Stop
+
+    monkeypatch.setattr(engine.dialect.loaded_dbapi, "connect", connect)
+    try:
+        for _ in range(2):
+            with pytest.raises(Stop), engine.connect():
+                pass
+        clock[0] += 4000  # expired: the next connection gets a new token
+        with pytest.raises(Stop), engine.connect():
+            pass
+    finally:
+        engine.dispose()
+    assert [kwargs["password"] for kwargs in seen] == ["token-1", "token-1", "token-2"]
+    assert all(kwargs["user"] == "app" and "ssl_context" in kwargs for kwargs in seen)
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    from tests.conftest import _postgres_database
+
+    yield from _postgres_database()
+
+
+@pytest.mark.postgres
+def test_a_token_reaches_the_local_server_as_the_password(postgres_url: str):
+    """Against the local PostgreSQL (trust authentication): the event path end to end, pg8000 included."""
+    engine = make_engine(postgres_url, auth="password")
+    credential = FakeCredential()
+    use_entra_tokens(engine, AccessTokens(POSTGRES_SCOPE, credential))
+    passwords: list[str] = []
+    sa.event.listen(engine, "do_connect", lambda _d, _r, _a, params: passwords.append(params["password"]))
+    with engine.connect() as connection:
+        assert connection.execute(sa.text("SELECT 1")).scalar() == 1
+    engine.dispose()
+    assert passwords == ["token-1"] and credential.scopes == [POSTGRES_SCOPE]
+
+
+def test_role_statements_quote_names_and_bind_values():
+    statements = app_role_statements("hunter-id-abc", "hunter", object_id="0f6ae2a4-3c1e-4b8e-9a55-6d1c2b3a4f5e")
+    create, *grants = statements
+    assert create.admin_database and create.create
+    assert "pgaadauth_create_principal_with_oid(:role, :object_id, 'service', false, false)" in create.sql
+    assert create.params == {"role": "hunter-id-abc", "object_id": "0f6ae2a4-3c1e-4b8e-9a55-6d1c2b3a4f5e"}
+    assert [g.sql for g in grants] == [
+        'GRANT CONNECT, TEMPORARY ON DATABASE "hunter" TO "hunter-id-abc"',
+        'GRANT USAGE ON SCHEMA "public" TO "hunter-id-abc"',
+        'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "public" TO "hunter-id-abc"',
+        'GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA "public" TO "hunter-id-abc"',
+        'ALTER DEFAULT PRIVILEGES IN SCHEMA "public" GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO "hunter-id-abc"',
+        'ALTER DEFAULT PRIVILEGES IN SCHEMA "public" GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO "hunter-id-abc"',
+    ]
+    text = " ".join(s.sql for s in statements).upper()
+    for power in ("SUPERUSER", "CREATEROLE", "CREATEDB", "ALL PRIVILEGES", " CREATE ON", "OWNER", "TRUNCATE"):
+        assert power not in text
+    assert quote_identifier('a"b') == '"a""b"'
+
+
+@pytest.mark.parametrize(
+    ("role", "database", "object_id"),
+    [
+        ('x"; DROP TABLE leads; --', "hunter", None),
+        ("app", "hunter; DROP", None),
+        ("app", "hunter", "not-a-guid'); DROP ROLE x; --"),
+        ("", "hunter", None),
+        ("a" * 64, "hunter", None),
+    ],
+)
+def test_role_statements_refuse_what_is_not_a_name(role: str, database: str, object_id: str | None):
+    with pytest.raises(ValueError):
+        app_role_statements(role, database, object_id=object_id)
+
+
+@pytest.mark.postgres
+def test_the_app_role_can_read_and_write_but_not_change_the_schema(postgres_url: str):
+    """`hunter migrate --create-app-role` on the local server (the plain CREATE ROLE path): the role
+    signs in, reads and writes Hunter's tables, and may not create, alter or drop anything."""
+    role = f"hunter_app_{uuid.uuid4().hex[:8]}"
+    done = subprocess.run(
+        [sys.executable, "-m", "shared", "migrate", "--db", postgres_url, "--create-app-role", role],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**_env(), "HUNTER_DATABASE_AUTH": "password"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"role {role}" in done.stderr
+    admin = sa.create_engine(postgres_url)
+    app = sa.create_engine(sa.make_url(postgres_url).set(username=role))
+    try:
+        with app.begin() as connection:
+            assert connection.execute(sa.text("SELECT current_user")).scalar() == role
+            connection.execute(sa.text("SELECT count(*) FROM leads")).scalar()
+            connection.execute(sa.text("SELECT count(*) FROM alembic_version")).scalar()
+        for ddl in ("CREATE TABLE intruder (id int)", "DROP TABLE leads", "ALTER TABLE leads ADD COLUMN x int"):
+            with pytest.raises(sa.exc.ProgrammingError, match="permission denied|must be owner"), app.begin() as c:
+                c.execute(sa.text(ddl))
+        with admin.connect() as connection:
+            flags = connection.execute(
+                sa.text("SELECT rolsuper, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname = :r"), {"r": role}
+            ).one()
+        assert tuple(flags) == (False, False, False)
+        # Idempotent: a second run keeps the role and grants again.
+        again = subprocess.run(
+            [sys.executable, "-m", "shared", "migrate", "--db", postgres_url, "--create-app-role", role],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**_env(), "HUNTER_DATABASE_AUTH": "password"},
+        )
+        assert again.returncode == 0, again.stderr
+    finally:
+        app.dispose()
+        with admin.begin() as connection:
+            connection.execute(sa.text(f"DROP OWNED BY {quote_identifier(role)}"))
+        with admin.connect() as connection:
+            connection.execute(sa.text(f"DROP ROLE IF EXISTS {quote_identifier(role)}"))
+            connection.commit()
+        admin.dispose()
+
+
+def _env() -> dict[str, str]:
+    import os
+
+    return {k: v for k, v in os.environ.items() if not k.startswith("HUNTER_")}
