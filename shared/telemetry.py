@@ -406,7 +406,12 @@ def current_ids() -> tuple[str, str] | None:
 def sampled(key: str, rate: float) -> bool:
     """Whether ``key`` (a domain) gets its own span at ``rate`` (0..1): the same answer for the same key,
     so a domain is traced in every batch or in none."""
-    if _state is None or rate <= 0:
+    return _state is not None and in_sample(key, rate)
+
+
+def in_sample(key: str, rate: float) -> bool:
+    """``key``'s fixed place in a ``rate`` sample (by CRC-32)."""
+    if rate <= 0:
         return False
     return rate >= 1 or zlib.crc32(key.encode("utf-8")) < rate * 2**32
 
@@ -511,7 +516,7 @@ def scrub(event: dict[str, Any], hint: Any = None) -> dict[str, Any]:
     return _scrub(event)
 
 
-def _setup_sentry(dsn: str) -> None:
+def _setup_sentry(dsn: str, **options: Any) -> None:
     import sentry_sdk
     from sentry_sdk.integrations.logging import LoggingIntegration
 
@@ -531,6 +536,7 @@ def _setup_sentry(dsn: str) -> None:
         trace_propagation_targets=[],  # no sentry-trace headers on outbound calls (webhooks)
         # Log lines are breadcrumbs; events come from capture() (shared.logs.log_failure), once each.
         integrations=[LoggingIntegration(level=logging.INFO, event_level=None)],
+        **options,  # the tests' transport
     )
 
 
