@@ -3,14 +3,19 @@ IP databases' layouts, naming the host, and the classifier's use of it (supporti
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
-from shared.core.models import HostedAddress, HostingInfo, MxHost, ScanRecord, ScanStatus
+from shared.core.models import HostedAddress, HostingInfo, MxHost, ScanRecord, ScanStatus, TenantRecon
 from shared.core.providers import classify, provider_data
+from shared.core.sales import build_sales_summary
+from shared.core.scoring import score_record
 from shared.integrations.tenant_recon import federation_idp, m365_possible, parse_discovery, parse_realm
 from shared.scan.hosting import read_fields
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+NOW = datetime(2026, 12, 1, tzinfo=UTC)
 
 
 def test_discovery_document_gives_tenant_and_region() -> None:
@@ -173,3 +178,63 @@ def test_summary_without_a_known_company_uses_what_is_known() -> None:
 def test_providers_yaml_networks_are_loaded() -> None:
     names = {net.name for net in provider_data().networks}
     assert {"Natro", "GoDaddy", "Cloudflare", "Microsoft", "Radore"} <= names
+
+
+def _m365_lead(recon: TenantRecon | None) -> ScanRecord:
+    domain = "federe.com.tr"
+    record = ScanRecord(
+        input=domain,
+        domain=domain,
+        status=ScanStatus.OK,
+        mx=[MxHost(preference=0, host="federe-com-tr.mail.protection.outlook.com")],
+        tenant_recon=recon,
+    )
+    return classify(record)
+
+
+FEDERATED = TenantRecon(
+    tenant_id=TENANT,
+    region_scope="EU",
+    namespace_type="Federated",
+    federation_brand="Federe Sanayi",
+    auth_url_host="sts.federe.com.tr",
+    federation_idp="AD FS",
+)
+
+
+@pytest.mark.parametrize(
+    ("lang", "words"),
+    [
+        ("en", ("AD FS (sts.federe.com.tr)", "Entra ID cloud authentication", "Entra Connect cloud sync")),
+        ("tr", ("AD FS (sts.federe.com.tr)", "Entra ID bulut kimlik doğrulamasına", "Entra Connect bulut eşitlemesi")),
+    ],
+)
+def test_sales_summary_names_federation_as_a_modernisation(lang: str, words: tuple[str, ...]) -> None:
+    record = _m365_lead(FEDERATED)
+    summary = build_sales_summary(record, score_record(record), lang=lang)
+    script = " ".join(summary.call_script)
+    questions = " ".join(summary.discovery_questions)
+    for word in words:
+        assert word in script
+    assert "AD FS (sts.federe.com.tr)" in questions
+    assert len(summary.discovery_questions) <= 6
+
+
+def test_sales_summary_without_federation_is_unchanged() -> None:
+    managed = TenantRecon(tenant_id=TENANT, namespace_type="Managed", federation_brand="Federe Sanayi")
+    for recon in (None, managed, TenantRecon(error="tenant_not_found", namespace_type="Unknown")):
+        record = _m365_lead(recon)
+        baseline = _m365_lead(None)
+        for lang in ("tr", "en"):
+            got = build_sales_summary(record, score_record(record), lang=lang, generated_at=NOW)
+            want = build_sales_summary(baseline, score_record(baseline), lang=lang, generated_at=NOW)
+            assert got == want
+
+
+def test_federation_with_an_unrecognised_provider_and_no_host() -> None:
+    recon = TenantRecon(namespace_type="Federated")
+    record = _m365_lead(recon)
+    en = build_sales_summary(record, score_record(record), lang="en")
+    assert any("an on-premises federation service" in line for line in en.call_script)
+    tr = build_sales_summary(record, score_record(record), lang="tr")
+    assert any("şirket içi federasyon hizmeti" in line for line in tr.call_script)

@@ -184,6 +184,7 @@ CONTEXT_KEYS = frozenset(
         "currency",
         "tech_names",
         "technologies",
+        "federation",
     }
 )
 
@@ -276,6 +277,16 @@ class TechnologyTexts(_Strict):
     questions: dict[str, str]
 
 
+class IdentityTexts(_Strict):
+    """What Microsoft 365 tenant recon (``ScanRecord.tenant_recon``) adds: a tenant whose sign-in is
+    federated (on-premises AD FS and the like) is a modernisation project. ``{federation}`` is the
+    identity provider and its host ("AD FS (sts.contoso.com)"), or ``unknown_idp`` when not recognised."""
+
+    federated_script: str
+    federated_question: str
+    unknown_idp: str
+
+
 class TechHook(_Strict):
     """One talking point: it applies when the lead uses one of ``vendors`` or a vendor of ``categories``."""
 
@@ -329,6 +340,7 @@ class Texts(_Strict):
     offer_reasons: dict[str, str]
     next_action: NextActionTexts
     technologies: TechnologyTexts
+    identity: IdentityTexts
 
     @field_validator("category_labels")
     @classmethod

@@ -377,6 +377,25 @@ def _questions_with_tech(
     return [*questions[:after], text, *questions[after:]][:MAX_QUESTIONS]
 
 
+def _federation(record: ScanRecord, texts: Texts) -> str | None:
+    """``AD FS (sts.contoso.com)`` when tenant recon found the domain's sign-in federated, else None."""
+    recon = record.tenant_recon
+    if recon is None or not recon.federated:
+        return None
+    idp = recon.federation_idp or texts.identity.unknown_idp
+    return f"{idp} ({recon.auth_url_host})" if recon.auth_url_host else idp
+
+
+def _questions_with_identity(questions: list[str], facts: Facts, texts: Texts, ctx: dict[str, str]) -> list[str]:
+    """The federation question right after the provider questions (ahead of the technology question)."""
+    if "federation" not in ctx:
+        return questions
+    group = _question_group(facts)
+    after = len(getattr(texts.questions.provider, group)) + (1 if group == "M365" and facts.tenant_domain else 0)
+    text = _render(texts.identity.federated_question, ctx, "identity.federated_question")
+    return [*questions[:after], text, *questions[after:]][:MAX_QUESTIONS]
+
+
 def _call_script(facts: Facts, score: ScoreResult, texts: Texts, ctx: dict[str, str], findings: list[str]) -> list[str]:
     cs = texts.call_script
     if not facts.can_receive_mail:
@@ -389,6 +408,8 @@ def _call_script(facts: Facts, score: ScoreResult, texts: Texts, ctx: dict[str, 
     ]
     if "tech_hook" in ctx:  # the first talking point the company's technologies give
         lines.append(ctx["tech_hook"])
+    if "federation" in ctx:  # tenant recon: federated sign-in is a modernisation project
+        lines.append(_render(texts.identity.federated_script, ctx, "identity.federated_script"))
     if facts.gateway:
         hook = "M365" if facts.provider == "M365" else "other"
         lines.append(_render(getattr(cs.gateway_hook, hook), ctx, f"call_script.gateway_hook.{hook}"))
@@ -439,6 +460,9 @@ def build_sales_summary(
         _render(texts.technologies.hooks[key], {**ctx, "tech_names": ", ".join(names)}, f"technologies.hooks.{key}")
         for key, names in hooks
     ]
+    federation = _federation(record, texts) if facts.can_receive_mail else None
+    if federation is not None:
+        ctx["federation"] = federation
     if hooks:
         key, names = hooks[0]
         ctx["tech_hook"] = _render(
@@ -479,8 +503,13 @@ def build_sales_summary(
         priority_label=texts.category_labels[score.priority_category],
         one_liner=one_liner,
         call_script=_call_script(facts, score, texts, ctx, finding_texts),
-        discovery_questions=_questions_with_tech(
-            _questions(facts, texts, ctx, findings, triggers), hooks[0] if hooks else None, facts, texts, ctx
+        discovery_questions=_questions_with_identity(
+            _questions_with_tech(
+                _questions(facts, texts, ctx, findings, triggers), hooks[0] if hooks else None, facts, texts, ctx
+            ),
+            facts,
+            texts,
+            ctx,
         ),
         offer_tier=offer_tier,
         opportunity_potential=_potential(score, facts, playbook),
