@@ -50,7 +50,16 @@ def open_queue(name: str, settings: Settings, engine: Engine | None = None) -> Q
 
         connection = settings.queue_connection or os.environ.get("AzureWebJobsStorage") or ""
         if not connection:
-            raise QueueError("HUNTER_QUEUE_BACKEND=azure needs HUNTER_QUEUE_CONNECTION or AzureWebJobsStorage")
+            # Identity-based (no key), as the Functions host connects: AzureWebJobsStorage__accountName.
+            from shared.queues.azure import identity_queue_url
+
+            account_url = identity_queue_url(os.environ)
+            if account_url:
+                return AzureQueue(name, account_url=account_url, credential=_identity_credential())
+            raise QueueError(
+                "HUNTER_QUEUE_BACKEND=azure needs HUNTER_QUEUE_CONNECTION, AzureWebJobsStorage or "
+                "AzureWebJobsStorage__accountName (identity-based)"
+            )
         return AzureQueue(name, connection)
     if settings.queue_backend == "sqs":
         from shared.queues.hostjson import queue_options
@@ -69,3 +78,16 @@ def open_queue(name: str, settings: Settings, engine: Engine | None = None) -> Q
 
         engine = engine_for(settings.database_url, auto_migrate=settings.auto_migrate)
     return LocalQueue(name, engine)
+
+
+_credentials: dict[str, object] = {}
+
+
+def _identity_credential() -> object:
+    """One credential per process for every identity-based queue (it caches its token)."""
+    credential = _credentials.get("storage")
+    if credential is None:
+        from shared.queues.azure import identity_credential
+
+        credential = _credentials.setdefault("storage", identity_credential(os.environ))
+    return credential

@@ -30,7 +30,7 @@ import binascii
 import logging
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -66,6 +66,29 @@ def _normalise(connection_string: str) -> str:
     return connection_string
 
 
+def identity_queue_url(environ: Mapping[str, str], connection: str = "AzureWebJobsStorage") -> str | None:
+    """The queue service URL of an identity-based connection, as the Functions host reads it:
+    ``<connection>__queueServiceUri``, or ``<connection>__accountName`` in Azure's public cloud.
+    None when the connection is not identity-based."""
+    uri = environ.get(f"{connection}__queueServiceUri")
+    if uri:
+        return uri.rstrip("/")
+    account = environ.get(f"{connection}__accountName")
+    return f"https://{account}.queue.core.windows.net" if account else None
+
+
+def identity_credential(environ: Mapping[str, str], connection: str = "AzureWebJobsStorage") -> object:
+    """The credential the Functions host uses for that connection: the user-assigned identity of
+    ``<connection>__clientId`` when ``__credential`` is ``managedidentity``, else azure-identity's default."""
+    if environ.get(f"{connection}__credential", "").lower() == "managedidentity":
+        from azure.identity import ManagedIdentityCredential
+
+        return ManagedIdentityCredential(client_id=environ.get(f"{connection}__clientId") or None)
+    from azure.identity import DefaultAzureCredential
+
+    return DefaultAzureCredential()
+
+
 class _Base64OrTextDecodePolicy(TextBase64DecodePolicy):
     """Base64 as the Functions host writes it; a body that is not base64 UTF-8 (sent by a tool with
     ``messageEncoding: none``) is handed over as it is, so the worker can fail it into the poison
@@ -88,20 +111,33 @@ def _error_code(exc: HttpResponseError) -> str:
 class AzureQueue(Queue):
     """One Azure Storage queue; the client (and its HTTP connection pool) lives as long as the instance."""
 
-    def __init__(self, name: str, connection_string: str, *, retries: int = 3) -> None:
+    def __init__(
+        self,
+        name: str,
+        connection_string: str = "",
+        *,
+        retries: int = 3,
+        account_url: str | None = None,
+        credential: object = None,
+    ) -> None:
+        """From a connection string, or (identity-based, no key) from the queue service's
+        ``account_url`` and an azure-identity ``credential`` (see :func:`identity_queue_url`)."""
         self.name = check_queue_name(name)
+        options = {
+            "queue_name": name,
+            "message_encode_policy": TextBase64EncodePolicy(),
+            "message_decode_policy": _Base64OrTextDecodePolicy(),
+            # The SDK's default backs off 15 s, 18 s, 24 s...: a worker is better off failing the
+            # message within seconds and letting the queue redeliver it.
+            "retry_policy": LinearRetry(backoff=1, random_jitter_range=0.5, retry_total=retries),
+            "connection_timeout": 10,
+            "read_timeout": 30,
+        }
         try:
-            self._client = QueueClient.from_connection_string(
-                _normalise(connection_string),
-                queue_name=name,
-                message_encode_policy=TextBase64EncodePolicy(),
-                message_decode_policy=_Base64OrTextDecodePolicy(),
-                # The SDK's default backs off 15 s, 18 s, 24 s...: a worker is better off failing the
-                # message within seconds and letting the queue redeliver it.
-                retry_policy=LinearRetry(backoff=1, random_jitter_range=0.5, retry_total=retries),
-                connection_timeout=10,
-                read_timeout=30,
-            )
+            if account_url is not None:
+                self._client = QueueClient(account_url, credential=credential, **options)
+            else:
+                self._client = QueueClient.from_connection_string(_normalise(connection_string), **options)
         except ValueError as exc:  # a malformed connection string; never echo it (it holds the key)
             raise QueueError(f"invalid Azure Storage connection string for queue {name}") from exc
         self._lock = threading.Lock()

@@ -114,9 +114,13 @@ class RedisConnection:
         timeout: float = 0.25,
         retry_interval: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
+        password_provider: Callable[[], str] | None = None,
     ) -> None:
+        """``password_provider``: called for the password of every new connection (an Entra access
+        token for Azure Managed Redis, ``HUNTER_REDIS_AUTH=entra``), the URL's user as the user."""
         self.url = url
         self.timeout = timeout
+        self.password_provider = password_provider
         self.breaker = CircuitBreaker(retry_interval, clock=clock)
         self._client: redis.Redis | None = None
         self._lock = threading.Lock()
@@ -136,12 +140,20 @@ class RedisConnection:
                     from redis.backoff import NoBackoff
                     from redis.retry import Retry
 
+                    options: dict[str, Any] = {}
+                    url = self.url
+                    if self.password_provider is not None:
+                        # redis-py takes the user from the provider only: none may come in the URL.
+                        options["credential_provider"] = _ProvidedCredentials(url, self.password_provider)
+                        parts = urlsplit(url)
+                        url = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
                     self._client = redis.Redis.from_url(
-                        self.url,
+                        url,
                         socket_timeout=self.timeout,
                         socket_connect_timeout=self.timeout,
                         retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
                         client_name="hunter",
+                        **options,
                     )
         return self._client
 
@@ -175,7 +187,7 @@ class RedisConnection:
         """A connection for the calling event loop, or None when the URL is not one :class:`AsyncWire` speaks."""
         if not self.url or urlsplit(self.url).scheme not in ("redis", "rediss"):
             return None
-        return AsyncWire(self.url, max(self.timeout, ASYNC_TIMEOUT_FLOOR))
+        return AsyncWire(self.url, max(self.timeout, ASYNC_TIMEOUT_FLOOR), password_provider=self.password_provider)
 
     def health(self) -> str:
         """``ok``, ``degraded: <why>`` (down, or the breaker is open) or ``not configured``, for /healthz/ready."""
@@ -190,6 +202,24 @@ class RedisConnection:
             if self._client is not None:
                 self._client.close()
                 self._client = None
+
+
+class _ProvidedCredentials:
+    """redis-py's ``CredentialProvider``: the URL's user and a password asked for per new connection.
+    A connection Redis closes when its token expires is replaced on the next call (one retry), with a
+    new token."""
+
+    def __init__(self, url: str, password: Callable[[], str]) -> None:
+        user = urlsplit(url).username
+        self.username = unquote(user) if user else None
+        self.password = password
+
+    def get_credentials(self) -> tuple[str] | tuple[str, str]:
+        token = self.password()
+        return (self.username, token) if self.username else (token,)
+
+    async def get_credentials_async(self) -> tuple[str] | tuple[str, str]:
+        return self.get_credentials()
 
 
 class ReplyError(Exception):
@@ -258,8 +288,9 @@ class AsyncWire:
     ~2 µs a key. One command batch at a time (the lock); replies are matched by order.
     """
 
-    def __init__(self, url: str, timeout: float) -> None:
+    def __init__(self, url: str, timeout: float, *, password_provider: Callable[[], str] | None = None) -> None:
         parts = urlsplit(url)
+        self.password_provider = password_provider
         self.host = parts.hostname or "127.0.0.1"
         self.port = parts.port or 6379
         self.ssl = parts.scheme == "rediss"
@@ -303,8 +334,11 @@ class AsyncWire:
             self.host, self.port, ssl=ssl.create_default_context() if self.ssl else None
         )
         hello: list[tuple[bytes | str | int | float, ...]] = []
-        if self.password is not None:
-            hello.append(("AUTH", self.username, self.password) if self.username else ("AUTH", self.password))
+        password = self.password
+        if self.password_provider is not None:  # an Entra token: cached, fetched off the loop when due
+            password = await asyncio.to_thread(self.password_provider)
+        if password is not None:
+            hello.append(("AUTH", self.username, password) if self.username else ("AUTH", password))
         if self.db:
             hello.append(("SELECT", self.db))
         if hello:
@@ -355,14 +389,22 @@ _executor: tuple[int, ThreadPoolExecutor] | None = None  # (pid, pool): a forked
 
 def connection_for(settings: Settings) -> RedisConnection:
     """One connection (and so one breaker) per process and Redis URL, shared by caches and limiters."""
-    key = (settings.redis_url, settings.redis_timeout, settings.redis_retry_interval)
+    key = (settings.redis_url, settings.redis_timeout, settings.redis_retry_interval, settings.redis_auth)
     connection = _connections.get(key)
     if connection is None:
         with _connections_lock:
             connection = _connections.get(key)
             if connection is None:
+                password_provider = None
+                if settings.redis_auth == "entra":
+                    from shared.store.entra import REDIS_SCOPE, AccessTokens
+
+                    password_provider = AccessTokens(REDIS_SCOPE).get
                 connection = RedisConnection(
-                    settings.redis_url, timeout=settings.redis_timeout, retry_interval=settings.redis_retry_interval
+                    settings.redis_url,
+                    timeout=settings.redis_timeout,
+                    retry_interval=settings.redis_retry_interval,
+                    password_provider=password_provider,
                 )
                 _connections[key] = connection
     return connection

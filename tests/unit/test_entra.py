@@ -223,3 +223,126 @@ def _env() -> dict[str, str]:
     import os
 
     return {k: v for k, v in os.environ.items() if not k.startswith("HUNTER_")}
+
+
+# ---- Storage queues without a key (AzureWebJobsStorage__accountName) ----------------------------
+
+
+def test_queues_connect_with_the_identity_when_there_is_no_connection_string(monkeypatch: pytest.MonkeyPatch):
+    from azure.identity import ManagedIdentityCredential
+
+    import shared.queues as queues
+    from shared.config import Settings
+    from shared.queues.azure import AzureQueue
+
+    monkeypatch.delenv("AzureWebJobsStorage", raising=False)
+    monkeypatch.setenv("AzureWebJobsStorage__accountName", "hunterst123")
+    monkeypatch.setenv("AzureWebJobsStorage__credential", "managedidentity")
+    monkeypatch.setenv("AzureWebJobsStorage__clientId", "0f6ae2a4-3c1e-4b8e-9a55-6d1c2b3a4f5e")
+    monkeypatch.setattr(queues, "_credentials", {})
+    settings = Settings(queue_backend="azure")
+    first, second = queues.open_queue("scan-requests", settings), queues.open_queue("d365-push-poison", settings)
+    assert isinstance(first, AzureQueue)
+    assert first.url == "https://hunterst123.queue.core.windows.net/scan-requests"
+    assert second.url == "https://hunterst123.queue.core.windows.net/d365-push-poison"
+    credential = first._client.credential
+    assert isinstance(credential, ManagedIdentityCredential) and credential is second._client.credential
+    monkeypatch.setenv("AzureWebJobsStorage__queueServiceUri", "https://queues.example.net/")
+    assert queues.open_queue("notifications", settings).url == "https://queues.example.net/notifications"
+
+
+def test_no_queue_connection_at_all_is_an_error_that_names_the_settings(monkeypatch: pytest.MonkeyPatch):
+    import shared.queues as queues
+    from shared.config import Settings
+
+    for name in ("AzureWebJobsStorage", "AzureWebJobsStorage__accountName", "AzureWebJobsStorage__queueServiceUri"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(queues.QueueError, match="AzureWebJobsStorage__accountName"):
+        queues.open_queue("scan-requests", Settings(queue_backend="azure"))
+
+
+# ---- Azure Managed Redis with Entra tokens (a local redis-server with an ACL user) --------------
+
+
+@pytest.fixture
+def acl_redis(tmp_path: Path) -> Iterator[int]:
+    """redis-server on a free loopback port: no default user, user ``app`` whose passwords are the
+    fake credential's first two tokens (as Azure Managed Redis takes a token for the object id)."""
+    import shutil
+    import socket
+    import time
+
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = tmp_path / "acl.conf"
+    config.write_text("user default off\nuser app on >token-1 >token-2 ~* &* +@all\n")
+    process = subprocess.Popen(
+        ["redis-server", str(config), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        + ["--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError("redis-server did not start") from None
+                time.sleep(0.02)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_redis_signs_in_with_a_token_sync_and_async(acl_redis: int):
+    import asyncio
+
+    from shared.redis.connection import RedisConnection
+    from shared.store.entra import REDIS_SCOPE
+
+    clock = [1_000_000.0]
+    credential = FakeCredential(clock=clock)
+    tokens = AccessTokens(REDIS_SCOPE, credential, clock=lambda: clock[0])
+    url = f"redis://app@127.0.0.1:{acl_redis}/0"
+    connection = RedisConnection(url, timeout=2.0, password_provider=tokens.get)
+    try:
+        assert connection.call(lambda r: r.set("entra", "yes"), lambda: False) is True
+        assert connection.health() == "ok"
+
+        async def through_the_wire() -> list:
+            wire = connection.async_wire()
+            assert wire is not None
+            try:
+                return await wire.execute([("GET", "entra")])
+            finally:
+                await wire.close()
+
+        assert asyncio.run(through_the_wire()) == [b"yes"]
+        assert credential.scopes == [REDIS_SCOPE]  # one token for both clients
+    finally:
+        connection.close()
+    # Without the provider the same user is refused: the token is what let it in.
+    refused = RedisConnection(url, timeout=2.0)
+    assert refused.call(lambda r: r.ping(), lambda: "fallback") == "fallback"
+    refused.close()
+
+
+def test_redis_entra_setting_builds_a_token_provider(monkeypatch: pytest.MonkeyPatch):
+    from shared.config import Settings
+    from shared.redis import connection as redis_connection
+
+    monkeypatch.setattr(redis_connection, "_connections", {})
+    entra = redis_connection.connection_for(
+        Settings(redis_url="rediss://oid@cache.example.net:10000/0", redis_auth="entra")
+    )
+    plain = redis_connection.connection_for(Settings(redis_url="rediss://oid@cache.example.net:10000/0"))
+    assert entra is not plain
+    assert entra.password_provider is not None and plain.password_provider is None
+    assert entra.password_provider.__self__.scope == "https://redis.azure.com/.default"  # type: ignore[attr-defined]
