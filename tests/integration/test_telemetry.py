@@ -169,3 +169,153 @@ def test_without_an_exporter_nothing_is_exported_and_the_sdk_is_not_imported(tmp
     assert result["trace_id"] is False
     time.sleep(0.3)
     assert sink.requests == {"traces": 0, "metrics": 0, "logs": 0}
+
+
+PROPAGATION = textwrap.dedent("""
+    import asyncio, json, threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import httpx
+
+    from shared import telemetry
+    from shared.core.alerts import make_event
+    from shared.core.notify import new_webhook_secret
+    from shared.hosts.azure import _timer_function
+    from shared.hosts.queue_runner import invoke
+    from shared.http.dispatch import dispatch
+    from shared.http.types import HttpRequest
+    from shared.queues import Delivery
+    from shared.runtime import Runtime, get_runtime
+    from shared.scan.pipeline import Scanner
+    from shared.services.after_scan import AfterScan
+    from shared.services.d365_push import enqueue_pushes
+    from shared.services.notifications import publish
+    from shared.store import notifications as subscriptions
+    from shared.triggers.registry import QUEUE_FUNCTIONS, TimerTrigger
+
+    received = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            received.append({"path": self.path, "traceparent": self.headers.get("traceparent")})
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    hook = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=hook.serve_forever, daemon=True).start()
+    hook_url = f"http://127.0.0.1:{hook.server_address[1]}/hooks/T000/SECRETPATH"
+
+    runtime = get_runtime()
+    out = {"enabled": telemetry.enabled()}
+
+    # 1. An incoming traceparent is continued by the server span.
+    incoming = "00-" + "a" * 32 + "-" + "b" * 16 + "-01"
+    out["health"] = dispatch(HttpRequest("GET", "/healthz/live", headers={"traceparent": incoming}), runtime).status
+
+    # 2. A lead, a D365 push and a change alert queued inside one span: both messages carry it.
+    subscriptions.create_subscription(
+        runtime.engine, kind="webhook", url=hook_url, secret=new_webhook_secret(), events=[], lead_filter={}
+    )
+
+    async def scan():
+        scanner = Scanner(runtime.settings)
+        try:
+            return await scanner.scan_row_text("co1.com.tr")
+        finally:
+            await scanner.close()
+
+    with telemetry.span("seed") as seed:
+        AfterScan(runtime).save([asyncio.run(scan())])
+        out["pushes"] = enqueue_pushes(runtime.settings, runtime.engine, ["co1.com.tr"])[0]
+        event = make_event(
+            "lead.hot", domain="co1.com.tr", at="2026-12-04T21:00:00+00:00", company_name=None, before=None,
+            after="P1", priority="P1", score=90, public_url="http://127.0.0.1", identity="telemetry-test",
+        )
+        out["alerts"] = publish(runtime, [event])
+        out["seed"] = telemetry.current_ids()
+
+    functions = {f.queue: f for f in QUEUE_FUNCTIONS}
+    out["bodies"] = {}
+    quiet = Runtime(runtime.settings.model_copy(update={"d365_enabled": False}))  # no Dataverse here
+    for name in ("d365-push", "notifications"):
+        queue = runtime.queue(name)
+        for message in queue.receive(10, visibility_timeout=30):
+            out["bodies"][name] = message.body
+            delivery = Delivery(message.id, name, 1)
+            target = quiet if name == "d365-push" else runtime
+            outcome = asyncio.run(invoke(functions[name], message.body, delivery, target))
+            out[name] = outcome.action
+            queue.delete(message)
+
+    # 3. A timer run is a span; an httpx call inside it is a CLIENT span and carries the context.
+    async def tick(runtime):
+        async with httpx.AsyncClient() as client:
+            await client.post(hook_url + "?token=abc", json={})
+
+    import __main__
+    __main__.tick = tick
+
+    class Timer:
+        past_due = False
+
+    asyncio.run(_timer_function(TimerTrigger("tick", "__main__:tick", schedule_setting="pc_sync_schedule"))(Timer()))
+    out["hooks"] = received
+    telemetry.flush()
+    print(json.dumps(out))
+""")
+
+
+def test_trace_context_travels_through_http_d365_pushes_notifications_timers_and_webhooks(
+    tmp_path, synthetic_dns, sink
+):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "APPLICATIONINSIGHTS_", "SENTRY_"))}
+    env.update(
+        {
+            "HUNTER_DATABASE_URL": f"sqlite:///{tmp_path / 'hunter.db'}",
+            "HUNTER_DNS_NAMESERVERS": synthetic_dns,
+            "HUNTER_WHOIS_ENABLED": "false",
+            "HUNTER_D365_ENABLED": "true",
+            "HUNTER_NOTIFY_ALLOW_PRIVATE": "true",
+            **sink.env(),
+        }
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", PROPAGATION], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout.splitlines()[-1])
+    assert out["enabled"] and out["health"] == 200 and out["pushes"] == 1 and out["alerts"] == 1
+    seed_trace, seed_span = out["seed"]
+    for name in ("d365-push", "notifications"):  # the trace context rides in the message body
+        assert json.loads(out["bodies"][name])["traceparent"].split("-")[1:3] == [seed_trace, seed_span]
+    assert out["d365-push"] == "done" and out["notifications"] == "done"
+    assert sink.wait_for(lambda s: any(span["name"] == "timer tick" for span in s.spans()), timeout=10)
+    spans = sink.spans()
+
+    (health,) = [s for s in spans if s["name"] == "GET /api/healthz/live"]
+    assert health["trace_id"] == "a" * 32 and health["parent_span_id"] == "b" * 16
+
+    consumers = {s["name"]: s for s in spans if s["kind"] == "consumer"}
+    for name in ("process d365-push", "process notifications"):
+        assert consumers[name]["trace_id"] == seed_trace and consumers[name]["parent_span_id"] == seed_span
+
+    # The webhook delivery: a CLIENT span under the notification's consumer span, its URL path hidden,
+    # and the receiver got the W3C header of that span.
+    notification = consumers["process notifications"]
+    webhook = [s for s in spans if s["kind"] == "client" and s["parent_span_id"] == notification["span_id"]]
+    webhook = [s for s in webhook if s["attributes"].get("hunter.webhook")]
+    assert len(webhook) == 1 and "SECRETPATH" not in json.dumps(webhook[0]["attributes"])
+    delivered = [h for h in out["hooks"] if h["path"].startswith("/hooks/") and "token" not in h["path"]]
+    assert delivered[0]["traceparent"].split("-")[1:3] == [seed_trace, webhook[0]["span_id"]]
+
+    (timer,) = [s for s in spans if s["name"] == "timer tick"]
+    assert timer["attributes"]["faas.trigger"] == "timer" and timer["parent_span_id"] == ""
+    (call,) = [s for s in spans if s["kind"] == "client" and s["parent_span_id"] == timer["span_id"]]
+    assert "token" not in json.dumps(call["attributes"]) and call["attributes"]["url.full"].endswith("/SECRETPATH")
+    ticked = [h for h in out["hooks"] if "token" in h["path"]]
+    assert ticked[0]["traceparent"].split("-")[1:3] == [timer["trace_id"], call["span_id"]]

@@ -57,10 +57,58 @@ function evidence(detail) {
       [t("lead.tenant"), (snap.m365 && snap.m365.tenant_domain) || lead.tenant_domain],
       [t("lead.tenantSize"), lead.tenant_size],
       ["WHOIS", whois],
+      [t("lead.hosting"), hostingLine(snap.hosting)],
     ]),
     detail.evidence.length
       ? h("details", {}, h("summary", { text: t("lead.rawEvidence") }), h("ul", { class: "plain small" }, detail.evidence.map((e) => h("li", { text: e }))))
       : null,
+  ];
+}
+
+// Where the mail servers and the website live: "mail: Natro (AS34619, TR)" from PTR names and the IP database.
+function hostingLine(hosting) {
+  if (!hosting) return null;
+  const where = (a) => {
+    const name = (a.role === "mx" && hosting.company) || a.org || a.ptr;
+    if (!name) return null;
+    const details = [a.asn ? `AS${a.asn}` : null, a.country].filter(Boolean).join(", ");
+    return details ? `${name} (${details})` : name;
+  };
+  const lines = [];
+  for (const role of ["mx", "apex"]) {
+    const address = (hosting.addresses || []).find((a) => a.role === role);
+    const text = address ? where(address) : null;
+    if (text) lines.push(t(role === "mx" ? "lead.hostingMail" : "lead.hostingWeb", { where: text }));
+  }
+  if (hosting.error) lines.push(t("lead.hostingDbError", { error: hosting.error }));
+  return lines.length ? h("ul", { class: "plain hosting" }, lines.map((line) => h("li", { text: line }))) : null;
+}
+
+function reconError(code) {
+  if (!code) return null;
+  const http = /^http_(\d+)$/.exec(code);
+  return t("lead.reconError", { error: http ? t("recon.http", { status: http[1] }) : t(`recon.${code}`, {}, code) });
+}
+
+// Microsoft 365 tenant recon (HUNTER_TENANT_RECON_ENABLED): tenant id, region and how its users sign in.
+function tenantBox(recon) {
+  const federated = recon.namespace_type === "Federated";
+  const idp = [recon.federation_idp || t("lead.federationService"), recon.auth_url_host ? `(${recon.auth_url_host})` : null].filter(Boolean).join(" ");
+  const signIn = {
+    Managed: t("lead.signInManaged"),
+    Federated: t("lead.signInFederated", { idp }),
+    Unknown: t("lead.signInUnknown"),
+  }[recon.namespace_type];
+  const region = [recon.region_scope, recon.region_sub_scope, recon.cloud_instance].filter(Boolean).join(" · ");
+  return [
+    facts([
+      [t("lead.tenantId"), recon.tenant_id ? h("code", { class: "tenant-id", text: recon.tenant_id }) : null],
+      [t("lead.tenantRegion"), region],
+      [t("lead.signIn"), signIn ? h("span", { class: `pill signin-${(recon.namespace_type || "").toLowerCase()}`, text: signIn }) : null],
+      [t("lead.tenantBrand"), recon.federation_brand],
+    ]),
+    federated ? h("p", { class: "alert alert-info", text: t("lead.federatedHint") }) : null,
+    recon.error ? h("p", { class: "small muted", text: reconError(recon.error) }) : null,
   ];
 }
 
@@ -298,6 +346,7 @@ export async function render(root, ctx) {
       section(t("lead.evidence"), ...evidence(detail)),
     ),
     section(t("lead.technologies"), technologies(detail.snapshot)),
+    ...(detail.snapshot && detail.snapshot.tenant_recon ? [section(t("lead.tenantRecon"), ...tenantBox(detail.snapshot.tenant_recon))] : []),
     salesSummary(lead.domain),
     h("div", { class: "grid-2" }, d365Box(ctx, lead, refresh), section(t("lead.referrals"), referrals(detail.referrals))),
     section(t("lead.changes"), changes(detail.changes)),
