@@ -45,6 +45,7 @@ class LeadReport:
     rules_version: str | None = None
     breakdown: list[Bar] = field(default_factory=list)
     evidence: dict[str, str | None] = field(default_factory=dict)  # EVIDENCE_KEYS → text (None: nothing found)
+    technologies: list[tuple[str, list[str]]] = field(default_factory=list)  # (category id, vendor names)
     summary: SalesSummary | None = None
     changes: list[ChangeLine] = field(default_factory=list)  # newest first
     changes_complete: bool = True  # False: the lead has more changes than were read

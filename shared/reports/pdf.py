@@ -81,6 +81,7 @@ LABELS: dict[str, dict[str, str]] = {
         "urgency": "Aciliyet",
         "next_action": "Sonraki adım",
         "findings": "Güvenlik bulguları",
+        "tech_hooks": "Teknoloji fırsatları",
         "changes": "Son değişiklikler",
         "no_changes": "Henüz değişiklik kaydı yok.",
         "more_changes": "… ve {count} değişiklik daha (tamamı Hunter'da)",
@@ -118,6 +119,7 @@ LABELS: dict[str, dict[str, str]] = {
         "urgency": "Urgency",
         "next_action": "Next action",
         "findings": "Security findings",
+        "tech_hooks": "Technology openings",
         "changes": "Recent changes",
         "no_changes": "No changes recorded yet.",
         "more_changes": "… and {count} more changes (all of them in Hunter)",
@@ -160,6 +162,47 @@ VALUES: dict[str, dict[str, str]] = {
         "HIGH": "High",
         "MEDIUM": "Medium",
         "LOW": "Low",
+    },
+}
+# Technology categories (technologies.yaml's ids; the web app's texts.js says the same).
+TECH_CATEGORIES: dict[str, dict[str, str]] = {
+    "tr": {
+        "productivity": "Ofis ve e-posta paketi",
+        "collaboration": "İş birliği ve toplantı",
+        "file-sharing": "Dosya paylaşımı",
+        "crm": "CRM",
+        "support": "Müşteri desteği",
+        "marketing-email": "Pazarlama e-postası",
+        "transactional-email": "İşlemsel e-posta",
+        "e-signature": "E-imza ve belge",
+        "payments": "Ödeme",
+        "dmarc-monitoring": "DMARC izleme",
+        "email-security": "E-posta güvenliği",
+        "security-awareness": "Güvenlik farkındalığı",
+        "identity": "Kimlik",
+        "privacy": "Gizlilik ve uyum",
+        "cdn-security": "CDN ve web güvenliği",
+        "certificates": "Sertifikalar",
+        "social": "Sosyal medya",
+    },
+    "en": {
+        "productivity": "Productivity suite",
+        "collaboration": "Collaboration and meetings",
+        "file-sharing": "File sharing",
+        "crm": "CRM",
+        "support": "Customer support",
+        "marketing-email": "Marketing email",
+        "transactional-email": "Transactional email",
+        "e-signature": "E-signature and documents",
+        "payments": "Payments",
+        "dmarc-monitoring": "DMARC monitoring",
+        "email-security": "Email security",
+        "security-awareness": "Security awareness",
+        "identity": "Identity",
+        "privacy": "Privacy and compliance",
+        "cdn-security": "CDN and web security",
+        "certificates": "Certificates",
+        "social": "Social media",
     },
 }
 DATE_FORMATS = {"tr": "%d.%m.%Y %H:%M", "en": "%Y-%m-%d %H:%M"}
@@ -389,8 +432,13 @@ def _evidence(pdf: _Document, report: LeadReport, x: float, y: float) -> float:
     value_w = RIGHT_W - label_w
     pdf.set_draw_color(*RULE)
     pdf.set_line_width(0.2)
+    categories = TECH_CATEGORIES[pdf.report_lang]
     for key in EVIDENCE_KEYS:
         value = report.evidence.get(key)
+        if key == "technologies" and report.technologies:
+            value = " · ".join(
+                f"{categories.get(category, category)}: {', '.join(names)}" for category, names in report.technologies
+            )
         pdf.font(7)
         lines = pdf.lines(clean(value, 600) if value else labels["none"], value_w - 1, 3)
         height = max(1, len(lines)) * 3.4 + 1.2
@@ -432,6 +480,9 @@ def _summary(pdf: _Document, report: LeadReport) -> None:
     rows.append((labels["urgency"], f"{_word(pdf.report_lang, urgency.level)} — {clean(urgency.reason, 400)}"))
     if summary.security_findings:
         rows.append((labels["findings"], "; ".join(clean(f, 200) for f in summary.security_findings[:4])))
+    hooks = getattr(summary, "technology_hooks", None) or []
+    if hooks:
+        rows.append((labels["tech_hooks"], " ".join(clean(hook, 300) for hook in hooks[:3])))
     rows.append((labels["next_action"], clean(summary.next_action, 400)))
     label_w = 30.0
     for label, text in rows:

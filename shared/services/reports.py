@@ -28,18 +28,18 @@ def _field(item: Any, name: str) -> Any:
     return item.get(name) if isinstance(item, dict) else getattr(item, name, None)
 
 
-def technologies_text(record: ScanRecord) -> str | None:
-    """The record's technologies grouped by category ("Collaboration: Zoom, Slack · CRM: HubSpot"),
-    or None when the scan found none (or predates technology detection)."""
+def technology_groups(record: ScanRecord) -> list[tuple[str, list[str]]]:
+    """The record's technologies as (category, names) in the record's order; empty when the scan found
+    none (or predates technology detection)."""
     found = getattr(record, "technologies", None) or []
     groups: dict[str, list[str]] = {}
     for item in found:
         name = _field(item, "name")
         if name:
-            groups.setdefault(str(_field(item, "category") or "other"), []).append(str(name))
-    if not groups:
-        return None
-    return " · ".join(f"{category}: {', '.join(dict.fromkeys(names))}" for category, names in groups.items())
+            names = groups.setdefault(str(_field(item, "category") or "other"), [])
+            if str(name) not in names:
+                names.append(str(name))
+    return list(groups.items())
 
 
 def evidence_rows(record: ScanRecord, lead: dict[str, Any]) -> dict[str, str | None]:
@@ -60,19 +60,27 @@ def evidence_rows(record: ScanRecord, lead: dict[str, Any]) -> dict[str, str | N
     tenant = record.m365.tenant_domain or lead.get("tenant_domain")
     if record.tenant_size is not None:
         tenant = f"{tenant or '—'} · {record.tenant_size.band}"
+    recon = getattr(record, "tenant_recon", None)  # Microsoft's sign-in endpoints, when recon is on
+    if recon is not None and getattr(recon, "namespace_type", None):
+        idp = getattr(recon, "federation_idp", None)
+        tenant = f"{tenant or '—'} · {recon.namespace_type}" + (f" ({idp})" if idp else "")
+    hosting = getattr(record, "hosting", None)  # PTR and IP-database enrichment, when present
+    host = record.local_provider or (getattr(hosting, "company", None) if hosting is not None else None)
+    summary = getattr(hosting, "summary", None) if hosting is not None else None
+    if summary:
+        host = f"{host} — {summary}" if host else summary
     provider = record.provider
     if provider and record.provider_evidence:
         provider = f"{provider} ({record.provider_evidence[0]})"
     return {
         "provider": provider,
         "gateway": record.gateway,
-        "host": record.local_provider,
+        "host": host,
         "mx": mx,
         "spf": spf,
         "dkim": ", ".join(record.dkim_found) or None,
         "dmarc": dmarc,
         "tenant": tenant,
-        "technologies": technologies_text(record),
     }
 
 
@@ -97,6 +105,7 @@ def lead_report(explanation: LeadExplanation, lang: str, *, now: datetime | None
         rules_version=score.rules_version,
         breakdown=[Bar((item.reason_tr if turkish else None) or item.reason, item.points) for item in score.breakdown],
         evidence=evidence_rows(record, lead),
+        technologies=technology_groups(record),
         summary=summary,
         changes=[
             ChangeLine(change.get("at"), change.get("summary") or change.get("kind", ""))

@@ -436,3 +436,26 @@ def test_lead_technologies_by_category_and_the_tech_filter(page, web):
     expect(page.locator("section", has=page.get_by_role("heading", name="Teknolojiler", exact=True))).to_contain_text(
         "tanınan bir SaaS"
     )
+
+
+def test_lead_pdf_button_and_role_addresses_with_copy(page, web):
+    """The lead screen's sales tools: "PDF" downloads the report in the screen's language (fetched with the
+    key in a header), and the likely role addresses list the domain's deliverability with copy buttons."""
+    sign_in(page, web, key="read", route="#/leads/m365.com.tr")
+    expect(page.locator("h1")).to_have_text("m365.com.tr")
+    emails = page.locator("section[data-section=emails]")
+    expect(emails.locator("h2")).to_have_text("Olası e-posta adresleri")
+    expect(emails.locator(".emails-table tbody tr")).to_have_count(12)
+    expect(emails.locator(".emails-table tbody tr").first).to_contain_text("info@m365.com.tr")
+    expect(emails.locator(".emails-table tbody tr").nth(1)).to_contain_text("iletisim@m365.com.tr")
+    expect(emails).to_contain_text("E-posta alabilir")
+    emails.locator("button[data-copy='satis@m365.com.tr']").click()
+    expect(page.locator("#toast")).to_contain_text("satis@m365.com.tr kopyalandı")
+    assert page.evaluate("navigator.clipboard.readText()") == "satis@m365.com.tr"
+    with page.expect_download() as info:
+        page.get_by_role("button", name="PDF", exact=True).click()
+    assert info.value.suggested_filename == "hunter-m365.com.tr.pdf"
+    body = Path(info.value.path()).read_bytes()
+    assert body.startswith(b"%PDF-")
+    expect(page.locator("#toast")).to_contain_text("PDF raporu indirildi")
+    shot(page, "lead-tools-tr")

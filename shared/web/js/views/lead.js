@@ -4,6 +4,7 @@ import { api } from "../api.js";
 import { append, clear, h } from "../dom.js";
 import { dateTime, getLang, money, num, problemInputError, t } from "../i18n.js";
 import { d365Badge, dataTable, emptyState, errorBox, errorText, facts, loading, priorityBadge, setTitle, toast } from "../ui.js";
+import { emailsSection, reportButton } from "./lead_tools.js";
 
 function section(title, ...children) {
   const id = `s-${title.toLowerCase().replace(/[^a-z0-9]+/gi, "-")}`;
@@ -318,7 +319,7 @@ export async function render(root, ctx) {
       "div",
       { class: "page-head" },
       h("div", {}, h("h1", { text: lead.domain_unicode || lead.domain }), lead.company_name ? h("p", { class: "subtitle", text: lead.company_name }) : null),
-      h("div", { class: "toolbar" }, rescan),
+      h("div", { class: "toolbar" }, reportButton(lead.domain), rescan),
     ),
     h(
       "div",
@@ -348,6 +349,7 @@ export async function render(root, ctx) {
     section(t("lead.technologies"), technologies(detail.snapshot)),
     ...(detail.snapshot && detail.snapshot.tenant_recon ? [section(t("lead.tenantRecon"), ...tenantBox(detail.snapshot.tenant_recon))] : []),
     salesSummary(lead.domain),
+    emailsSection(lead.domain),
     h("div", { class: "grid-2" }, d365Box(ctx, lead, refresh), section(t("lead.referrals"), referrals(detail.referrals))),
     section(t("lead.changes"), changes(detail.changes)),
   );
