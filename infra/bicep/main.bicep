@@ -486,6 +486,7 @@ resource postgresEntraAdmin 'Microsoft.DBforPostgreSQL/flexibleServers/administr
   }
 }
 
+// Flexible Server takes one change at a time: the children below are chained with dependsOn.
 resource postgresDatabase 'Microsoft.DBforPostgreSQL/flexibleServers/databases@2024-08-01' = {
   parent: postgres
   name: databaseName
@@ -493,6 +494,9 @@ resource postgresDatabase 'Microsoft.DBforPostgreSQL/flexibleServers/databases@2
     charset: 'UTF8'
     collation: 'en_US.utf8'
   }
+  dependsOn: [
+    postgresEntraAdmin
+  ]
 }
 
 // Hunter's search index uses pg_trgm (migration 0003): it must be allow-listed on Flexible Server.
@@ -504,7 +508,7 @@ resource postgresExtensions 'Microsoft.DBforPostgreSQL/flexibleServers/configura
     source: 'user-override'
   }
   dependsOn: [
-    postgresEntraAdmin
+    postgresDatabase
   ]
 }
 

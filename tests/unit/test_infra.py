@@ -90,6 +90,29 @@ def test_timer_schedules_are_app_settings_with_the_codes_defaults():
         assert defaults[param] == f"'{code_default}'", (timer.app_setting, defaults[param], code_default)
 
 
+def test_parameter_defaults_are_the_codes_defaults():
+    """A setting passed straight from a parameter starts from the code's default (none drifts)."""
+    settings, defaults = app_settings(), params()
+    checked = 0
+    for name, value in settings.items():
+        match = re.fullmatch(r"(?:string\((\w+)\)|(\w+))", value)
+        if not name.startswith("HUNTER_") or not match:
+            continue
+        param = match.group(1) or match.group(2)
+        default = defaults.get(param, "")
+        if default in ("", "''"):
+            continue  # required, or empty = the code's None
+        field = Settings.model_fields[name.removeprefix("HUNTER_").lower()]
+        code = field.default if field.default_factory is None else field.default_factory()
+        assert default.strip("'") == str(code).lower() if isinstance(code, bool) else default.strip("'") == str(code), (
+            name,
+            default,
+            code,
+        )
+        checked += 1
+    assert checked >= 6
+
+
 def test_queues_match_the_queue_functions():
     block = BICEP[BICEP.index("var queues = [") : BICEP.index("]", BICEP.index("var queues = ["))]
     created = set(re.findall(r"'([a-z0-9-]+)'", block))
