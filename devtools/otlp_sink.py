@@ -44,6 +44,7 @@ class OtlpSink:
         self._logs: list[dict[str, Any]] = []
         self._metrics: list[dict[str, Any]] = []
         self.requests: dict[str, int] = {"traces": 0, "metrics": 0, "logs": 0}
+        self.other: list[tuple[str, bytes]] = []  # (last path segment, body) of any other POST
         self.bytes = 0
         self.server: ThreadingHTTPServer | None = None
 
@@ -57,7 +58,7 @@ class OtlpSink:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 if self.headers.get("Content-Encoding") == "gzip":
                     body = gzip.decompress(body)
-                signal = self.path.rstrip("/").rsplit("/", 1)[-1]
+                signal = self.path.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
                 try:
                     sink._receive(signal, body)
                 except Exception as exc:  # a malformed export is a 400, as a collector answers
@@ -65,10 +66,14 @@ class OtlpSink:
                     self.end_headers()
                     self.wfile.write(str(exc).encode())
                     return
+                answer = b""
+                if signal == "track":  # Application Insights wants its TrackResponse
+                    answer = b'{"itemsReceived": 0, "itemsAccepted": 0, "errors": []}'
                 self.send_response(200)
-                self.send_header("Content-Type", "application/x-protobuf")
-                self.send_header("Content-Length", "0")
+                self.send_header("Content-Type", "application/json" if answer else "application/x-protobuf")
+                self.send_header("Content-Length", str(len(answer)))
                 self.end_headers()
+                self.wfile.write(answer)
 
             def log_message(self, *args: Any) -> None:  # quiet
                 return None
@@ -106,6 +111,10 @@ class OtlpSink:
             self.requests[signal] = self.requests.get(signal, 0) + 1
             self.bytes += len(body)
         if not self.decode:
+            return
+        if signal not in ("traces", "logs", "metrics"):  # another protocol (Application Insights' /v2.1/track)
+            with self.lock:
+                self.other.append((signal, body))
             return
         if signal == "traces":
             from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest

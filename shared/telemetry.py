@@ -225,9 +225,11 @@ def _setup_otel(kind: str, role: str) -> _State:
             "connection_string": os.environ["APPLICATIONINSIGHTS_CONNECTION_STRING"].strip(),
             "resource": resource,
             "logger_name": "hunter",
-            # Hunter instruments httpx and SQLAlchemy itself; psycopg2 would double the statements.
+            # Hunter instruments httpx (with its URL redaction) and SQLAlchemy itself; psycopg2 would double
+            # the statements, urllib3 the requests spans (MSAL); Django, FastAPI and Flask are not served.
             "instrumentation_options": {
-                name: {"enabled": False} for name in ("psycopg2", "django", "fastapi", "flask")
+                name: {"enabled": False}
+                for name in ("httpx", "httpx2", "psycopg2", "urllib", "urllib3", "django", "fastapi", "flask")
             },
         }
         credential = _azure_credential()

@@ -5,6 +5,7 @@ exporter configured nothing is exported and the SDK is not even imported."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import subprocess
@@ -319,3 +320,72 @@ def test_trace_context_travels_through_http_d365_pushes_notifications_timers_and
     assert "token" not in json.dumps(call["attributes"]) and call["attributes"]["url.full"].endswith("/SECRETPATH")
     ticked = [h for h in out["hooks"] if "token" in h["path"]]
     assert ticked[0]["traceparent"].split("-")[1:3] == [timer["trace_id"], call["span_id"]]
+
+
+AZURE_OFFLINE = textwrap.dedent("""
+    import gzip, json, socket, time
+
+    blocked = []  # any address but loopback is refused and remembered: this test must stay offline
+    real_getaddrinfo, real_connect = socket.getaddrinfo, socket.socket.connect
+    LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+    def getaddrinfo(host, *args, **kwargs):
+        if host not in LOOPBACK:
+            blocked.append(str(host))
+            raise OSError("offline")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    def connect(self, address):
+        if isinstance(address, tuple) and address[0] not in LOOPBACK:
+            blocked.append(str(address))
+            raise OSError("offline")
+        return real_connect(self, address)
+
+    socket.getaddrinfo, socket.socket.connect = getaddrinfo, connect
+
+    from shared import telemetry
+    from shared.http.dispatch import dispatch
+    from shared.http.types import HttpRequest
+    from shared.runtime import get_runtime
+
+    runtime = get_runtime()
+    status = dispatch(HttpRequest("GET", "/healthz/ready"), runtime).status
+    telemetry.flush()
+    print(json.dumps({"backend": telemetry._state and telemetry._state.backend, "status": status, "blocked": blocked}))
+""")
+
+
+def test_application_insights_gets_requests_dependencies_and_logs_through_the_azure_monitor_distro(tmp_path, sink):
+    """APPLICATIONINSIGHTS_CONNECTION_STRING → configure_azure_monitor, checked offline: the ingestion and
+    live-metrics endpoints of the connection string are the loopback receiver, every other address is refused."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "APPLICATIONINSIGHTS_", "SENTRY_"))}
+    env.update(
+        {
+            "HUNTER_DATABASE_URL": f"sqlite:///{tmp_path / 'hunter.db'}",
+            "APPLICATIONINSIGHTS_CONNECTION_STRING": "InstrumentationKey=00000000-0000-0000-0000-000000000000;"
+            f"IngestionEndpoint={sink.endpoint}/;LiveEndpoint={sink.endpoint}/",
+            "APPLICATIONINSIGHTS_STATSBEAT_DISABLED_ALL": "true",
+            "APPLICATIONINSIGHTS_CONTROLPLANE_DISABLED": "true",
+            "APPLICATIONINSIGHTS_SDKSTATS_DISABLED": "true",
+            "OTEL_EXPERIMENTAL_RESOURCE_DETECTORS": "otel",  # no Azure VM metadata endpoint
+            "OTEL_SERVICE_NAME": "hunter-azure-test",
+        }
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", AZURE_OFFLINE], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert result == {"backend": "azure", "status": 200, "blocked": []}
+    items = []
+    for signal, body in sink.other:
+        if signal == "track":
+            items.extend(json.loads(gzip.decompress(body) if body[:2] == b"\x1f\x8b" else body))
+    kinds = {(item["name"].rsplit(".", 1)[-1], item["data"]["baseData"].get("name")) for item in items}
+    assert ("Request", "GET /api/healthz/ready") in kinds
+    assert any(kind == "RemoteDependency" for kind, _ in kinds)  # the SQL statements
+    (request,) = [i for i in items if i["name"].endswith("Request")]
+    assert request["tags"]["ai.cloud.role"] == "hunter-azure-test"
+    operation = request["tags"]["ai.operation.id"]
+    messages = [i for i in items if i["name"].endswith("Message") and i["tags"].get("ai.operation.id") == operation]
+    assert any(m["data"]["baseData"]["message"] == "request" for m in messages)  # the log line, in the operation
