@@ -62,6 +62,8 @@ def lead(domain: str, lang: str | None, as_json: bool, pdf_file: str | None, dat
                     "score": explanation.score.model_dump(mode="json"),
                     "stored_rules_version": explanation.stored_rules_version,
                     "sales_summary": summary.model_dump(mode="json"),
+                    "tenant_recon": record.tenant_recon.model_dump() if record.tenant_recon else None,
+                    "hosting": record.hosting.model_dump() if record.hosting else None,
                     "changes": [
                         {key: event[key] for key in ("kind", "before", "after", "summary")}
                         | {"at": event["at"].isoformat()}
@@ -106,6 +108,14 @@ def print_lead(explanation: LeadExplanation, summary: SalesSummary) -> None:
         out.print(f"[bold]Tech:[/] {summary.technologies_line}")
         for hook in summary.technology_hooks:
             out.print(f"  + {hook}")
+    recon = record.tenant_recon
+    if recon is not None:  # HUNTER_TENANT_RECON_ENABLED: what Microsoft's public sign-in endpoints said
+        federation = " ".join(filter(None, [recon.federation_idp, recon.auth_url_host and f"({recon.auth_url_host})"]))
+        parts = [recon.tenant_id, recon.region_scope, recon.region_sub_scope, recon.namespace_type, federation]
+        parts.append(recon.error and f"error: {recon.error}")
+        out.print("[bold]Tenant:[/] " + " · ".join(p for p in parts if p))
+    if record.hosting is not None and (record.hosting.summary or record.hosting.error):
+        out.print("[bold]Hosting:[/] " + " · ".join(p for p in (record.hosting.summary, record.hosting.error) if p))
     out.print(f"[bold]Next:[/] {summary.next_action}")
     if explanation.changes:
         out.print("\n[bold]History[/]")

@@ -3,7 +3,11 @@ loopback DNS server, ASN/org/country from MaxMind-format files these tests write
 
 from __future__ import annotations
 
+import json
+import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -348,3 +352,39 @@ def test_an_unreadable_database_is_an_error_on_the_record_not_a_crash(dns, tmp_p
     assert str(path) in caplog.text  # said once, at start, in the log
     with pytest.raises(hosting_module.IpDatabaseError):
         hosting_module.ip_database(str(path))
+
+
+# ---------------------------------------------------------------------------------- the command line
+
+
+def test_hunter_scan_and_lead_show_tenant_and_hosting(dns, tls, geolite, tmp_path):
+    """End to end through the CLI: ``hunter scan`` with recon and the IP database on, then ``hunter lead``."""
+    env = dict(
+        os.environ,
+        HUNTER_DATABASE_URL=f"sqlite:///{tmp_path / 'hunter.db'}",
+        HUNTER_DNS_NAMESERVERS=dns.address,
+        HUNTER_DNS_TIMEOUT="1.0",
+        HUNTER_WHOIS_ENABLED="false",
+        HUNTER_TENANT_RECON_ENABLED="true",
+        HUNTER_TENANT_RECON_URL=tls.authority_host,
+        HUNTER_IP_DB_PATH=geolite,
+        SSL_CERT_FILE=str(tls.ca_path),
+    )
+
+    def hunter(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "shared", *args], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120
+        )
+
+    scanned = hunter("scan", "--json", "federated.com.tr", "natro-own.com.tr")
+    assert scanned.returncode == 0, scanned.stderr
+    lines = [json.loads(line) for line in scanned.stdout.splitlines() if line.startswith("{")]
+    by_domain = {line["domain"]: line for line in lines}
+    assert by_domain["federated.com.tr"]["tenant_recon"]["namespace_type"] == "Federated"
+    assert by_domain["natro-own.com.tr"]["hosting"]["company"] == "Natro"
+    shown = hunter("lead", "federated.com.tr", "--lang", "en")
+    assert shown.returncode == 0, shown.stderr
+    assert f"Tenant: {FEDERATED_TENANT} · EU · Federated · AD FS (sts.federated.com.tr)" in shown.stdout
+    assert "Entra ID cloud authentication" in shown.stdout
+    hosted = hunter("lead", "natro-own.com.tr", "--json")
+    assert json.loads(hosted.stdout)["hosting"]["summary"].startswith("mail hosted by Natro (AS34619, TR)")
