@@ -45,6 +45,9 @@ param maximumInstanceCount int = 40
 @maxValue(20)
 param alwaysReadyHttpInstances int = 0
 
+@description('Spread the Flex Consumption instances over availability zones (where the region offers it).')
+param planZoneRedundant bool = false
+
 @description('Public network access of the function app; Disabled needs a private endpoint and VNet integration (not created here).')
 @allowed([
   'Enabled'
@@ -285,9 +288,6 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   //checkov:skip=CKV_AZURE_43: the name is an expression checkov cannot evaluate: prefix (3-11 characters, lowercase letters and digits) + 'st' + 11 of uniqueString's lowercase characters, so 24 at most
   //checkov:skip=CKV_AZURE_35: the Flex Consumption app without VNet integration reaches Storage over its public endpoint, from addresses no firewall rule can list; identity-only access (allowSharedKeyAccess false) is the control, and dataPublicNetworkAccess=Disabled with private endpoints closes it
   //checkov:skip=CKV_AZURE_59: same reason as CKV_AZURE_35; public network access is the dataPublicNetworkAccess parameter
-  //checkov:skip=CKV_AZURE_33: queue service logging is the diagnostic setting storageQueueDiagnostics below (StorageRead/StorageWrite/StorageDelete to Log Analytics); the check looks for the classic logging properties only
-  //checkov:skip=CKV2_AZURE_1: customer-managed keys are not needed for queue messages and code packages; Microsoft-managed keys with infrastructure encryption
-  //checkov:skip=CKV2_AZURE_33: private endpoints come with VNet integration, which this template leaves to the deployer (dataPublicNetworkAccess)
   name: names.storage
   location: location
   sku: {
@@ -441,7 +441,6 @@ resource storageBlobDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-0
 // ---- PostgreSQL (Microsoft Entra authentication) -----------------------------------------------
 
 resource postgres 'Microsoft.DBforPostgreSQL/flexibleServers@2024-08-01' = {
-  //checkov:skip=CKV_AZURE_136: geo-redundant backup is the postgresGeoRedundantBackup parameter (Enabled by default); the check cannot read a parameter's value
   name: names.postgres
   location: location
   sku: {
@@ -600,7 +599,6 @@ resource redisAccess 'Microsoft.Cache/redisEnterprise/databases/accessPolicyAssi
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   //checkov:skip=CKV_AZURE_109: Key Vault references are resolved by App Service from shared outbound addresses unless the app is VNet-integrated; RBAC (Key Vault Secrets User for the app identity only) is the control, and dataPublicNetworkAccess=Disabled with a private endpoint closes the network path
   //checkov:skip=CKV_AZURE_189: same reason as CKV_AZURE_109; public network access is the dataPublicNetworkAccess parameter
-  //checkov:skip=CKV2_AZURE_32: private endpoints come with VNet integration, which this template leaves to the deployer (dataPublicNetworkAccess)
   name: names.vault
   location: location
   properties: {
@@ -681,9 +679,7 @@ resource vaultSecretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' =
 // ---- Function app --------------------------------------------------------------------------------
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
-  //checkov:skip=CKV_AZURE_211: the instance-count check is for dedicated plans; Flex Consumption scales per function (maximumInstanceCount, alwaysReadyHttpInstances)
-  //checkov:skip=CKV_AZURE_212: the instance-count check is for dedicated plans; Flex Consumption has no fixed instances to spread
-  //checkov:skip=CKV_AZURE_225: zone redundancy of a Flex plan is a regional preview feature; leave it to the deployer's region
+  //checkov:skip=CKV_AZURE_225: zone redundancy is the planZoneRedundant parameter (off by default: not every region offers it for Flex Consumption)
   name: names.plan
   location: location
   kind: 'functionapp'
@@ -693,18 +689,17 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   }
   properties: {
     reserved: true // Linux
+    zoneRedundant: planZoneRedundant
   }
 }
 
 var kvPrefix = '@Microsoft.KeyVault(VaultName=${names.vault};SecretName='
 
 resource app 'Microsoft.Web/sites@2024-04-01' = {
-  //checkov:skip=CKV_AZURE_222: same as CKV_AZURE_221 (the functionPublicNetworkAccess parameter)
+  //checkov:skip=CKV_AZURE_222: public network access is the functionPublicNetworkAccess parameter: the API is public by design (Hunter's own API keys guard it) unless the deployer adds a private endpoint
   //checkov:skip=CKV_AZURE_212: Flex Consumption has no fixed instance count: it scales per function up to maximumInstanceCount, alwaysReadyHttpInstances keeps warm ones
   //checkov:skip=CKV_AZURE_213: the Flex Consumption plan does not support the platform health check; /api/healthz/ready is there for any other prober
-  //checkov:skip=CKV_AZURE_56: Hunter authenticates every API call itself (hashed, scoped, rate-limited API keys in shared/http/dispatch.py) on every host; App Service authentication would be a second sign-in the Power Automate connector and the tests cannot use
   //checkov:skip=CKV_AZURE_17: client certificates are not how Hunter's callers (browsers, Power Automate, scripts) authenticate; API keys are
-  //checkov:skip=CKV_AZURE_221: public network access is the functionPublicNetworkAccess parameter: the API is a public API by design unless the deployer adds a private endpoint
   name: names.app
   location: location
   kind: 'functionapp,linux'
