@@ -17,29 +17,55 @@ from typing import Any
 from shared.core.models import HostedAddress, HostingInfo
 
 
-def _host_matches(host: str, pattern: str) -> bool:
-    if pattern.startswith("*."):
-        base = pattern[2:]
-        return host == base or host.endswith("." + base)
-    return host == pattern
-
-
 @dataclass(frozen=True)
 class Network:
     name: str
-    ptr: tuple[str, ...]
     as_org: re.Pattern[str] | None
     local: bool  # a hosting company (a local host or a hosting platform), not a cloud or a CDN
 
 
-def build_networks(raw: dict[str, Any]) -> tuple[Network, ...]:
+class Networks:
+    """The networks of ``providers.yaml``, indexed: a PTR name is matched with one dictionary look-up
+    per label (``*.natrohost.com`` matches ``natrohost.com`` and anything under it, a plain pattern
+    only itself), an AS organisation by each network's whole-word expression, in file order."""
+
+    def __init__(self) -> None:
+        self.items: list[Network] = []
+        self._wildcard: dict[str, Network] = {}
+        self._exact: dict[str, Network] = {}
+
+    def add(self, network: Network, ptr_patterns: list[str]) -> None:
+        self.items.append(network)
+        for pattern in ptr_patterns:
+            if pattern.startswith("*."):
+                self._wildcard.setdefault(pattern[2:], network)
+            else:
+                self._exact.setdefault(pattern, network)
+
+    def by_ptr(self, name: str) -> Network | None:
+        found = self._exact.get(name)
+        if found is not None:
+            return found
+        labels = name.split(".")
+        for start in range(len(labels) - 1):  # the most specific suffix first; never a bare TLD
+            found = self._wildcard.get(".".join(labels[start:]))
+            if found is not None:
+                return found
+        return None
+
+    def by_org(self, org: str) -> Network | None:
+        lowered = org.lower()
+        return next((n for n in self.items if n.as_org is not None and n.as_org.search(lowered)), None)
+
+
+def build_networks(raw: dict[str, Any]) -> Networks:
     """The networks the parsed ``providers.yaml`` describes: hosting platforms and local hosts by their
     host names, then ``hosting_networks`` (clouds, CDNs, hosts known by their AS organisation)."""
-    out: list[Network] = []
+    nets = Networks()
     for item in raw["providers"]["Hosting"]["mx"]:
-        out.append(Network(item["name"], (item["pattern"],), None, True))
+        nets.add(Network(item["name"], None, True), [item["pattern"]])
     for item in raw["local_hosts"]:
-        out.append(Network(item["name"], tuple(item["patterns"]), None, True))
+        nets.add(Network(item["name"], None, True), list(item["patterns"]))
     for item in raw.get("hosting_networks", []):
         words = item.get("as_org", [])
         pattern = (
@@ -47,21 +73,20 @@ def build_networks(raw: dict[str, Any]) -> tuple[Network, ...]:
             if words
             else None
         )
-        out.append(Network(item["name"], tuple(item.get("ptr", [])), pattern, bool(item.get("hosting", False))))
-    return tuple(out)
+        nets.add(Network(item["name"], pattern, bool(item.get("hosting", False))), list(item.get("ptr", [])))
+    return nets
 
 
-def network_of(address: HostedAddress, nets: tuple[Network, ...]) -> tuple[Network, str] | None:
+def network_of(address: HostedAddress, nets: Networks) -> tuple[Network, str] | None:
     """The network an address belongs to and the evidence: its PTR name first, then its AS organisation."""
     if address.ptr:
-        for net in nets:
-            if any(_host_matches(address.ptr, p) for p in net.ptr):
-                return net, f"PTR {address.ptr}"
+        found = nets.by_ptr(address.ptr)
+        if found is not None:
+            return found, f"PTR {address.ptr}"
     if address.org:
-        org = address.org.lower()
-        for net in nets:
-            if net.as_org is not None and net.as_org.search(org):
-                return net, f"AS{address.asn} {address.org}" if address.asn else f"AS organisation {address.org}"
+        found = nets.by_org(address.org)
+        if found is not None:
+            return found, f"AS{address.asn} {address.org}" if address.asn else f"AS organisation {address.org}"
     return None
 
 
@@ -89,7 +114,7 @@ class HostingVerdict:
     evidence: str | None  # "MX address 203.0.113.10 PTR mx1.natrohost.com"
 
 
-def describe(hosting: HostingInfo, nets: tuple[Network, ...]) -> HostingVerdict:
+def describe(hosting: HostingInfo, nets: Networks) -> HostingVerdict:
     """Name the mail servers' host and write the one-line summary (English; the web app has its own words)."""
     mail = next((a for a in hosting.addresses if a.role == "mx"), None)
     web = next((a for a in hosting.addresses if a.role == "apex"), None)

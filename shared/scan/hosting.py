@@ -19,6 +19,7 @@ import ipaddress
 import logging
 import threading
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 from shared.core.models import HostedAddress, HostingInfo, MxHost
@@ -137,14 +138,22 @@ def _first_address(addresses: Sequence[str]) -> str | None:
     return next((a for a in addresses if ":" not in a), addresses[0] if addresses else None)
 
 
+@lru_cache(maxsize=1)
+def _known_service_names() -> tuple[tuple[str, ...], frozenset[str]]:
+    """(suffixes, exact names) of the MX hosts of the big providers and the gateways (``providers.yaml``)."""
+    data = provider_data()
+    patterns = [p for name, spec in data.providers.items() if name != "Hosting" for p in spec.get("mx", [])]
+    patterns += [p for gateway in data.gateways for p in gateway.patterns]
+    suffixes = tuple("." + p[2:] for p in patterns if p.startswith("*."))
+    exact = frozenset(p[2:] if p.startswith("*.") else p for p in patterns)
+    return suffixes, exact
+
+
 def _ptr_worth_asking(host: str) -> bool:
     """The reverse DNS of a big provider's or a gateway's MX address names only that provider,
     which the MX host already does: only other hosts are worth a question."""
-    data = provider_data()
-    matched = data.mx_provider(host)
-    if matched is not None and matched[0] not in ("Hosting", "Local"):
-        return False
-    return data.gateway(host) is None
+    suffixes, exact = _known_service_names()
+    return not (host in exact or host.endswith(suffixes))
 
 
 class HostingEnricher:
@@ -172,7 +181,10 @@ class HostingEnricher:
         if not picked:
             return HostingInfo(error=self.database_error) if self.database_error else None
         asked = [ip for ip, _, _, ask in picked if ask]
-        answers = await asyncio.gather(*(client.query(_reverse(ip), "PTR", deadline=deadline) for ip in asked))
+        if len(asked) == 1:  # one question needs no gather (its tasks cost more CPU than the question)
+            answers = [await client.query(_reverse(asked[0]), "PTR", deadline=deadline)]
+        else:
+            answers = await asyncio.gather(*(client.query(_reverse(ip), "PTR", deadline=deadline) for ip in asked))
         ptrs = {
             ip: (answer.records[0] if answer.ok and answer.records else None)
             for ip, answer in zip(asked, answers, strict=True)

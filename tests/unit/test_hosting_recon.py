@@ -176,7 +176,7 @@ def test_summary_without_a_known_company_uses_what_is_known() -> None:
 
 
 def test_providers_yaml_networks_are_loaded() -> None:
-    names = {net.name for net in provider_data().networks}
+    names = {net.name for net in provider_data().networks.items}
     assert {"Natro", "GoDaddy", "Cloudflare", "Microsoft", "Radore"} <= names
 
 
