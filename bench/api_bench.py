@@ -33,6 +33,7 @@ import json
 import random
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -375,6 +376,11 @@ def main() -> None:
     parser.add_argument("--postgres-admin", default="postgresql+pg8000://postgres@127.0.0.1:5432/test")
     parser.add_argument("--keep", action="store_true", help="keep the seeded database and print its URL")
     parser.add_argument("--database-url", help="measure this database, seeded by an earlier --keep run")
+    parser.add_argument(
+        "--otlp",
+        action="store_true",
+        help="tracing on: export traces, metrics and logs over OTLP/HTTP to a loopback sink (devtools/otlp_sink.py)",
+    )
     args = parser.parse_args()
     if args.client is None:
         args.client = "wrk" if shutil.which("wrk") else "python"
@@ -410,9 +416,15 @@ def main() -> None:
     key, _ = ApiKeyStore(engine_for(url)).create(
         f"bench-{uuid.uuid4().hex[:6]}", ["read"], rate_limit_per_minute=1_000_000
     )
-    server, base = start_api_server(
-        {"HUNTER_DATABASE_URL": url, "HUNTER_LOG_LEVEL": "WARNING"}, workers=args.workers, threads=args.threads
-    )
+    server_env = {"HUNTER_DATABASE_URL": url, "HUNTER_LOG_LEVEL": "WARNING"}
+    sink = None
+    if args.otlp:  # a separate process that only counts what arrives (no decoding on the measured cores)
+        sink = subprocess.Popen(
+            [sys.executable, "-m", "devtools.otlp_sink"], cwd=ROOT, stdout=subprocess.PIPE, text=True
+        )
+        endpoint = sink.stdout.readline().strip()  # type: ignore[union-attr]
+        server_env |= {"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"}
+    server, base = start_api_server(server_env, workers=args.workers, threads=args.threads)
     try:
         if args.client == "wrk":
             results = measure_wrk(base, key, args.leads, args.duration, args.concurrency)
@@ -423,6 +435,10 @@ def main() -> None:
         server.wait(timeout=10)
         if drop and not args.keep:
             drop()
+    exported = None
+    if sink is not None:
+        sink.send_signal(signal.SIGINT)
+        exported = sink.communicate(timeout=10)[0].strip()
     import_ms, rss_mb = cold_start()
     seeded_text = "already seeded" if args.database_url else f"seeded in {seeded:.0f} s"
 
@@ -437,6 +453,7 @@ def main() -> None:
     load = f"wrk, {args.duration:g} s per endpoint" if args.client == "wrk" else f"httpx, {args.requests} per endpoint"
     field("load", f"{load}, {args.concurrency} connections")
     field("server", f"hunter serve: {workers} processes x {args.threads or 1} thread(s)")
+    field("telemetry", f"OTLP/HTTP to a loopback sink (received: {exported})" if args.otlp else "off")
     line("GET /v1/leads", results["list"])
     line("GET /v1/leads/{d}", results["detail"])
     line(f"GET /v1/leads, cursor pages 2-{CURSOR_PAGES + 1}", results["cursor"])
