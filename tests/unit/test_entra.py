@@ -19,6 +19,7 @@ from shared.store.entra import (
     POSTGRES_SCOPE,
     AccessTokens,
     app_role_statements,
+    create_app_role,
     quote_identifier,
     use_entra_tokens,
 )
@@ -217,6 +218,48 @@ def test_the_app_role_can_read_and_write_but_not_change_the_schema(postgres_url:
             connection.execute(sa.text(f"DROP ROLE IF EXISTS {quote_identifier(role)}"))
             connection.commit()
         admin.dispose()
+
+
+@pytest.mark.postgres
+def test_the_azure_path_binds_the_role_to_the_identity(postgres_url: str):
+    """create_app_role with an object id calls pgaadauth_create_principal_with_oid (here a stand-in
+    with Azure's signature in the test's own database, passed as the postgres-database engine), with
+    the name and the object id as bound values, then grants; a second run creates nothing."""
+    role = f"hunter-id-{uuid.uuid4().hex[:8]}"
+    object_id = str(uuid.uuid4())
+    engine = make_engine(postgres_url, auth="password")
+    from shared.store.db import migrate
+
+    migrate(engine)
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            "CREATE TABLE pgaadauth_calls (rolename text, objectid text, objecttype text, isadmin bool, ismfa bool)"
+        )
+        connection.exec_driver_sql(
+            "CREATE FUNCTION pgaadauth_create_principal_with_oid(rolename text, objectid text, objecttype text, "
+            "isadmin boolean, ismfa boolean) RETURNS text LANGUAGE plpgsql AS $$ BEGIN "
+            "INSERT INTO pgaadauth_calls VALUES (rolename, objectid, objecttype, isadmin, ismfa); "
+            "EXECUTE format('CREATE ROLE %I LOGIN', rolename); RETURN 'Created role for ' || rolename; END $$"
+        )
+    try:
+        first = create_app_role(engine, role, object_id=object_id, postgres_engine=engine)
+        second = create_app_role(engine, role, object_id=object_id, postgres_engine=engine)
+        with engine.connect() as connection:
+            calls = connection.exec_driver_sql("SELECT * FROM pgaadauth_calls").all()
+            can_write = connection.execute(
+                sa.text(
+                    "SELECT has_table_privilege(:r, 'leads', 'INSERT'), has_table_privilege(:r, 'leads', 'TRUNCATE')"
+                ),
+                {"r": role},
+            ).one()
+        assert [tuple(call) for call in calls] == [(role, object_id, "service", False, False)]
+        assert "pgaadauth_create_principal_with_oid" in first[0] and len(second) == len(first) - 1
+        assert tuple(can_write) == (True, False)
+    finally:
+        with engine.begin() as connection:
+            connection.exec_driver_sql(f"DROP OWNED BY {quote_identifier(role)}")
+            connection.exec_driver_sql(f"DROP ROLE IF EXISTS {quote_identifier(role)}")
+        engine.dispose()
 
 
 def _env() -> dict[str, str]:
