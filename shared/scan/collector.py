@@ -2,7 +2,8 @@
 
 All first-round questions (MX, apex TXT, DMARC, NS, every DKIM selector, the Microsoft
 discovery CNAMEs) leave at once; each chain continues as soon as its own answer arrives
-(MX → addresses of the MX hosts, SPF → includes), so a domain costs about as many round
+(MX → addresses of the MX hosts → with hosting enrichment on, the PTR of a few of them and of the
+apex address, asked beside the MX chain; SPF → includes), so a domain costs about as many round
 trips as its deepest chain (normally two or three), not the number of questions.
 """
 
