@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -388,3 +390,40 @@ def test_hunter_scan_and_lead_show_tenant_and_hosting(dns, tls, geolite, tmp_pat
     assert "Entra ID cloud authentication" in shown.stdout
     hosted = hunter("lead", "natro-own.com.tr", "--json")
     assert json.loads(hosted.stdout)["hosting"]["summary"].startswith("mail hosted by Natro (AS34619, TR)")
+
+
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed")
+def test_recon_is_cached_in_redis_and_rate_limited_for_all_workers(tls, tmp_path):
+    from shared.integrations.tenant_recon import TenantReconClient
+    from shared.redis.cache import RedisCache
+    from shared.redis.connection import RedisConnection
+    from shared.redis.limits import AsyncLimiter, RedisBuckets
+    from tests.integration.test_redis import RedisServer
+
+    server = RedisServer(tmp_path)
+    prefix = f"test:{uuid.uuid4().hex[:10]}:"
+    connection = RedisConnection(server.url, timeout=2)
+    cache = RedisCache(connection, "tenant-recon", prefix=prefix)
+    buckets = RedisBuckets(connection, prefix=prefix)
+    base = tls.authority_host
+
+    async def run() -> tuple[list, list, int, int]:
+        limiter = AsyncLimiter(buckets, "tenant-recon", 0.1, capacity=2, max_batch=1)
+        client = TenantReconClient(base_url=base, timeout=2, cache=cache, cache_ttl=60, limiter=limiter)
+        first = [await client.recon(d) for d in ("managed.com.tr", "federated.com.tr", "quiet.com.tr")]
+        await client.close()
+        asked = recon_requests(tls)
+        again = TenantReconClient(base_url=base, timeout=2, cache=cache, cache_ttl=60)  # another worker
+        second = [await again.recon("managed.com.tr"), await again.recon("federated.com.tr")]
+        await again.close()
+        return first, second, asked, recon_requests(tls)
+
+    try:
+        first, second, asked, after = aio.run(run())
+        ttl = server.client().pttl(f"{prefix}tenant-recon:{base}|managed.com.tr")
+    finally:
+        server.stop()
+    assert first[0].tenant_id == MANAGED_TENANT and first[1].federated
+    assert first[2].error == "rate_limited"  # a burst of 2, then one per 10 s: no turn within the 2 s budget
+    assert second == first[:2] and after == asked  # the other worker was answered from Redis
+    assert 0 < ttl <= 60_000
