@@ -115,11 +115,12 @@ class HostingVerdict:
 
 
 def describe(hosting: HostingInfo, nets: Networks) -> HostingVerdict:
-    """Name the mail servers' host and write the one-line summary (English; the web app has its own words)."""
-    mail = next((a for a in hosting.addresses if a.role == "mx"), None)
-    web = next((a for a in hosting.addresses if a.role == "apex"), None)
-    mail_net = network_of(mail, nets) if mail else None
-    web_net = network_of(web, nets) if web else None
+    """Name the network of each address and the mail servers' host, and write the one-line summary
+    (English; the web app has its own words)."""
+    named = [(a, network_of(a, nets)) for a in hosting.addresses]
+    addresses = [a.model_copy(update={"network": found[0].name}) if found else a for a, found in named]
+    mail, mail_net = next(((a, f) for a, f in named if a.role == "mx"), (None, None))
+    web, web_net = next(((a, f) for a, f in named if a.role == "apex"), (None, None))
     parts = []
     mail_where = _where(mail, mail_net[0].name if mail_net else None) if mail else None
     if mail_where:
@@ -128,6 +129,6 @@ def describe(hosting: HostingInfo, nets: Networks) -> HostingVerdict:
     if web_where:
         parts.append(f"website at {web_where}")
     company = mail_net[0].name if mail_net else None
-    info = hosting.model_copy(update={"company": company, "summary": "; ".join(parts) or None})
+    info = hosting.model_copy(update={"addresses": addresses, "company": company, "summary": "; ".join(parts) or None})
     evidence = f"MX address {mail.ip} {mail_net[1]}" if mail and mail_net else None
     return HostingVerdict(info, company, bool(mail_net and mail_net[0].local), evidence)

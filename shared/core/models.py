@@ -135,6 +135,7 @@ class HostedAddress(_Model):
     asn: int | None = None
     org: str | None = None
     country: str | None = None  # ISO 3166 alpha-2
+    network: str | None = None  # the company its PTR or AS organisation names (set by the classifier)
 
 
 class HostingInfo(_Model):

@@ -125,7 +125,7 @@ def test_hosting_line_names_the_host_asn_and_country(page, web):
     evidence = page.locator("section", has=page.get_by_role("heading", name="Kanıtlar", exact=True))
     hosting = evidence.locator("ul.hosting")
     expect(hosting.locator("li").first).to_have_text("e-posta: Natro (AS34619, TR)")
-    expect(hosting.locator("li").nth(1)).to_have_text("web sitesi: Natro Web Hizmetleri (AS34619, TR)")
+    expect(hosting.locator("li").nth(1)).to_have_text("web sitesi: Natro (AS34619, TR)")
     expect(evidence).to_contain_text("Natro")  # the local host the PTR named
     shot(page, "lead-hosting-tr")
     expect(page.get_by_role("heading", name="Microsoft 365 kiracısı (Entra ID)")).to_have_count(0)  # no M365, no recon

@@ -238,3 +238,16 @@ def test_federation_with_an_unrecognised_provider_and_no_host() -> None:
     assert any("an on-premises federation service" in line for line in en.call_script)
     tr = build_sales_summary(record, score_record(record), lang="tr")
     assert any("şirket içi federasyon hizmeti" in line for line in tr.call_script)
+
+
+def test_each_address_gets_the_network_it_names() -> None:
+    hosting = HostingInfo(
+        addresses=[
+            HostedAddress(ip="203.0.113.10", role="mx", host="mail.acme.com.tr", ptr="srv1.natrohost.com"),
+            HostedAddress(ip="104.16.1.1", role="apex", host="acme.com.tr", asn=13335, org="CLOUDFLARENET"),
+        ]
+    )
+    record = ScanRecord(input="acme.com.tr", domain="acme.com.tr", status=ScanStatus.NO_MX, hosting=hosting)
+    classified = classify(record).hosting
+    assert [a.network for a in classified.addresses] == ["Natro", "Cloudflare"]
+    assert classified.summary == "mail hosted by Natro; website at Cloudflare (AS13335)"

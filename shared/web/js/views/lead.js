@@ -70,7 +70,7 @@ function evidence(detail) {
 function hostingLine(hosting) {
   if (!hosting) return null;
   const where = (a) => {
-    const name = (a.role === "mx" && hosting.company) || a.org || a.ptr;
+    const name = a.network || a.org || a.ptr;
     if (!name) return null;
     const details = [a.asn ? `AS${a.asn}` : null, a.country].filter(Boolean).join(", ");
     return details ? `${name} (${details})` : name;
