@@ -864,8 +864,9 @@ var alertGroups = !empty(actionGroupId) ? [
 
 // Storage's queue metrics have no per-queue dimension, so "a poison queue is not empty" is watched
 // where a message lands on one: Hunter's "message poisoned" / "queue message failed permanently"
-// log lines (shared/hosts/queue_runner.py) and the Functions host's own move after maxDequeueCount.
-// One alert per queue (dimension); `hunter queue stats` and /api/healthz/metrics show the length.
+// log lines (shared/hosts/queue_runner.py) and the Functions host's own move after maxDequeueCount;
+// and the length itself, the OpenTelemetry gauge hunter.queue.poison_messages, whenever something
+// reads the queues (/api/healthz/metrics, shared/metrics.py). One alert per queue (dimension).
 resource poisonAlert 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = {
   name: '${prefix}-poison-queue-${suffix}'
   location: location
@@ -883,10 +884,15 @@ resource poisonAlert 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview'
       allOf: [
         {
           query: '''
-AppTraces
+let moved = AppTraces
 | where Message contains "message poisoned" or Message contains "queue message failed permanently" or (Message contains "Moving message to queue" and Message contains "-poison")
 | extend queue = coalesce(tostring(Properties.queue), extract("Moving message to queue '([a-z0-9-]+)-poison'", 1, Message), "unknown")
-| summarize poisoned = count() by queue
+| summarize poisoned = todouble(count()) by queue;
+let waiting = AppMetrics
+| where Name == "hunter.queue.poison_messages"
+| summarize poisoned = todouble(max(Max)) by queue = tostring(Properties["messaging.destination.name"]);
+union moved, waiting
+| summarize poisoned = max(poisoned) by queue
 '''
           timeAggregation: 'Total'
           metricMeasureColumn: 'poisoned'
