@@ -29,7 +29,7 @@ else
 fi
 
 if [ "${HUNTER_SKIP_FIREWALL:-false}" != "true" ]; then
-  ip=$(curl -fsS https://api.ipify.org)
+  ip=${HUNTER_DEPLOYER_IP:-$(curl -fsS https://api.ipify.org)}  # this machine's public address
   rule=azd-deployer
   az postgres flexible-server firewall-rule create -g "$AZURE_RESOURCE_GROUP" -n "$POSTGRES_SERVER_NAME" \
     -r "$rule" --start-ip-address "$ip" --end-ip-address "$ip" -o none

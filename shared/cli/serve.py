@@ -36,7 +36,10 @@ def migrate(database_url: str | None, app_role: str | None, object_id: str | Non
     settings = settings_for(database_url=database_url)
     if object_id and not app_role:
         raise click.UsageError("--object-id goes with --create-app-role")
-    engine = make_engine(settings.database_url, auth=settings.database_auth)
+    try:
+        engine = make_engine(settings.database_url, auth=settings.database_auth)
+    except ValueError as exc:  # e.g. HUNTER_DATABASE_AUTH=entra without TLS
+        raise click.UsageError(str(exc)) from exc
     shown = engine.url.render_as_string(hide_password=True)
     run_migrations(engine)
     err.print(f"schema is up to date in {shown}")

@@ -114,6 +114,18 @@ def test_the_token_is_the_password_of_every_new_connection(monkeypatch: pytest.M
     assert all(kwargs["user"] == "app" and "ssl_context" in kwargs for kwargs in seen)
 
 
+def test_migrate_refuses_entra_without_tls():
+    done = subprocess.run(
+        [sys.executable, "-m", "shared", "migrate", "--db", "postgresql+pg8000://someone@127.0.0.1:9/hunter"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**_env(), "HUNTER_DATABASE_AUTH": "entra"},
+    )
+    assert done.returncode == 2 and "sslmode=require" in done.stderr and "Traceback" not in done.stderr
+
+
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     from tests.conftest import _postgres_database
