@@ -23,7 +23,7 @@ from shared.dns import wire
 
 _label = st.from_regex(r"[A-Za-z0-9]([A-Za-z0-9-]{0,14}[A-Za-z0-9])?", fullmatch=True)
 _names = st.lists(_label, min_size=1, max_size=4).map(".".join)
-_TYPES = ["A", "AAAA", "CNAME", "NS", "MX", "TXT"]
+_TYPES = ["A", "AAAA", "CNAME", "NS", "PTR", "MX", "TXT"]
 
 
 def _chunks(raw: bytes, sizes: list[int]) -> list[bytes]:
@@ -55,7 +55,7 @@ def _rdata(draw: st.DrawFn, rdtype: str) -> dns.rdata.Rdata:
         return dns.rdata.from_text(IN, kind, str(draw(st.ip_addresses(v=4))))
     if rdtype == "AAAA":
         return dns.rdata.from_text(IN, kind, str(draw(st.ip_addresses(v=6))))
-    if rdtype in ("CNAME", "NS"):
+    if rdtype in ("CNAME", "NS", "PTR"):
         return dns.rdata.from_text(IN, kind, draw(_names) + ".")
     if rdtype == "MX":
         return dns.rdata.from_text(IN, kind, f"{draw(st.integers(0, 65535))} {draw(_names)}.")
@@ -82,7 +82,7 @@ def _expected_value(rdata: dns.rdata.Rdata) -> object:
         return rdata.address
     if kind == dns.rdatatype.AAAA:
         return str(ipaddress.IPv6Address(rdata.address))
-    if kind in (dns.rdatatype.CNAME, dns.rdatatype.NS):
+    if kind in (dns.rdatatype.CNAME, dns.rdatatype.NS, dns.rdatatype.PTR):
         return rdata.target.to_text(omit_final_dot=True).lower()
     if kind == dns.rdatatype.MX:
         return wire.Mx(rdata.preference, rdata.exchange.to_text(omit_final_dot=True).lower())
@@ -238,6 +238,7 @@ _values = {
     "AAAA": st.ip_addresses(v=6).map(str),
     "CNAME": _names.map(str.lower),
     "NS": _names.map(str.lower),
+    "PTR": _names.map(str.lower),
     "MX": st.builds(wire.Mx, st.integers(0, 65535), _names.map(str.lower)),
     "TXT": st.text(alphabet=st.characters(codec="ascii", min_codepoint=32), max_size=600),
 }
