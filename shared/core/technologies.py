@@ -23,16 +23,6 @@ MAX_EVIDENCE_CHARS = 200  # a verification token is short; a hostile TXT is cut
 KINDS = ("txt", "spf", "dmarc", "dkim_cname", "mx", "ns")
 
 
-def _host_matches(host: str, pattern: str) -> bool:
-    """``*.x`` matches ``x`` and anything under it; a plain pattern matches only itself (the rule of
-    ``providers.host_matches``, kept here so that the classifier can call this module)."""
-    host = host.lower().rstrip(".")
-    if pattern.startswith("*."):
-        base = pattern[2:]
-        return host == base or host.endswith("." + base)
-    return host == pattern
-
-
 @dataclass(frozen=True)
 class Vendor:
     name: str
@@ -43,9 +33,6 @@ class Vendor:
     dkim_cname: tuple[str, ...] = ()
     mx: tuple[str, ...] = ()
     ns: tuple[str, ...] = ()
-
-    def hosts(self, kind: str, host: str) -> bool:
-        return any(_host_matches(host, pattern) for pattern in getattr(self, kind))
 
 
 class TechnologyData:
@@ -81,6 +68,30 @@ class TechnologyData:
         self.vendors: tuple[Vendor, ...] = tuple(vendors)
         self.names: tuple[str, ...] = tuple(names)
         self.txt_prefixes: tuple[str, ...] = tuple(sorted({p for v in vendors for p in v.txt}))
+        self.txt_rules: tuple[tuple[str, int], ...] = tuple((p, i) for i, v in enumerate(vendors) for p in v.txt)
+        # Per host kind: exact names and "*." bases -> vendor indexes, so that a host costs one lookup
+        # per label instead of one comparison per pattern (the scan's hot path).
+        self.exact: dict[str, dict[str, list[int]]] = {kind: {} for kind in KINDS[1:]}
+        self.wild: dict[str, dict[str, list[int]]] = {kind: {} for kind in KINDS[1:]}
+        for index, vendor in enumerate(vendors):
+            for kind in KINDS[1:]:
+                for pattern in getattr(vendor, kind):
+                    table, key = (self.wild, pattern[2:]) if pattern.startswith("*.") else (self.exact, pattern)
+                    table[kind].setdefault(key, []).append(index)
+
+    def host_vendors(self, kind: str, host: str) -> list[int]:
+        """The indexes of the vendors whose ``kind`` patterns match ``host``, by the rule of
+        ``providers.host_matches``: ``*.x`` is ``x`` or anything under it, a plain name only itself."""
+        host = host.lower().rstrip(".")
+        found = list(self.exact[kind].get(host, ()))
+        wild = self.wild[kind]
+        if wild:
+            suffix = host
+            while suffix:
+                found.extend(wild.get(suffix, ()))
+                dot = suffix.find(".")
+                suffix = suffix[dot + 1 :] if dot >= 0 else ""
+        return found
 
 
 @lru_cache(maxsize=1)
@@ -123,52 +134,42 @@ def _dkim_zone(cname: str) -> str:
 def detect(record: ScanRecord, data: TechnologyData | None = None) -> list[Technology]:
     """The vendors ``record``'s DNS names, in the data file's category order, each once with its evidence."""
     data = data or technology_data()
-    found: dict[str, list[str]] = {}
+    found: dict[int, list[str]] = {}
 
-    def add(vendor: Vendor, evidence: str) -> None:
-        items = found.setdefault(vendor.name, [])
-        evidence = _clip(evidence)
-        if evidence not in items and len(items) < MAX_EVIDENCE:
-            items.append(evidence)
+    def add(indexes: list[int] | tuple[int, ...], evidence: str) -> None:
+        for index in dict.fromkeys(indexes):
+            items = found.setdefault(index, [])
+            clipped = _clip(evidence)
+            if clipped not in items and len(items) < MAX_EVIDENCE:
+                items.append(clipped)
 
-    txts = [(t, t.lower()) for t in record.txt_verifications]
-    includes = record.spf.all_includes if record.spf else []
-    reports: list[tuple[str, str]] = []
+    prefixes = data.txt_prefixes
+    for text in record.txt_verifications:
+        lowered = text[:64].lower()
+        if lowered.startswith(prefixes):
+            add([i for prefix, i in data.txt_rules if lowered.startswith(prefix)], text)
+    for include in record.spf.all_includes if record.spf else ():
+        add(data.host_vendors("spf", include), f"include:{include}")
     if record.dmarc is not None:
         for tag, uris in (("rua", record.dmarc.rua), ("ruf", record.dmarc.ruf)):
             for uri in uris:
                 host = report_host(uri)
                 if host:
-                    reports.append((f"{tag}={uri}", host))
-    dkim = [(s.selector, s.cname) for s in record.dkim if s.cname]
-    for vendor in data.vendors:
-        for text, lowered in txts:
-            if vendor.txt and lowered.startswith(vendor.txt):
-                add(vendor, text)
-        if vendor.spf:
-            for include in includes:
-                if vendor.hosts("spf", include):
-                    add(vendor, f"include:{include}")
-        if vendor.dmarc:
-            for evidence, host in reports:
-                if vendor.hosts("dmarc", host):
-                    add(vendor, evidence)
-        if vendor.dkim_cname:
-            for selector, cname in dkim:
-                if vendor.hosts("dkim_cname", _dkim_zone(cname)) or vendor.hosts("dkim_cname", cname):
-                    add(vendor, f"DKIM {selector}._domainkey CNAME {cname}")
-        if vendor.mx:
-            for mx in record.mx:
-                if vendor.hosts("mx", mx.host):
-                    add(vendor, f"MX {mx.host}")
-        if vendor.ns:
-            for ns in record.ns:
-                if vendor.hosts("ns", ns):
-                    add(vendor, f"NS {ns.lower().rstrip('.')}")
+                    add(data.host_vendors("dmarc", host), f"{tag}={uri}")
+    for selector in record.dkim:
+        if selector.cname:
+            zone = _dkim_zone(selector.cname)
+            matched = data.host_vendors("dkim_cname", zone)
+            if zone != selector.cname.lower().rstrip("."):
+                matched += data.host_vendors("dkim_cname", selector.cname)
+            add(matched, f"DKIM {selector.selector}._domainkey CNAME {selector.cname}")
+    for mx in record.mx:
+        add(data.host_vendors("mx", mx.host), f"MX {mx.host}")
+    for ns in record.ns:
+        add(data.host_vendors("ns", ns), f"NS {ns.lower().rstrip('.')}")
     order = {category: index for index, category in enumerate(data.categories)}
-    vendors = [v for v in data.vendors if v.name in found]
-    vendors.sort(key=lambda v: order[v.category])  # stable: the file's order inside a category
-    return [Technology(name=v.name, category=v.category, evidence=found[v.name]) for v in vendors]
+    ranked = sorted(found, key=lambda i: (order[data.vendors[i].category], i))  # the file's order in a category
+    return [Technology(name=data.vendors[i].name, category=data.vendors[i].category, evidence=found[i]) for i in ranked]
 
 
 def by_category(technologies: list[Technology]) -> str:

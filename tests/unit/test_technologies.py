@@ -444,3 +444,29 @@ def test_the_data_file_is_checked(raw, message):
 def test_the_bundled_file_loads():
     data = technology_data()
     assert len(data.vendors) >= 36 and "dmarc-monitoring" in data.categories
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "sendgrid.net",
+        "u123.wl.sendgrid.net",
+        "notsendgrid.net",
+        "sendgrid.net.example.com",
+        "_SPF.Salesforce.COM.",
+        "x._spf.salesforce.com",
+        "servers.mcsv.net",
+        "a.servers.mcsv.net",
+        "ada.ns.cloudflare.com",
+        "ns.cloudflare.com.evil",
+        "rua.agari.com",
+        "",
+    ],
+)
+def test_the_host_index_matches_like_host_matches(host):
+    from shared.core.providers import host_matches
+
+    data = technology_data()
+    for kind in ("spf", "dmarc", "dkim_cname", "mx", "ns"):
+        expected = {i for i, v in enumerate(data.vendors) if any(host_matches(host, p) for p in getattr(v, kind))}
+        assert set(data.host_vendors(kind, host)) == expected, (kind, host)
