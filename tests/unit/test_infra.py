@@ -251,6 +251,13 @@ def test_azd_project_and_hooks():
     assert not ignored & {"shared", "functions", "function_app.py", "host.json", "requirements.txt"}
     parameters = json.loads((ROOT / "infra" / "bicep" / "main.parameters.json").read_text(encoding="utf-8"))
     assert set(parameters["parameters"]) <= set(params())
+    example = json.loads((ROOT / "infra" / "bicep" / "main.parameters.example.json").read_text(encoding="utf-8"))
+    assert set(example["parameters"]) <= set(params())
+    # What the hooks read from the azd environment is an output of the template (or azd's own).
+    outputs = set(re.findall(r"^output (\w+) ", BICEP, re.MULTILINE))
+    script = (hooks / "postprovision.sh").read_text(encoding="utf-8")
+    wanted = set(re.findall(r"\$\{(\w+):\?", script)) - {"AZURE_RESOURCE_GROUP", "AZURE_PRINCIPAL_NAME"}
+    assert wanted and wanted <= outputs, wanted - outputs
     required = {name for name, default in params().items() if not default}
     assert required <= set(parameters["parameters"]), required - set(parameters["parameters"])
 
