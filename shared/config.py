@@ -97,7 +97,9 @@ class Settings(BaseSettings):
         "local", description="local = a table in the Hunter database; azure = Storage queues; sqs = AWS SQS"
     )
     queue_connection: str | None = Field(
-        None, description="Azure Storage connection string (default: the AzureWebJobsStorage setting)"
+        None,
+        description="Azure Storage connection string (default: the AzureWebJobsStorage setting; with neither, "
+        "AzureWebJobsStorage__accountName and the managed identity, as the Functions host connects)",
     )
     sqs_endpoint_url: str | None = Field(None, description="SQS endpoint (default: AWS for the region)")
     aws_region: str = "eu-west-1"
