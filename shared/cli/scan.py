@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,7 +31,11 @@ from shared.cli.common import TABLE_LIMIT, db_option, err, out, runtime_for, set
 @click.option("--save/--no-save", default=True, show_default=True, help="Store results in the database.")
 @click.option("--nameserver", "nameservers", multiple=True, help="DNS server host[:port]; repeatable.")
 @click.option("--concurrency", type=click.IntRange(1, 5000), help="Domains scanned at once (per worker).")
-@click.option("--workers", type=click.IntRange(1, 32), help="Worker processes for --input FILE (default 1).")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 32),
+    help="Worker processes for --input FILE (default: one per core for a text file of 1,000+ rows, else 1).",
+)
 @click.option("--whois/--no-whois", default=None, help="Look up registration data (slow; default from settings).")
 @click.option(
     "--async",
@@ -86,6 +91,8 @@ def scan(
             rows, total = read_file(input_file, column), _count_lines(input_file)
         else:
             rows, total = from_values(line.strip() for line in sys.stdin if line.strip()), None
+    if reading_file and workers is None and "scan_workers" not in settings.model_fields_set:
+        settings = settings.model_copy(update={"scan_workers": _default_workers(total)})
     if as_job:
         from shared.cli.queue import submit_and_follow
 
@@ -106,7 +113,7 @@ def scan(
 
     progress = task = None
     try:
-        if input_file is not None:
+        if input_file is not None and err.is_terminal:  # a redirected stderr gets the summary line only
             progress = Progress(
                 TextColumn("[bold]scanning"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err
             )
@@ -132,6 +139,18 @@ def scan(
         f"{summary.scanned} scanned, {summary.invalid} invalid, {summary.duplicates} duplicates collapsed "
         f"in {summary.elapsed:.1f}s ({summary.rate:.0f}/s) — {statuses}"
     )
+
+
+PARALLEL_MIN_ROWS = 1_000  # below this a second process costs more (its start-up) than it saves
+
+
+def _default_workers(rows: int | None) -> int:
+    """One scanner process per usable core for a text file big enough to pay for their start-up; one for
+    a small file and for a spreadsheet (every worker would parse the whole workbook)."""
+    if rows is None or rows < PARALLEL_MIN_ROWS:
+        return 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(cores, 32))
 
 
 def _count_lines(path: Path) -> int | None:

@@ -127,7 +127,7 @@ def test_scan_a_csv_file_with_turkish_headers(tmp_path, dns):
     rows = [json.loads(line) for line in done.stdout.splitlines()]
     assert sorted(r["status"] for r in rows) == ["invalid", "ok", "ok"]
     assert "2 scanned, 1 invalid" in done.stderr
-    assert "scanning" in done.stderr  # the progress bar is drawn on stderr
+    assert "scanning" not in done.stderr  # no live progress bar when stderr is not a terminal
 
 
 def test_a_ten_thousand_line_file(tmp_path, dns):
@@ -146,7 +146,9 @@ def test_a_ten_thousand_line_file(tmp_path, dns):
     ]
     path = tmp_path / "big.txt"
     path.write_text("\n".join(lines) + "\n")
-    done = hunter(["scan", "--input", str(path), "--json"], tmp_path, dns)
+    # One scanner process: the master-file test server (one process, dnspython) is the bottleneck here,
+    # and a process per core would only double the questions waiting on it.
+    done = hunter(["scan", "--input", str(path), "--json", "--workers", "1"], tmp_path, dns)
     assert done.returncode == 0, done.stderr
     rows = [json.loads(line) for line in done.stdout.splitlines()]
     assert len(rows) == 9992 + 5
