@@ -12,13 +12,17 @@ input can crash the renderer or push a section past its pages.
 
 from __future__ import annotations
 
+import io
+import threading
 import unicodedata
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
+from fpdf.fonts import TTFFont
 
 from shared.reports.model import EVIDENCE_KEYS, Bar, LeadReport
 
@@ -29,6 +33,25 @@ BOLD = FONT_DIR / "DejaVuSans-Bold.ttf"
 MAX_SECTION_PAGES = 3  # one lead never takes more, however long its history
 MAX_TEXT = 400  # characters kept of any one outside string before it is wrapped or cut
 REPLACEMENT = "\ufffd"
+# What a report draws from each font: Latin (Turkish included), Greek, Cyrillic, punctuation, currency,
+# arrows, maths, boxes and shapes, and U+FFFD. Everything else is replaced by U+FFFD. Reading these
+# ~1,700 glyphs instead of DejaVu's ~5,900 makes a report about three times faster to build and embed.
+REPORT_CHARACTERS = (
+    *range(0x20, 0x7F),
+    *range(0xA0, 0x250),  # Latin-1, Latin Extended-A and -B: ç ğ ı İ ö ş ü
+    *range(0x2B0, 0x300),  # spacing modifier letters
+    *range(0x370, 0x400),  # Greek
+    *range(0x400, 0x530),  # Cyrillic
+    *range(0x1E00, 0x1F00),  # Latin Extended Additional
+    *range(0x2000, 0x2070),  # general punctuation: – — ‘ ’ “ ” • …
+    *range(0x2070, 0x20D0),  # super/subscripts, currency: € ₺
+    *range(0x2100, 0x2200),  # letterlike, number forms, arrows
+    *range(0x2200, 0x2300),  # mathematical operators
+    *range(0x2500, 0x2600),  # box drawing, blocks, geometric shapes
+    *range(0x2600, 0x2700),  # miscellaneous symbols
+    *range(0x2700, 0x27C0),  # dingbats: ✓ ✗
+    0xFFFD,
+)
 MARGIN = 12.0
 PAGE_W = 210.0
 CONTENT_W = PAGE_W - 2 * MARGIN
@@ -240,8 +263,10 @@ class _Document(FPDF):
         self.footer_text = footer
         self.set_margins(MARGIN, MARGIN, MARGIN)
         self.set_auto_page_break(True, margin=14)
-        self.add_font(FONT, "", str(REGULAR))
-        self.add_font(FONT, "B", str(BOLD))
+        for style, path in (("", REGULAR), ("B", BOLD)):
+            # FPDF.add_font reads a file; the same font object built from the process's reduced copy:
+            key = FONT.lower() + style
+            self.fonts[key] = TTFFont(self, io.BytesIO(_report_font(path)), key, style)  # type: ignore[arg-type]
         _learn_glyphs(self)
         self.set_creator("Hunter")
         self.set_lang("tr-TR" if lang == "tr" else "en-GB")
@@ -259,24 +284,61 @@ class _Document(FPDF):
         self.set_font(FONT, "B" if bold else "", size)
         self.set_text_color(*colour)
 
+    def width(self, text: str) -> float:
+        """``text``'s width (mm) in the current font: fpdf2's get_string_width without its per-call
+        text processing (no shaping, no character spacing here), from the font's own advance widths."""
+        widths = self.current_font.cw
+        return sum(widths[ord(char)] for char in text) * self.font_size / 1000
+
     def fit(self, text: str, width: float) -> str:
         """``text`` cut (with "…") to ``width`` in the current font."""
-        if self.get_string_width(text) <= width:
+        if self.width(text) <= width:
             return text
-        low, high = 0, len(text)
-        while low < high:  # the longest prefix that fits with the ellipsis
-            middle = (low + high + 1) // 2
-            if self.get_string_width(text[:middle] + "…") <= width:
-                low = middle
-            else:
-                high = middle - 1
-        return text[:low].rstrip() + "…"
+        widths, scale = self.current_font.cw, self.font_size / 1000
+        room = width - widths[ord("…")] * scale
+        used = 0.0
+        for index, char in enumerate(text):
+            used += widths[ord(char)] * scale
+            if used > room:
+                return text[:index].rstrip() + "…"
+        return text
+
+    def wrap(self, text: str, width: float) -> list[str]:
+        """``text`` (one line of words, as :func:`clean` leaves it) broken into lines of at most ``width``;
+        a word longer than a line is broken between characters."""
+        widths, scale = self.current_font.cw, self.font_size / 1000
+        space = widths[32] * scale
+        lines: list[str] = []
+        line: list[str] = []
+        used = 0.0
+        for word in text.split(" "):
+            size = sum(widths[ord(char)] for char in word) * scale
+            if line and used + space + size <= width:
+                line.append(word)
+                used += space + size
+                continue
+            if line:
+                lines.append(" ".join(line))
+            while size > width and len(word) > 1:
+                cut, cut_size = 0, 0.0
+                for char in word:
+                    char_size = widths[ord(char)] * scale
+                    if cut and cut_size + char_size > width:
+                        break
+                    cut += 1
+                    cut_size += char_size
+                lines.append(word[:cut])
+                word, size = word[cut:], size - cut_size
+            line, used = [word], size
+        if line:
+            lines.append(" ".join(line))
+        return lines
 
     def lines(self, text: str, width: float, max_lines: int) -> list[str]:
         """``text`` wrapped to ``width``, at most ``max_lines`` lines (the last one cut with "…")."""
         if not text:
             return [""]
-        wrapped = self.multi_cell(width, 4, text, dry_run=True, output="LINES")
+        wrapped = self.wrap(text, width)
         if len(wrapped) <= max_lines:
             return wrapped
         kept = wrapped[:max_lines]
@@ -298,6 +360,29 @@ class _Document(FPDF):
         for line in self.lines(text, width, max_lines):
             self.set_x(MARGIN + indent)
             self.cell(width, size * 0.45, line, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+
+_font_lock = threading.Lock()
+
+
+@lru_cache(maxsize=4)
+def _report_font(path: Path) -> bytes:
+    """The bundled font reduced to :data:`REPORT_CHARACTERS` (fontTools' subsetter, once per process)."""
+    from fontTools import subset
+    from fontTools.ttLib import TTFont
+
+    with _font_lock:
+        font = TTFont(str(path), recalcTimestamp=False)
+        # No shaping, kerning or hinting in a report: only outlines, metrics and the character map are kept.
+        options = subset.Options(notdef_outline=True, recommended_glyphs=True, hinting=False, name_IDs=["*"])
+        options.layout_features = []
+        options.drop_tables = [*options.drop_tables, "FFTM", "GSUB", "GPOS", "GDEF", "kern", "MATH"]
+        subsetter = subset.Subsetter(options)
+        subsetter.populate(unicodes=REPORT_CHARACTERS)
+        subsetter.subset(font)
+        out = io.BytesIO()
+        font.save(out)
+        return out.getvalue()
 
 
 def _learn_glyphs(pdf: FPDF) -> None:
@@ -395,28 +480,30 @@ def _bars(pdf: _Document, bars: Sequence[Bar], x: float, y: float) -> float:
         pdf.font(7.5, colour=MUTED)
         pdf.cell(LEFT_W, 4, pdf.labels["no_breakdown"])
         return y + 5
-    label_w, value_w = 46.0, 8.0
-    area_x, area_w = x + label_w + 1, LEFT_W - label_w - value_w - 2
+    # Each rule: its reason on one line, its bar below (gains right of the axis, losses left), points at the right.
+    value_w = 9.0
+    area_x, area_w = x, LEFT_W - value_w - 1
     most_gain = max((b.points for b in bars if b.points > 0), default=0)
     most_loss = max((-b.points for b in bars if b.points < 0), default=0)
     total = most_gain + most_loss or 1
     axis = area_x + area_w * most_loss / total
     scale = area_w / total
-    row_h = 4.3
+    label_h, bar_h, gap = 3.2, 2.4, 1.2
+    row_h = label_h + bar_h + gap
     pdf.set_draw_color(*RULE)
     pdf.set_line_width(0.2)
-    pdf.line(axis, y - 0.5, axis, y + row_h * len(bars))
+    pdf.line(axis, y + label_h - 0.3, axis, y + row_h * len(bars) - gap + 0.3)
     for bar in bars:
         pdf.set_xy(x, y)
         pdf.font(6.8)
-        pdf.cell(label_w, row_h, pdf.fit(clean(bar.label, 160), label_w))
+        pdf.cell(area_w, label_h, pdf.fit(clean(bar.label, 200), area_w))
         length = abs(bar.points) * scale
         pdf.set_fill_color(*(POSITIVE if bar.points >= 0 else NEGATIVE))
         if length > 0:
-            pdf.rect(axis if bar.points >= 0 else axis - length, y + 0.9, max(length, 0.4), row_h - 1.8, style="F")
-        pdf.set_xy(area_x + area_w + 1, y)
-        pdf.font(7, bold=True, colour=POSITIVE if bar.points >= 0 else NEGATIVE)
-        pdf.cell(value_w, row_h, f"{bar.points:+d}", align="R")
+            pdf.rect(axis if bar.points >= 0 else axis - length, y + label_h, max(length, 0.4), bar_h, style="F")
+        pdf.set_xy(area_x + area_w + 1, y + label_h - 1)
+        pdf.font(7.5, bold=True, colour=POSITIVE if bar.points >= 0 else NEGATIVE)
+        pdf.cell(value_w, 4, f"{bar.points:+d}", align="R")
         y += row_h
     return y + 1
 

@@ -161,3 +161,42 @@ def test_dns_wire_reads_a_query_or_raises_wire_error(data):
         wire.parse_query(data)
     except wire.WireError:
         pass
+
+
+@FUZZ
+@given(st.one_of(hostile_text, st.builds(lambda a, b: f"{a}@{b}", hostile_text, hostile_text)))
+def test_an_email_address_is_checked_never_raises(raw):
+    from shared.core.emails import check_address
+
+    check = check_address(raw)
+    assert check.email == raw
+    if check.valid_syntax:
+        assert check.domain and check.domain.isascii() and check.domain == check.domain.lower()
+        assert check.normalized and "@" in check.normalized and check.error is None
+    else:
+        assert check.error and check.normalized is None and not (check.free_mail or check.role_account)
+
+
+@settings(
+    max_examples=min(40, int(os.environ.get("HUNTER_FUZZ_EXAMPLES", "300"))),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(hostile_text, hostile_text, st.lists(st.tuples(hostile_text, st.integers(-100, 100)), max_size=12))
+def test_the_pdf_renderer_draws_any_outside_text_on_at_most_three_pages(company, value, bars):
+    """Company names, record texts and rule reasons come from outside: no text crashes the renderer
+    or pushes a lead past its three pages."""
+    from shared.reports.model import EVIDENCE_KEYS, Bar, ChangeLine, LeadReport
+    from shared.reports.pdf import clean, render_pdf
+
+    report = LeadReport(
+        domain=value or "x.com.tr",
+        company_name=company,
+        breakdown=[Bar(label, points) for label, points in bars],
+        evidence={key: value * 20 for key in EVIDENCE_KEYS},
+        technologies=[(value, [company, value])],
+        changes=[ChangeLine(None, company)] * 5,
+    )
+    pdf = render_pdf([report], lang="tr", version="fuzz")
+    assert pdf.startswith(b"%PDF-") and pdf.count(b"/Type /Page\n") <= 3
+    assert not any(ord(char) < 32 for char in clean(company + value))
