@@ -153,7 +153,9 @@ class Settings(BaseSettings):
         "https://login.microsoftonline.com", description="where the OpenID configuration and getuserrealm.srf live"
     )
     tenant_recon_timeout: float = Field(5.0, gt=0, le=60, description="seconds for the recon of one domain")
-    tenant_recon_qps: float = Field(2.0, ge=0, description="domain recons (two requests each) per second, all workers")
+    tenant_recon_qps: float = Field(
+        5.0, ge=0, description="domain recons (two requests each) per second, all workers; 0 = unlimited"
+    )
     tenant_recon_cache_ttl: int = Field(7 * 86400, ge=0, description="seconds a domain's recon answer is cached")
 
     # Microsoft sign-in, Dynamics 365 (Dataverse) and Partner Center; each integration behind a flag.

@@ -36,6 +36,9 @@ _GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 # Errors that say something about this moment, not about the domain: never cached.
 TRANSIENT_ERRORS = ("timeout", "unreachable", "rate_limited", "bad_response", "http_")
 MAX_BODY = 64 * 1024  # a discovery document is ~2 KB; anything far larger is not one
+# The longest a recon waits for its turn under the rate limit: a bulk scan goes on without the recon
+# (``rate_limited``, asked again next scan) rather than slowing every worker to the recon rate.
+MAX_TURN_WAIT = 1.0
 
 
 def tenant_id_from(document: dict[str, Any]) -> str | None:
@@ -163,7 +166,7 @@ class TenantReconClient:
                 else:
                     self.stats["cache_hits"] += 1
                     return found
-        if self.limiter is not None and not await self.limiter.acquire(max_wait=self.timeout):
+        if self.limiter is not None and not await self.limiter.acquire(max_wait=min(self.timeout, MAX_TURN_WAIT)):
             self.stats["rate_limited"] += 1
             return TenantRecon(error="rate_limited")
         self.stats["recons"] += 1

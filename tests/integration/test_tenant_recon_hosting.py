@@ -424,6 +424,6 @@ def test_recon_is_cached_in_redis_and_rate_limited_for_all_workers(tls, tmp_path
     finally:
         server.stop()
     assert first[0].tenant_id == MANAGED_TENANT and first[1].federated
-    assert first[2].error == "rate_limited"  # a burst of 2, then one per 10 s: no turn within the 2 s budget
+    assert first[2].error == "rate_limited"  # a burst of 2, then one per 10 s: no turn within the wait allowed
     assert second == first[:2] and after == asked  # the other worker was answered from Redis
     assert 0 < ttl <= 60_000
