@@ -54,7 +54,7 @@ def _scanner(settings: Settings, *, fresh: bool = False) -> tuple[Scanner, async
     and one bound on the domains in flight (``scan_concurrency``) across all of those batches:
     a worker holding 24 messages of 100 domains must not start 2,400 scans at once.
 
-    ``fresh`` (rescans): a second scanner of the loop whose DNS and WHOIS caches are off, in
+    ``fresh`` (rescans): a second scanner of the loop whose DNS, WHOIS and tenant-recon caches are off, in
     process and in Redis, so a rescan sees today's records; it shares the bound on domains in flight."""
     loop = asyncio.get_running_loop()
     pair = _scanners.get(loop)
@@ -64,7 +64,7 @@ def _scanner(settings: Settings, *, fresh: bool = False) -> tuple[Scanner, async
         return pair
     scanner = _fresh_scanners.get(loop)
     if scanner is None:
-        uncached = settings.model_copy(update={"cache_dns_ttl": 0, "cache_whois_ttl": 0})
+        uncached = settings.model_copy(update={"cache_dns_ttl": 0, "cache_whois_ttl": 0, "tenant_recon_cache_ttl": 0})
         scanner = _fresh_scanners[loop] = Scanner(uncached)
     return scanner, pair[1]
 
