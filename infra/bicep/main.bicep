@@ -875,6 +875,7 @@ resource poisonAlert 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview'
     description: 'A queue message failed for good and waits on <queue>-poison for an operator (hunter queue peek / redrive).'
     severity: 2
     enabled: true
+    skipQueryValidation: true // the App* tables appear with the first telemetry, after this deployment
     scopes: [
       workspace.id
     ]
@@ -919,6 +920,9 @@ union moved, waiting
       actionGroups: alertGroups
     }
   }
+  dependsOn: [
+    opsGroup
+  ]
 }
 
 resource http5xxAlert 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = {
@@ -929,6 +933,7 @@ resource http5xxAlert 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview
     description: 'More than alert5xxPercent percent of API requests answered 5xx over 15 minutes (at least 20 requests).'
     severity: 1
     enabled: true
+    skipQueryValidation: true // the App* tables appear with the first telemetry, after this deployment
     scopes: [
       workspace.id
     ]
@@ -959,6 +964,9 @@ AppRequests
       actionGroups: alertGroups
     }
   }
+  dependsOn: [
+    opsGroup
+  ]
 }
 
 resource d365FailedAlert 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = {
@@ -969,6 +977,7 @@ resource d365FailedAlert 'Microsoft.Insights/scheduledQueryRules@2023-03-15-prev
     description: 'A lead push to Dataverse failed (retried, or failed for good): see hunter d365 status and the d365-push queue.'
     severity: 2
     enabled: d365Enabled
+    skipQueryValidation: true
     scopes: [
       workspace.id
     ]
@@ -998,6 +1007,9 @@ AppTraces
       actionGroups: alertGroups
     }
   }
+  dependsOn: [
+    opsGroup
+  ]
 }
 
 resource pcSignInAlert 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = {
@@ -1008,6 +1020,7 @@ resource pcSignInAlert 'Microsoft.Insights/scheduledQueryRules@2023-03-15-previe
     description: 'The referral sync stopped until someone signs in again: run hunter pc login.'
     severity: 2
     enabled: partnerCenterEnabled
+    skipQueryValidation: true
     scopes: [
       workspace.id
     ]
@@ -1037,6 +1050,9 @@ AppTraces
       actionGroups: alertGroups
     }
   }
+  dependsOn: [
+    opsGroup
+  ]
 }
 
 resource leadsLatencyAlert 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = {
@@ -1047,6 +1063,7 @@ resource leadsLatencyAlert 'Microsoft.Insights/scheduledQueryRules@2023-03-15-pr
     description: 'p95 of GET /api/v1/leads (function list_leads) above alertLeadsP95Ms over 15 minutes.'
     severity: 3
     enabled: true
+    skipQueryValidation: true // the App* tables appear with the first telemetry, after this deployment
     scopes: [
       workspace.id
     ]
@@ -1077,6 +1094,9 @@ AppRequests
       actionGroups: alertGroups
     }
   }
+  dependsOn: [
+    opsGroup
+  ]
 }
 
 // Outputs in UPPER_SNAKE: azd stores them in the environment, where infra/hooks reads them.
