@@ -136,6 +136,7 @@ async def settle_failure(
     return a ``retry`` outcome (the caller must not complete it). Raises when it could do neither."""
     if policy.is_last(message.dequeue_count):
         reason = f"{type(exc).__name__} on delivery {message.dequeue_count}"
+        telemetry.capture(exc, queue=queue.name, outcome="poisoned")  # Sentry: it now waits for an operator
         await asyncio.to_thread(move_to_poison, runtime, queue.name, message, reason, "worker")
         return POISONED
     delay = policy.delay(message.dequeue_count)
