@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from shared.core.text import fold
 from shared.store.db import engine_for
 from shared.store.leads import LeadStore
-from shared.store.models import DomainRow, LeadRow
+from shared.store.models import DomainRow, LeadRow, LeadTechnologyRow
 from shared.store.queries import SORT_KEYS, After, LeadFilter, integration_fields, lead_query, page_query
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
@@ -47,7 +47,14 @@ FILTERS: list[dict[str, Any]] = [
     {"q": "1"},  # shorter than a trigram
     {"q": "ŞİŞLİ", "priority": ["P2", "P5"]},
     {"q": "nothing-matches"},
+    {"tech": ["Zoom"]},  # the lead_technologies side table
+    {"tech": ["Zoom", "Slack"], "priority": ["P1", "P2"]},
 ]
+
+
+def _techs(domain_id: int) -> list[str]:
+    """The technologies of lead ``domain_id`` in this world: Zoom on every 4th, Slack on every 3rd."""
+    return [name for name, every in (("Zoom", 4), ("Slack", 3)) if domain_id % every == 0]
 
 
 def _lead(i: int) -> dict[str, Any]:
@@ -90,6 +97,14 @@ def leads(database_url: str) -> tuple[LeadStore, list[dict[str, Any]]]:
             ],
         )
         conn.execute(sa.insert(LeadRow.__table__), rows)
+        conn.execute(
+            sa.insert(LeadTechnologyRow.__table__),
+            [
+                {"domain_id": row["domain_id"], "name": name, "category": "collaboration"}
+                for row in rows
+                for name in _techs(row["domain_id"])
+            ],
+        )
     return repo, rows
 
 
@@ -109,6 +124,8 @@ def _matches(f: LeadFilter) -> Callable[[dict[str, Any]], bool]:
         if f.max_score is not None and (row["score"] is None or row["score"] > f.max_score):
             return False
         if f.changed_since is not None and (row["changed_at"] is None or row["changed_at"] < f.changed_since):
+            return False
+        if f.tech and not set(f.tech) & set(_techs(row["domain_id"])):
             return False
         text = fold(row["domain"] + (" Şişli Yapı" if row["domain"].startswith("sisli") else ""))
         return not f.q or fold(f.q) in text
