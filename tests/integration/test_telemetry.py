@@ -36,6 +36,7 @@ def sink():
 def test_a_bulk_scan_through_serve_and_its_worker_is_one_trace(tmp_path, synthetic_dns, sink):
     db_url = f"sqlite:///{tmp_path / 'hunter.db'}"
     key = ApiKeyStore(engine_for(db_url)).create("scanner", ["scan"])[0]
+    admin = ApiKeyStore(engine_for(db_url)).create("admin", ["admin"])[0]
     env = {
         "HUNTER_DATABASE_URL": db_url,
         "HUNTER_DNS_NAMESERVERS": synthetic_dns,
@@ -73,6 +74,11 @@ def test_a_bulk_scan_through_serve_and_its_worker_is_one_trace(tmp_path, synthet
                 ) == len(DOMAINS)
 
             assert sink.wait_for(complete, timeout=30), sorted({s["name"] for s in sink.spans()})
+            # Prometheus is still scrapable beside the OpenTelemetry instruments, counting the same scans.
+            scrape = httpx.get(f"{base}/healthz/metrics", headers={"X-API-Key": admin}, timeout=10)
+            assert scrape.status_code == 200
+            scanned = [line for line in scrape.text.splitlines() if line.startswith("hunter_scans_total{")]
+            assert sum(float(line.split()[-1]) for line in scanned) == len(DOMAINS)
         finally:
             server.terminate()
             server.wait(timeout=20)
@@ -114,6 +120,9 @@ def test_a_bulk_scan_through_serve_and_its_worker_is_one_trace(tmp_path, synthet
         request_lines and request_lines[0]["trace_id"] == trace_id and request_lines[0]["span_id"] == submit["span_id"]
     )
     assert {"hunter.http.requests", "hunter.http.request.duration", "hunter.scans"} <= sink.metric_names()
+    text = log_path.read_text()
+    assert '"level": "error"' not in text and "Traceback" not in text
+    assert "Invalid type" not in text and "Failed to export" not in text  # the SDK took every attribute and export
 
 
 NO_EXPORTER = textwrap.dedent("""
