@@ -171,8 +171,9 @@ def test_scan_one_domain_and_upload_a_file(page, web, tmp_path):
 def test_dashboard_charts(page, web):
     sign_in(page, web, route="#/dashboard")
     expect(page.locator(".stat-value").first).to_have_text(re.compile(r"\d"))
-    expect(page.locator(".chart")).to_have_count(4)
+    expect(page.locator(".chart")).to_have_count(5)  # priority, segment, provider, commercial, technologies
     expect(page.locator(".chart .bar-row").first).to_be_visible()
+    expect(page.locator("#dash-tech")).to_have_text("Teknolojiler")
     expect(page.get_by_text("Entegrasyonlar")).to_be_visible()
     expect(page.locator("#dash-rescan")).to_have_text("Otomatik yeniden tarama")
     expect(page.get_by_text("Sonraki çalışma")).to_be_visible()
@@ -180,6 +181,10 @@ def test_dashboard_charts(page, web):
     page.locator(".chart a", has_text="P3").click()
     expect(page).to_have_url(re.compile(r"#/leads\?priority=P3"))
     expect(page.locator("table.leads-table tbody tr")).to_have_count(2)
+    page.goto(f"{web['app']}#/dashboard")
+    page.locator(".chart a", has_text="Google Workspace").click()
+    expect(page).to_have_url(re.compile(r"#/leads\?tech=Google(%20|\+)Workspace"))
+    expect(page.locator("table.leads-table tbody tr")).to_have_count(1)
 
 
 def test_the_filtered_list_can_be_rescanned(page, web):

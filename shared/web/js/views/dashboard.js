@@ -5,8 +5,9 @@ import { clear, h } from "../dom.js";
 import { dateTime, num, t } from "../i18n.js";
 import { emptyState, errorBox, facts, loading, setTitle } from "../ui.js";
 
-function chart(id, title, counts, { label = (k) => k, link, colour, none = t("dash.unknown") } = {}) {
-  const total = counts.reduce((sum, c) => sum + c.count, 0) || 1;
+// `of`: what the percentages are of (default: the sum of the counts; a lead has several technologies).
+function chart(id, title, counts, { label = (k) => k, link, colour, none = t("dash.unknown"), of = null } = {}) {
+  const total = of || counts.reduce((sum, c) => sum + c.count, 0) || 1;
   const most = Math.max(1, ...counts.map((c) => c.count));
   return h(
     "section",
@@ -133,6 +134,9 @@ export async function render(root, ctx) {
         label: (k) => t(`commercial.${k}`, {}, k),
         link: (k) => `#/leads?commercial_segment=${encodeURIComponent(k)}`,
       }),
+      (data.by_technology || []).length
+        ? chart("dash-tech", t("lead.technologies"), data.by_technology.slice(0, 10), { link: (k) => `#/leads?tech=${encodeURIComponent(k)}`, of: data.total })
+        : null,
     ),
     h(
       "section",
