@@ -26,8 +26,8 @@ On top of that it adds what a scanner needs and a stub resolver lacks:
 from __future__ import annotations
 
 import asyncio
+import os
 import random
-import secrets
 import socket
 import time
 from collections import OrderedDict
@@ -142,25 +142,32 @@ class _UdpChannel(asyncio.DatagramProtocol):
     def error_received(self, exc: Exception) -> None:  # ICMP unreachable and the like
         pass
 
-    async def answer(self, qid: int, name: str, qtype: int, wait: float, sent_as: str | None = None) -> wire.Response:
-        """Wait up to ``wait`` seconds for the answer to the question sent with ``qid``.
+    async def answer(
+        self, qid: int, question: bytes, wait: float, sent: bytes, *, exact: bool = False
+    ) -> tuple[wire.Response, bool]:
+        """Wait up to ``wait`` seconds for the answer to the question sent with ``qid`` → (the
+        response, whether it echoed the question's letter case exactly).
 
-        A late answer to an earlier, timed-out question that used the same ID can arrive first,
-        and so can a forged one; like any stub resolver we ignore an answer whose question is not
-        ours and keep waiting. ``sent_as`` (the name with the letter case we sent, the 0x20 draft)
-        makes the question check case-exact, for servers known to echo the case.
+        ``question`` is the question section in lower case, ``sent`` as it was sent (the 0x20 draft's
+        random letter case). A late answer to an earlier, timed-out question that used the same ID can
+        arrive first, and so can a forged one; like any stub resolver we ignore an answer whose question
+        is not ours and keep waiting. ``exact`` makes the question check case-exact, for servers known
+        to echo the case. The question is compared as bytes: it is the message's first name, which is
+        never compressed, and its length and type bytes are below the letters ``lower()`` changes.
         """
         loop = asyncio.get_running_loop()
         waiter = _Waiter(loop.create_future())
         self.pending[qid] = waiter
         timer = loop.call_later(wait, self._expire, waiter)
+        end = 12 + len(question)
         try:
             while True:
                 data = waiter.backlog.pop(0) if waiter.backlog else await waiter.future
                 response = wire.parse_response(data)
-                if response.qname == name and response.qtype == qtype and response.flags & wire.FLAG_QR:
-                    if sent_as is None or response.qname_as_sent == sent_as:
-                        return response
+                asked = data[12:end]
+                if response.flags & wire.FLAG_QR and data[4:6] == b"\x00\x01" and asked.lower() == question:
+                    if not exact or asked == sent:
+                        return response, asked == sent
                 self.forged += 1
                 if waiter.expired:
                     raise TimeoutError
@@ -178,19 +185,52 @@ class _UdpChannel(asyncio.DatagramProtocol):
             waiter.future.set_exception(TimeoutError())
 
     def free_id(self) -> int:
-        """An unpredictable free message ID (``secrets``, not ``random``: IDs are half of what an
-        off-path forger must guess; the source port, rotated, and the 0x20 case are the rest)."""
+        """An unpredictable free message ID (the operating system's random bytes, not ``random``: IDs
+        are half of what an off-path forger must guess; the source port, rotated, and the 0x20 case
+        are the rest)."""
         while True:
-            qid = secrets.randbits(16)
+            qid = int.from_bytes(_RANDOM.take(2), "big")
             if qid not in self.pending:
                 return qid
 
 
-def with_random_case(name: str) -> str:
-    """``name`` with each letter's case chosen at random (the "0x20" defence): a forged answer must
-    also guess the case pattern, which a server that echoes the question gives back exactly."""
-    bits = secrets.randbits(len(name))
-    return "".join(ch.upper() if (bits >> i) & 1 and ch.isalpha() else ch for i, ch in enumerate(name))
+class _RandomPool:
+    """``os.urandom`` read 4 KB at a time: a query's ID and case bits cost a slice, not a system call
+    each. Emptied in a forked child, so that two processes never share the bytes."""
+
+    __slots__ = ("_buffer", "_position")
+
+    def __init__(self) -> None:
+        self.clear()
+
+    def clear(self) -> None:
+        self._buffer = b""
+        self._position = 0
+
+    def take(self, size: int) -> bytes:
+        position = self._position
+        if position + size > len(self._buffer):
+            self._buffer = os.urandom(max(4096, size))
+            position = 0
+        self._position = position + size
+        return self._buffer[position : position + size]
+
+
+_RANDOM = _RandomPool()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_RANDOM.clear)
+# Byte -> the bit that changes its letter case: 0x20 for a-z, 0 for everything else (length bytes,
+# digits, "-", "_", the type and class).
+_CASE_BITS = bytes(0x20 if 0x61 <= i <= 0x7A else 0 for i in range(256))
+
+
+def with_random_case(question: bytes) -> bytes:
+    """A lower-case ``question`` (see :func:`wire.question`) with each letter's case chosen at random
+    (the "0x20" defence): a forged answer must also guess the case pattern, which a server that
+    echoes the question gives back exactly."""
+    size = len(question)
+    flips = int.from_bytes(question.translate(_CASE_BITS), "big") & int.from_bytes(_RANDOM.take(size), "big")
+    return (int.from_bytes(question, "big") ^ flips).to_bytes(size, "big")
 
 
 class Limiter(Protocol):
@@ -409,18 +449,18 @@ class DnsClient:
     async def _resolve(self, name: str, qtype: int, deadline: float | None) -> Answer:
         rdtype = wire.TYPE_NAMES[qtype]
         try:
-            wire.encode_name(name)
+            question = wire.question(name, qtype)  # encoded once: checked here, sent by _ask
         except (wire.WireError, UnicodeError) as exc:
             return Answer(name, rdtype, Outcome.ERROR, detail=f"not a valid DNS name ({exc})")
         await self._semaphore.acquire()
         try:
             if self._limiter is not None:
                 await self._limiter.acquire()
-            return await self._ask(name, qtype, rdtype, deadline)
+            return await self._ask(name, question, qtype, rdtype, deadline)
         finally:
             self._semaphore.release()
 
-    async def _ask(self, name: str, qtype: int, rdtype: str, deadline: float | None) -> Answer:
+    async def _ask(self, name: str, question: bytes, qtype: int, rdtype: str, deadline: float | None) -> Answer:
         for attempt in range(self.attempts):
             server = self.servers[attempt % len(self.servers)]
             wait = self.timeout
@@ -436,21 +476,21 @@ class DnsClient:
             self.stats["queries"] += 1
             channel.sent += 1
             keeps_case = self._keeps_case.get(server)
-            sent_as = with_random_case(name)
+            sent = with_random_case(question)
             assert channel.transport is not None
-            channel.transport.sendto(wire.build_query(qid, sent_as, qtype))
+            channel.transport.sendto(wire.query_for(qid, sent))
             try:
-                response = await channel.answer(qid, name, qtype, wait, sent_as if keeps_case else None)
+                response, echoed = await channel.answer(qid, question, wait, sent, exact=bool(keeps_case))
             except TimeoutError:
                 continue
             except wire.WireError as exc:
                 return Answer(name, rdtype, Outcome.ERROR, detail=f"malformed answer: {exc}")
-            if sent_as != name:  # only a mixed-case question can show whether the server echoes the case
-                self._learn_case(server, response.qname_as_sent == sent_as)
+            if sent != question:  # only a mixed-case question can show whether the server echoes the case
+                self._learn_case(server, echoed)
             if response.truncated:
                 self.stats["tcp"] += 1
                 try:
-                    response = await _tcp_query(server, wire.build_query(qid, sent_as, qtype), wait)
+                    response = await _tcp_query(server, wire.query_for(qid, sent), wait)
                 except (wire.WireError, OSError, TimeoutError, asyncio.IncompleteReadError) as exc:
                     return Answer(name, rdtype, Outcome.ERROR, detail=f"TCP retry failed: {type(exc).__name__}")
                 if response.id != qid or response.qname != name or response.qtype != qtype:

@@ -26,6 +26,7 @@ RCODE_NAMES = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOT
 _HEADER = struct.Struct("!HHHHHH")
 _RR = struct.Struct("!HHIH")
 _QTAIL = struct.Struct("!HH")
+_OPT = struct.Struct("!HHIH")
 
 
 class WireError(ValueError):
@@ -116,9 +117,18 @@ def decode_name(wire: bytes, offset: int, *, keep_case: bool = False) -> tuple[s
 
 def build_query(qid: int, name: str, qtype: int, *, payload: int = 1232, rd: bool = True) -> bytes:
     """One question with an EDNS0 OPT record advertising ``payload`` bytes (RFC 6891)."""
+    return query_for(qid, question(name, qtype), payload=payload, rd=rd)
+
+
+def question(name: str, qtype: int) -> bytes:
+    """The question section of a query for (``name``, ``qtype``, IN): the encoded name, type and class."""
+    return encode_name(name) + _QTAIL.pack(qtype, 1)
+
+
+def query_for(qid: int, question: bytes, *, payload: int = 1232, rd: bool = True) -> bytes:
+    """:func:`build_query` from a :func:`question` already encoded (the client encodes each name once)."""
     header = _HEADER.pack(qid, FLAG_RD if rd else 0, 1, 0, 0, 1)
-    opt = b"\x00" + struct.pack("!HHIH", OPT, payload, 0, 0)
-    return header + encode_name(name) + _QTAIL.pack(qtype, 1) + opt
+    return header + question + b"\x00" + _OPT.pack(OPT, payload, 0, 0)
 
 
 def parse_query(wire: bytes) -> tuple[int, int, str, int, int | None]:
