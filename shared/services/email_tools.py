@@ -28,6 +28,9 @@ if TYPE_CHECKING:
     from shared.config import Settings
 
 CONCURRENCY = 32  # domains checked at once (each costs one to three queries)
+# One call's whole DNS budget (s): 1,000 distinct domains that never answer must not hold an HTTP request
+# for minutes; what is not settled by then is "unknown" (null), like a timeout.
+CALL_BUDGET = 20.0
 CACHE_NAMESPACE = "mail-domains"
 
 
@@ -57,11 +60,15 @@ async def _ask_all(
 ) -> dict[str, MailReason]:
     client = dns_client_for(settings)
     semaphore = asyncio.Semaphore(CONCURRENCY)
+    call_deadline = time.monotonic() + CALL_BUDGET
 
     async def one(domain: str) -> tuple[str, MailReason]:
         async with semaphore:
-            deadline = time.monotonic() + settings.dns_domain_budget
-            reason = await mail_reason(client, domain, deadline=deadline)
+            deadline = min(time.monotonic() + settings.dns_domain_budget, call_deadline)
+            if deadline <= time.monotonic():
+                reason = MailReason.DNS_UNANSWERED
+            else:
+                reason = await mail_reason(client, domain, deadline=deadline)
         if progress is not None:
             progress(1)
         return domain, reason

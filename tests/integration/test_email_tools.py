@@ -236,3 +236,17 @@ def test_cli_table_json_and_file(world, tmp_path):
     assert table.exit_code == 0, table.output
     assert "kisi0@m365.com.tr" in table.stdout and "61 addresses" in table.output
     assert CliRunner().invoke(main, ["email", "validate"]).exit_code != 0
+
+
+def test_one_calls_dns_work_is_bounded(world, monkeypatch):
+    """640 distinct domains that never answer: unknown (null) within the call's budget, not 640 timeouts in turn."""
+    import time
+
+    from shared.services import email_tools
+
+    runtime, keys = world
+    monkeypatch.setattr(email_tools, "CALL_BUDGET", 0.3)
+    started = time.monotonic()
+    got = _results(runtime, keys["scan"], [f"x@d{i}.slow.com" for i in range(640)])
+    assert time.monotonic() - started < 2.5
+    assert {(item["deliverable"], item["reason"]) for item in got.values()} == {(None, "dns_unanswered")}
