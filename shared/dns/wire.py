@@ -221,7 +221,10 @@ def parse_response(wire: bytes) -> Response:
             offset += 4
         answers: list[Record] = []
         for _ in range(ancount):
-            owner, offset = decode_name(wire, offset)
+            if qdcount == 1 and wire[offset : offset + 2] == b"\xc0\x0c":  # a pointer to the question's name
+                owner, offset = qname, offset + 2
+            else:
+                owner, offset = decode_name(wire, offset)
             rdtype, _, ttl, rdlen = _RR.unpack_from(wire, offset)
             offset += 10
             end = offset + rdlen
