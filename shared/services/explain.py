@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from shared.core.models import ScanRecord
 from shared.core.sales import SalesSummary, build_sales_summary
 from shared.core.scoring import ScoreResult, score_record
+from shared.core.technologies import detect as detect_technologies
 from shared.services.lead_facts import facts_from
 
 if TYPE_CHECKING:
@@ -66,6 +67,9 @@ def explain_lead(leads: LeadStore, domain: str, *, changes: int = 50) -> LeadExp
     if detail is None or detail.record is None:
         return None
     record = ScanRecord.model_validate(detail.record)
+    # Technologies from the data in force, like the score from the rules in force: a snapshot saved
+    # before a vendor was added to technologies.yaml (or before technographics) shows it at once.
+    record = record.model_copy(update={"technologies": detect_technologies(record)})
     score = score_record(record, extra=facts_from(detail.referrals))
     lead = dict(detail.lead)
     lead.update(

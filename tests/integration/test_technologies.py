@@ -197,3 +197,20 @@ def test_dynamics_365_document_and_an_optional_column(world, tmp_path):
     assert mapping.payload(document)["new_technologies"] == "; ".join(EXPECTED)
     plain = lead_document(runtime, runtime.leads.lead("plain.com.tr"), None)
     assert mapping.payload(plain)["new_technologies"] is None
+
+
+def test_a_snapshot_saved_before_technographics_is_explained_with_them(world):
+    """The lead detail, summary and D365 document detect technologies from the stored snapshot with the
+    data in force (as the score uses the rules in force), so an old snapshot shows them before a rescan."""
+    runtime, key, _ = world
+    from shared.core.results import ScanResult
+    from shared.core.scoring import score_record
+
+    record = runtime.leads.latest_record(TECH)
+    old = record.model_copy(update={"technologies": []})
+    runtime.leads.save([ScanResult(old, score_record(old))])
+    assert runtime.leads.latest_record(TECH).technologies == []
+    detail = _json(runtime, key, f"/v1/leads/{TECH}")
+    assert [t["name"] for t in detail["snapshot"]["technologies"]] == EXPECTED
+    summary = _json(runtime, key, f"/v1/leads/{TECH}/sales-summary", lang="en")
+    assert "Zoom" in summary["technologies_line"]
