@@ -185,8 +185,11 @@ class LeadStore:
             for tech in result.record.technologies:
                 rows[(domain_id, tech.name)] = {"domain_id": domain_id, "name": tech.name, "category": tech.category}
         session.execute(delete(LeadTechnologyRow).where(LeadTechnologyRow.domain_id.in_(sorted(written))))
-        if rows:
-            session.execute(LeadTechnologyRow.__table__.insert(), list(rows.values()))
+        if rows:  # two batches saving one domain at once: the second's rows are already there, not an error
+            insert = upsert(session, LeadTechnologyRow.__table__).on_conflict_do_nothing(
+                index_elements=["domain_id", "name"]
+            )
+            session.execute(insert, list(rows.values()))
 
     def _upsert_domains(self, session: Session, results: Sequence[ScanResult], now: datetime) -> dict[str, int]:
         rows: dict[str, dict[str, Any]] = {}
