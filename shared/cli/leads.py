@@ -39,15 +39,17 @@ def lead(domain: str, lang: str | None, as_json: bool, pdf_file: str | None, dat
         name = normalize(domain).name
     except InvalidDomainError as exc:
         raise click.BadParameter(exc.reason, param_hint="DOMAIN") from None
-    explanation = explain_lead(runtime_for(settings).leads, name)
+    runtime = runtime_for(settings)
+    explanation = explain_lead(runtime.leads, name)
     if explanation is None:
         raise click.ClickException(f"{name} has not been scanned yet; run: hunter scan {name}")
     if pdf_file is not None:
         from pathlib import Path
 
-        from shared.services.reports import render_reports
+        from shared.services.reports import lead_pdf
 
-        Path(pdf_file).write_bytes(render_reports([explanation], lang or settings.default_lang))
+        body = lead_pdf(runtime.leads, name, lang or settings.default_lang)  # what the API sends
+        Path(pdf_file).write_bytes(body or b"")
         err.print(f"Wrote {pdf_file}")
         return
     summary = explanation.summary(lang or settings.default_lang)

@@ -75,7 +75,8 @@ export function emailsSection(domain) {
         h("p", {}, deliverability(result.deliverable), " ", h("span", { class: "small", text: t(`emails.reason.${result.reason}`, {}, result.detail) })),
         dataTable({
           className: "emails-table",
-          headers: ["#", t("emails.address"), t("emails.role"), ""],
+          caption: t("emails.title"),
+          headers: ["#", t("emails.address"), t("emails.role"), h("th", { scope: "col" }, h("span", { class: "sr-only", text: t("emails.copy") }))],
           rows: result.addresses.map((item) =>
             h(
               "tr",
