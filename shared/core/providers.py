@@ -40,6 +40,47 @@ def host_matches(host: str, pattern: str) -> bool:
     return host == pattern
 
 
+class HostIndex:
+    """Host patterns → values, matched exactly like :func:`host_matches` but with one dictionary look-up
+    per label of the host instead of one comparison per pattern (classification is on the scan's hot
+    path). :meth:`first` answers the value of the first matching pattern in the order given, :meth:`all`
+    every matching value; answers are remembered per host (the same MX and SPF hosts recur)."""
+
+    MEMO = 20_000
+
+    def __init__(self, entries: list[tuple[str, Any]]) -> None:
+        self.values = [value for _, value in entries]
+        self.exact: dict[str, list[int]] = {}
+        self.wild: dict[str, list[int]] = {}
+        for order, (pattern, _) in enumerate(entries):
+            table, key = (self.wild, pattern[2:]) if pattern.startswith("*.") else (self.exact, pattern)
+            table.setdefault(key, []).append(order)
+        self._memo: dict[str, tuple[int, ...]] = {}
+
+    def _orders(self, host: str) -> tuple[int, ...]:
+        found = self._memo.get(host)
+        if found is None:
+            name = host.lower().rstrip(".")
+            orders = list(self.exact.get(name, ()))
+            suffix = name
+            while suffix:  # "*.x" is x itself or anything under it
+                orders.extend(self.wild.get(suffix, ()))
+                dot = suffix.find(".")
+                suffix = suffix[dot + 1 :] if dot >= 0 else ""
+            found = tuple(sorted(set(orders)))
+            if len(self._memo) >= self.MEMO:
+                self._memo.clear()
+            self._memo[host] = found
+        return found
+
+    def first(self, host: str) -> Any:
+        orders = self._orders(host)
+        return self.values[orders[0]] if orders else None
+
+    def all(self, host: str) -> set[Any]:
+        return {self.values[order] for order in self._orders(host)}
+
+
 @dataclass(frozen=True)
 class _Named:
     name: str
@@ -62,25 +103,32 @@ class ProviderData:
         self.min_weight: int = raw["min_weight"]
         self.tenant_size: dict[str, Any] = raw["tenant_size"]
         self.networks = build_networks(raw)  # hosting enrichment: who runs an address (shared/core/hosting.py)
+        # The same rules as indexes (see HostIndex): what an MX host is, and which providers a host names.
+        mx_entries: list[tuple[str, tuple[str, str | None]]] = [
+            (p, ("Hosting", h.name)) for h in self.hosting for p in h.patterns
+        ]
+        mx_entries += [
+            (p, (name, None)) for name, spec in self.providers.items() if name != "Hosting" for p in spec.get("mx", [])
+        ]
+        mx_entries += [(p, ("Local", h.name)) for h in self.local_hosts for p in h.patterns]
+        self._mx_index = HostIndex(mx_entries)
+        self._gateway_index = HostIndex([(p, g.name) for g in self.gateways for p in g.patterns])
+        self._local_index = HostIndex([(p, h.name) for h in self.local_hosts for p in h.patterns])
+        self.spf_index = HostIndex([(p, name) for name, spec in self.providers.items() for p in spec.get("spf", [])])
+        self.dkim_index = HostIndex(
+            [(p, name) for name, spec in self.providers.items() for p in spec.get("dkim_cname", [])]
+        )
 
     def mx_provider(self, host: str) -> tuple[str, str | None] | None:
-        """(provider, hosting company name) for an MX host, or None when unknown."""
-        for hosting in self.hosting:
-            if hosting.match(host):
-                return "Hosting", hosting.name
-        for name, spec in self.providers.items():
-            if name != "Hosting" and any(host_matches(host, p) for p in spec.get("mx", [])):
-                return name, None
-        for local in self.local_hosts:
-            if local.match(host):
-                return "Local", local.name
-        return None
+        """(provider, hosting company name) for an MX host, or None when unknown: the hosting platforms
+        first, then the providers, then the local hosts."""
+        return self._mx_index.first(host)  # type: ignore[no-any-return]
 
     def gateway(self, host: str) -> str | None:
-        return next((g.name for g in self.gateways if g.match(host)), None)
+        return self._gateway_index.first(host)  # type: ignore[no-any-return]
 
     def local_host(self, host: str) -> str | None:
-        return next((h.name for h in self.local_hosts if h.match(host)), None)
+        return self._local_index.first(host)  # type: ignore[no-any-return]
 
 
 @lru_cache(maxsize=1)
@@ -100,16 +148,18 @@ def _evidence(record: ScanRecord, data: ProviderData) -> tuple[dict[str, int], d
 
     includes = record.spf.all_includes if record.spf else []
     dkim_found = {s.selector: s for s in record.dkim}
+    spf_names = [(include, data.spf_index.all(include)) for include in includes]
+    dkim_names = [(s, data.dkim_index.all(_cname_zone(s.cname))) for s in dkim_found.values() if s.cname]
     for provider, spec in data.providers.items():
-        for include in includes:
-            if any(host_matches(include, p) for p in spec.get("spf", [])):
+        for include, names in spf_names:
+            if provider in names:
                 add(provider, "spf", f"SPF include:{include}")
         for label, targets in spec.get("cname", {}).items():
             target = record.cnames.get(label)
             if target and any(host_matches(target, p) for p in targets):
                 add(provider, "cname", f"{label}.{record.domain} CNAME {target}")
-        for selector in dkim_found.values():
-            if selector.cname and any(host_matches(_cname_zone(selector.cname), p) for p in spec.get("dkim_cname", [])):
+        for selector, names in dkim_names:
+            if provider in names:
                 add(provider, "dkim_cname", f"DKIM {selector.selector} CNAME {selector.cname}")
         for name in spec.get("dkim_selector_key", []):
             if name in dkim_found and dkim_found[name].has_key:

@@ -436,3 +436,32 @@ def test_tenant_from_both_dkim_cname_forms(cname: str, tenant: str | None) -> No
     from shared.core.providers import tenant_from_dkim_cname
 
     assert tenant_from_dkim_cname(cname) == tenant
+
+
+def test_the_host_indexes_answer_like_the_pattern_lists() -> None:
+    """mx_provider, gateway and local_host (indexed) give what a walk over the patterns in file order gives."""
+    data = provider_data()
+
+    def linear_mx(host: str) -> tuple[str, str | None] | None:
+        for hosting in data.hosting:
+            if hosting.match(host):
+                return "Hosting", hosting.name
+        for name, spec in data.providers.items():
+            if name != "Hosting" and any(host_matches(host, p) for p in spec.get("mx", [])):
+                return name, None
+        return next((("Local", h.name) for h in data.local_hosts if h.match(host)), None)
+
+    patterns = [p for spec in data.providers.values() for kind in ("mx", "spf") for p in spec.get(kind, [])]
+    patterns = [p for p in patterns if isinstance(p, str)]  # Hosting's MX entries are in data.hosting
+    patterns += [p for item in data.hosting + data.gateways + data.local_hosts for p in item.patterns]
+    hosts = ["", "com", "example.com", "MAIL.Example.COM.", "notgoogle.com", "aspmx.l.google.com.evil.com"]
+    for pattern in patterns:
+        base = pattern.removeprefix("*.")
+        hosts += [base, base.upper() + ".", f"mx1.{base}", f"x{base}", f"{base}.example.com"]
+    for host in hosts:
+        assert data.mx_provider(host) == linear_mx(host), host
+        assert data.gateway(host) == next((g.name for g in data.gateways if g.match(host)), None), host
+        assert data.local_host(host) == next((h.name for h in data.local_hosts if h.match(host)), None), host
+        assert data.spf_index.all(host) == {
+            n for n, spec in data.providers.items() if any(host_matches(host, p) for p in spec.get("spf", []))
+        }, host
