@@ -35,7 +35,9 @@ class _Mirrored:
         self._labelnames = labelnames
         self._attributes = dict(zip(labelnames, values, strict=False))
 
-    def labels(self, *values: str) -> _Mirrored:
+    def labels(self, *values: str, **named: str) -> _Mirrored:
+        if named:  # Prometheus' keyword form: the metric's own label names, in its order
+            values = tuple(named[name] for name in self._metric._labelnames)
         return _Mirrored(self._metric.labels(*values), self._instrument, self._labelnames, tuple(map(str, values)))
 
     def inc(self, amount: float = 1) -> None:
