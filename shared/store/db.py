@@ -10,6 +10,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
+import pydantic_core
 from sqlalchemy import Connection, Engine, Table, create_engine, event, exc, make_url, text
 from sqlalchemy.dialects.sqlite import Insert
 from sqlalchemy.engine import ExceptionContext
@@ -21,6 +22,13 @@ from sqlalchemy.orm import Session, sessionmaker
 PING_AFTER_IDLE_SECONDS = 1.0
 # Pooled connections are replaced after this long (proxies and servers drop long-lived ones).
 POOL_RECYCLE_SECONDS = 1800
+
+
+def json_text(value: Any) -> str:
+    """What a JSON column stores: pydantic-core's encoder, several times faster than ``json.dumps`` on a scan
+    record, and it takes a pydantic model as it is (a snapshot's record is written without a dict in
+    between). Non-ASCII text stays UTF-8 instead of ``\\u`` escapes: the same JSON to every reader."""
+    return pydantic_core.to_json(value).decode()
 
 
 def make_engine(url: str, *, autocommit: bool = False, auth: str | None = None) -> Engine:
@@ -36,7 +44,12 @@ def make_engine(url: str, *, autocommit: bool = False, auth: str | None = None) 
     if url.startswith("sqlite"):
         # hide_parameters: a database error's text (which reaches exceptions, never logs) carries no bound
         # values — company names, a token cache, key hashes.
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, hide_parameters=True)
+        engine = create_engine(
+            url,
+            connect_args={"timeout": 30, "check_same_thread": False},
+            hide_parameters=True,
+            json_serializer=json_text,
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
@@ -79,6 +92,7 @@ def make_engine(url: str, *, autocommit: bool = False, auth: str | None = None) 
         pool_recycle=POOL_RECYCLE_SECONDS,
         connect_args=connect_args,
         hide_parameters=True,
+        json_serializer=json_text,
         **options,
     )
     _ping_when_idle(engine)

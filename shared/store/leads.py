@@ -140,7 +140,7 @@ class LeadStore:
                         "scanned_at": record.scanned_at or now,
                         "collector_version": record.collector_version,
                         "status": record.status.value,
-                        "record": record.model_dump(mode="json"),
+                        "record": record,  # serialised by the engine's json_serializer (db.json_text)
                     }
                 )
                 events.extend(
