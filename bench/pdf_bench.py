@@ -104,7 +104,7 @@ def main() -> None:
             sizes.append(size)
         timings.sort()
         print(f"demo leads: {len(domains)}; requests: {args.requests}")
-        print(f"cold first report: {_ms(cold)} ms (imports fpdf2 and fontTools, reduces both fonts once per process)")
+        print(f"cold first report: {_ms(cold)} ms (imports fpdf2 and its fontTools, first database read)")
         print(
             f"one report: median {_ms(statistics.median(timings))} ms, "
             f"p95 {_ms(timings[int(len(timings) * 0.95) - 1])} ms, max {_ms(timings[-1])} ms, "

@@ -12,30 +12,29 @@ input can crash the renderer or push a section past its pages.
 
 from __future__ import annotations
 
-import io
-import threading
 import unicodedata
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from functools import lru_cache
 from pathlib import Path
 
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
-from fpdf.fonts import TTFFont
 
 from shared.reports.model import EVIDENCE_KEYS, Bar, LeadReport
 
 FONT = "DejaVu"
 FONT_DIR = Path(__file__).with_name("fonts")
-REGULAR = FONT_DIR / "DejaVuSans.ttf"
+REGULAR = FONT_DIR / "DejaVuSans.ttf"  # the distribution's fonts, unchanged
 BOLD = FONT_DIR / "DejaVuSans-Bold.ttf"
+REPORT_REGULAR = FONT_DIR / "DejaVuSans-Report.ttf"  # what a report embeds: cut by devtools/report_fonts.py
+REPORT_BOLD = FONT_DIR / "DejaVuSans-Bold-Report.ttf"
 MAX_SECTION_PAGES = 3  # one lead never takes more, however long its history
 MAX_TEXT = 400  # characters kept of any one outside string before it is wrapped or cut
 REPLACEMENT = "\ufffd"
 # What a report draws from each font: Latin (Turkish included), Greek, Cyrillic, punctuation, currency,
-# arrows, maths, boxes and shapes, and U+FFFD. Everything else is replaced by U+FFFD. Reading these
-# ~1,700 glyphs instead of DejaVu's ~5,900 makes a report about three times faster to build and embed.
+# arrows, maths, boxes and shapes, and U+FFFD; everything else is replaced by U+FFFD. The -Report cuts
+# hold just these ~1,700 glyphs (of DejaVu's ~5,900) and no shaping or hinting tables, so fpdf2 reads
+# and subsets a third of the glyphs per document: a report is about three times faster.
 REPORT_CHARACTERS = (
     *range(0x20, 0x7F),
     *range(0xA0, 0x250),  # Latin-1, Latin Extended-A and -B: ç ğ ı İ ö ş ü
@@ -263,10 +262,8 @@ class _Document(FPDF):
         self.footer_text = footer
         self.set_margins(MARGIN, MARGIN, MARGIN)
         self.set_auto_page_break(True, margin=14)
-        for style, path in (("", REGULAR), ("B", BOLD)):
-            # FPDF.add_font reads a file; the same font object built from the process's reduced copy:
-            key = FONT.lower() + style
-            self.fonts[key] = TTFFont(self, io.BytesIO(_report_font(path)), key, style)  # type: ignore[arg-type]
+        self.add_font(FONT, "", str(REPORT_REGULAR))
+        self.add_font(FONT, "B", str(REPORT_BOLD))
         _learn_glyphs(self)
         self.set_creator("Hunter")
         self.set_lang("tr-TR" if lang == "tr" else "en-GB")
@@ -360,29 +357,6 @@ class _Document(FPDF):
         for line in self.lines(text, width, max_lines):
             self.set_x(MARGIN + indent)
             self.cell(width, size * 0.45, line, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-
-
-_font_lock = threading.Lock()
-
-
-@lru_cache(maxsize=4)
-def _report_font(path: Path) -> bytes:
-    """The bundled font reduced to :data:`REPORT_CHARACTERS` (fontTools' subsetter, once per process)."""
-    from fontTools import subset
-    from fontTools.ttLib import TTFont
-
-    with _font_lock:
-        font = TTFont(str(path), recalcTimestamp=False)
-        # No shaping, kerning or hinting in a report: only outlines, metrics and the character map are kept.
-        options = subset.Options(notdef_outline=True, recommended_glyphs=True, hinting=False, name_IDs=["*"])
-        options.layout_features = []
-        options.drop_tables = [*options.drop_tables, "FFTM", "GSUB", "GPOS", "GDEF", "kern", "MATH"]
-        subsetter = subset.Subsetter(options)
-        subsetter.populate(unicodes=REPORT_CHARACTERS)
-        subsetter.subset(font)
-        out = io.BytesIO()
-        font.save(out)
-        return out.getvalue()
 
 
 def _learn_glyphs(pdf: FPDF) -> None:

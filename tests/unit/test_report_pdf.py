@@ -8,13 +8,22 @@ import tomllib
 from pathlib import Path
 
 from shared.reports.model import LeadReport
-from shared.reports.pdf import BOLD, REGULAR, _Document, clean, render_pdf
+from shared.reports.pdf import (
+    BOLD,
+    REGULAR,
+    REPORT_BOLD,
+    REPORT_CHARACTERS,
+    REPORT_REGULAR,
+    _Document,
+    clean,
+    render_pdf,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_fonts_and_their_licence_ship_inside_the_package():
-    for font in (REGULAR, BOLD):
+    for font in (REGULAR, BOLD, REPORT_REGULAR, REPORT_BOLD):
         assert font.is_file() and font.stat().st_size > 100_000
         assert font.is_relative_to(ROOT / "shared")
     licence = (REGULAR.parent / "LICENSE.txt").read_text(encoding="utf-8")
@@ -28,12 +37,25 @@ def test_the_fonts_and_their_licence_ship_inside_the_package():
         for line in (ROOT / ".funcignore").read_text(encoding="utf-8").splitlines()
         if line.strip() and not line.startswith("#")
     ]
-    for path in ("shared/reports/fonts/DejaVuSans.ttf", "shared/reports/fonts/LICENSE.txt"):
+    for path in ("shared/reports/fonts/DejaVuSans-Report.ttf", "shared/reports/fonts/LICENSE.txt"):
         parts = path.split("/")
         for pattern in ignored:
             bare = pattern.rstrip("/")
             assert not any(fnmatch.fnmatch(part, bare) for part in parts), (path, pattern)
             assert not fnmatch.fnmatch(path, bare), (path, pattern)
+
+
+def test_the_report_cuts_of_the_fonts_are_current():
+    """What a report embeds is the bundled fonts cut to REPORT_CHARACTERS (python -m devtools.report_fonts)."""
+    from fontTools.ttLib import TTFont
+
+    for full, cut in ((REGULAR, REPORT_REGULAR), (BOLD, REPORT_BOLD)):
+        wanted = set(TTFont(str(full)).getBestCmap()) & set(REPORT_CHARACTERS)
+        assert {ord(c) for c in "şığİçöüŞĞÇÖÜ€₺…•—"} <= wanted
+        assert set(TTFont(str(cut)).getBestCmap()) == wanted, (
+            f"{cut.name} is stale: run python -m devtools.report_fonts"
+        )
+        assert "GSUB" not in TTFont(str(cut)) and "glyf" in TTFont(str(cut))
 
 
 def test_outside_text_is_cleaned_before_it_is_drawn():
