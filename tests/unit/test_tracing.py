@@ -250,3 +250,16 @@ def test_spans_are_free_when_off():
     assert span is telemetry.NO_SPAN
     assert telemetry.inject() == {} and telemetry.current_ids() is None
     assert telemetry.message_context(json.dumps({"v": 1, "traceparent": TRACEPARENT})) is None
+
+
+def test_application_insights_entra_sign_in_uses_the_managed_identity_the_infra_names(monkeypatch):
+    """``APPLICATIONINSIGHTS_AUTHENTICATION_STRING`` as infra/bicep sets it (either order of the parts)."""
+    from azure.identity import ManagedIdentityCredential
+
+    monkeypatch.delenv("APPLICATIONINSIGHTS_AUTHENTICATION_STRING", raising=False)
+    assert telemetry._azure_credential() is None
+    for text in ("ClientId=1111-2222;Authorization=AAD", "Authorization=AAD;ClientId=1111-2222", "Authorization=AAD"):
+        monkeypatch.setenv("APPLICATIONINSIGHTS_AUTHENTICATION_STRING", text)
+        assert isinstance(telemetry._azure_credential(), ManagedIdentityCredential)
+    monkeypatch.setenv("APPLICATIONINSIGHTS_AUTHENTICATION_STRING", "Authorization=Other")
+    assert telemetry._azure_credential() is None
