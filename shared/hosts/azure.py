@@ -108,6 +108,7 @@ def _timer_function(function: TimerTrigger) -> Callable[[func.TimerRequest], Awa
                 await function.resolve()(runtime)
             except Exception as exc:
                 telemetry.failed(current, exc)
+                telemetry.capture(exc, timer=function.name)  # Sentry (the host only logs it)
                 raise
 
     return _named(handle, function, function.summary)
