@@ -28,8 +28,8 @@ if TYPE_CHECKING:
     from shared.config import Settings
 
 CONCURRENCY = 32  # domains checked at once (each costs one to three queries)
-# One call's whole DNS budget (s): 1,000 distinct domains that never answer must not hold an HTTP request
-# for minutes; what is not settled by then is "unknown" (null), like a timeout.
+# One API call's whole DNS budget (s): 1,000 distinct domains that never answer must not hold an HTTP
+# request for minutes; what is not settled by then is "unknown" (null), like a timeout. The CLI has none.
 CALL_BUDGET = 20.0
 CACHE_NAMESPACE = "mail-domains"
 
@@ -56,11 +56,11 @@ async def mail_reason(client: DnsClient, domain: str, *, deadline: float | None 
 
 
 async def _ask_all(
-    settings: Settings, domains: list[str], progress: Callable[[int], None] | None
+    settings: Settings, domains: list[str], progress: Callable[[int], None] | None, budget: float
 ) -> dict[str, MailReason]:
     client = dns_client_for(settings)
     semaphore = asyncio.Semaphore(CONCURRENCY)
-    call_deadline = time.monotonic() + CALL_BUDGET
+    call_deadline = time.monotonic() + budget  # inf: none
 
     async def one(domain: str) -> tuple[str, MailReason]:
         async with semaphore:
@@ -80,9 +80,16 @@ async def _ask_all(
 
 
 def mail_reasons(
-    settings: Settings, domains: Iterable[str], *, progress: Callable[[int], None] | None = None
+    settings: Settings,
+    domains: Iterable[str],
+    *,
+    progress: Callable[[int], None] | None = None,
+    budget: float | None = None,
 ) -> dict[str, MailReason]:
-    """The verdict for each distinct domain: from the cache, else asked once each, concurrently."""
+    """The verdict for each distinct domain: from the cache, else asked once each, concurrently; with a
+    ``budget`` (seconds), what is not settled within it is ``dns_unanswered``. ``None``: the module's
+    :data:`CALL_BUDGET` (read at call time); pass ``float("inf")`` for none."""
+    budget = CALL_BUDGET if budget is None else budget
     wanted = list(dict.fromkeys(domains))
     if not wanted:
         return {}
@@ -99,7 +106,7 @@ def mail_reasons(
             progress(len(found))
     missing = [domain for domain in wanted if domain not in found]
     if missing:
-        asked = aio.run(_ask_all(settings, missing, progress))
+        asked = aio.run(_ask_all(settings, missing, progress, budget))
         found.update(asked)
         if ttl > 0:
             cache.set_many(
@@ -130,7 +137,11 @@ def result_item(check: AddressCheck, reason: MailReason | None) -> dict[str, Any
 
 
 def validate_emails(
-    settings: Settings, emails: list[str], *, progress: Callable[[int], None] | None = None
+    settings: Settings,
+    emails: list[str],
+    *,
+    progress: Callable[[int], None] | None = None,
+    budget: float | None = None,
 ) -> list[dict[str, Any]]:
     """Every address checked, in input order; DNS asked once per distinct valid domain.
 
@@ -148,7 +159,7 @@ def validate_emails(
         if progress is not None:
             progress(count)
 
-    reasons = mail_reasons(settings, domains, progress=None if progress is None else domain_done)
+    reasons = mail_reasons(settings, domains, progress=None if progress is None else domain_done, budget=budget)
     if progress is not None:
         progress(len(domains) - len(per_domain))  # repeats of a domain settle with it
     return [result_item(check, reasons.get(check.domain) if check.domain else None) for check in checks]

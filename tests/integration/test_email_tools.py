@@ -250,3 +250,12 @@ def test_one_calls_dns_work_is_bounded(world, monkeypatch):
     got = _results(runtime, keys["scan"], [f"x@d{i}.slow.com" for i in range(640)])
     assert time.monotonic() - started < 2.5
     assert {(item["deliverable"], item["reason"]) for item in got.values()} == {(None, "dns_unanswered")}
+
+
+def test_the_cli_has_no_overall_time_cap(world, monkeypatch):
+    from shared.services import email_tools
+
+    monkeypatch.setattr(email_tools, "CALL_BUDGET", 0.0)  # the API would answer "unknown" for everything
+    result = CliRunner().invoke(main, ["email", "validate", "info@m365.com.tr", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["deliverable"] is True
