@@ -112,6 +112,10 @@ def scan(
             progress.advance(task)
 
     progress = task = None
+    if input_file is not None:
+        from shared.scan.gc_tuning import tune_for_bulk_scan
+
+        tune_for_bulk_scan()
     try:
         if input_file is not None and err.is_terminal:  # a redirected stderr gets the summary line only
             progress = Progress(

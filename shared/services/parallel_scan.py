@@ -28,11 +28,13 @@ def _worker(
     from shared.core.inputs import read_file
     from shared.core.results import result_line
     from shared.runtime import Runtime
+    from shared.scan.gc_tuning import tune_for_bulk_scan
     from shared.scan.pipeline import run_pipeline
     from shared.services.after_scan import AfterScan
 
     settings = Settings.model_validate_json(settings_json)
     store = AfterScan(Runtime(settings)) if save else None
+    tune_for_bulk_scan()
     buffer: list[str] = []
 
     def on_result(result) -> None:

@@ -1,0 +1,20 @@
+"""Garbage-collector settings for a process that scans in bulk (``hunter scan`` and its workers).
+
+A bulk scan allocates millions of short-lived objects (DNS answers, records, SQL parameters) while
+it keeps a large DNS answer cache alive: with CPython's default thresholds (700, 10, 10) the cyclic
+collector runs thousands of times a minute and walks that cache on every full collection — about a
+quarter of the scanner's CPU (2.0 → 1.5 ms per domain measured without the store). The objects alive
+once the process has started (modules, settings, the data files) are frozen out of collection and
+the thresholds raised; reference cycles are still collected, only less often.
+"""
+
+from __future__ import annotations
+
+import gc
+
+THRESHOLDS = (50_000, 20, 100)
+
+
+def tune_for_bulk_scan() -> None:
+    gc.freeze()
+    gc.set_threshold(*THRESHOLDS)
