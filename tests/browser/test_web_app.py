@@ -464,3 +464,22 @@ def test_lead_pdf_button_and_role_addresses_with_copy(page, web):
     assert body.startswith(b"%PDF-")
     expect(page.locator("#toast")).to_contain_text("PDF raporu indirildi")
     shot(page, "lead-tools-tr")
+
+
+def test_call_list_pdf_of_the_filtered_leads(page, web, tmp_path):
+    """The Leads screen's "Call list (PDF)": the current filters and sort, POSTed, one section per lead."""
+    import subprocess
+
+    sign_in(page, web, key="read", route="#/leads?segment=Existing&sort=-score")
+    expect(page.locator("table.leads-table tbody tr")).to_have_count(3)
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Arama listesi (PDF)").click()
+    target = tmp_path / "call-list.pdf"
+    info.value.save_as(str(target))
+    assert info.value.suggested_filename == "hunter-leads.pdf"
+    pages = subprocess.run(["pdfinfo", str(target)], capture_output=True, text=True, check=True, timeout=30).stdout
+    assert re.search(r"^Pages:\s+3$", pages, re.M)
+    text = subprocess.run(
+        ["pdftotext", str(target), "-"], capture_output=True, text=True, check=True, timeout=30
+    ).stdout
+    assert "m365.com.tr" in text and "google.com.tr" not in text and "MÜŞTERİ ADAYI RAPORU" in text

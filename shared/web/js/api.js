@@ -87,9 +87,9 @@ export async function api(path, { method = "GET", json, body, headers = {}, raw 
   return response.json();
 }
 
-/** Fetch a file with the key header and hand it to the browser as a download. */
-export async function download(path, fallbackName) {
-  const response = await api(path, { raw: true, headers: { Accept: "*/*" } });
+/** Fetch a file with the key header and hand it to the browser as a download (a POST with `json` for a body). */
+export async function download(path, fallbackName, { method = "GET", json } = {}) {
+  const response = await api(path, { raw: true, method, json, headers: { Accept: "*/*" } });
   const blob = await response.blob();
   const disposition = response.headers.get("Content-Disposition") || "";
   const named = /filename\*?=(?:UTF-8'')?"?([^";]+)"?/i.exec(disposition);

@@ -32,6 +32,33 @@ export function reportButton(domain) {
   });
 }
 
+/** "Call list PDF": the leads the list's filters match, in its order, one report section each (at most 50). */
+export function callListButton(filters, sort) {
+  return h("button", {
+    type: "button",
+    class: "btn",
+    "data-action": "call-list-pdf",
+    text: t("leads.callListPdf"),
+    title: t("leads.callListPdfHint"),
+    onclick: async (event) => {
+      const button = event.currentTarget;
+      button.disabled = true;
+      button.setAttribute("aria-busy", "true");
+      try {
+        const body = { ...filters, lang: getLang() };
+        if (sort) body.sort = sort;
+        const name = await download("/leads/report.pdf", "hunter-leads.pdf", { method: "POST", json: body });
+        toast(t("leads.exported", { name }), "success");
+      } catch (error) {
+        toast(errorText(error), "error");
+      } finally {
+        button.disabled = false;
+        button.removeAttribute("aria-busy");
+      }
+    },
+  });
+}
+
 function deliverability(value) {
   if (value === true) return h("span", { class: "pill d365-synced", text: t("emails.deliverable") });
   if (value === false) return h("span", { class: "pill d365-failed", text: t("emails.notDeliverable") });

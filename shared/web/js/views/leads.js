@@ -1,6 +1,7 @@
 // Leads: server-side filters, sorting and cursor paging; the view lives in the URL (#/leads?priority=P1&sort=-score).
 
 import { api, download, queryString } from "../api.js";
+import { callListButton } from "./lead_tools.js";
 import { clear, h, svgIcon } from "../dom.js";
 import { dateTime, getLang, num, t } from "../i18n.js";
 import { d365Badge, dataTable, emptyState, errorBox, filterActions, filterInput, filterSelect, formFilters, loading, priorityBadge, setTitle, toast } from "../ui.js";
@@ -160,6 +161,7 @@ export async function render(root, ctx) {
       }),
     ),
   );
+  exportButtons.append(callListButton(filters, sort));
   if (ctx.can("scan")) exportButtons.append(rescanButton(ctx, filters));
   root.append(h("div", { class: "page-head" }, heading, exportButtons), summary);
   const formSlot = h("div", {}, loading());
