@@ -25,7 +25,14 @@ from shared.scan.pipeline import run_pipeline
 from shared.services.after_scan import AfterScan
 from tests.integration.zones import RECORDS
 
-pytestmark = pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils is not installed")
+
+@pytest.fixture(autouse=True, scope="module")
+def _poppler() -> None:
+    """Fails (never skips) without poppler-utils: the PDFs must be read back (scripts/setup installs it)."""
+    missing = [tool for tool in ("pdftotext", "pdfinfo", "pdftoppm") if shutil.which(tool) is None]
+    if missing:
+        pytest.fail(f"poppler-utils is not installed ({', '.join(missing)} missing): run scripts/setup")
+
 
 HOSTILE = "\u202eŞirket\x00\x07 " + "Çok-uzun-bir-şirket-adı-" * 40 + " 😀🧪\U000e0041\ufeff İĞŞÇÖÜ ığşçöü " + "x" * 500
 SEED = [
