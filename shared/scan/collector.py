@@ -102,7 +102,8 @@ class Collector:
             for label, answer in zip(DISCOVERY_CNAMES, cname_answers, strict=True)
             if answer.cnames
         }
-        return ScanRecord(
+        # Built from answers the client has already checked: construct, not validate (the scan's hot path).
+        return ScanRecord.model_construct(
             input=raw_input if raw_input is not None else domain.unicode,
             domain=name,
             domain_unicode=domain.unicode,
@@ -131,7 +132,7 @@ class Collector:
         if not exchanges and answer.records:  # RFC 7505 null MX ("0 ."): no mail, and no host to list
             return ScanStatus.NULL_MX, None, []
         hosts = sorted(
-            (MxHost(preference=r.preference, host=r.exchange) for r in exchanges),
+            (MxHost.model_construct(preference=r.preference, host=r.exchange, addresses=[]) for r in exchanges),
             key=lambda h: (h.preference, h.host),
         )
         lookups = [
@@ -199,4 +200,6 @@ def _dkim(selector: str, answer: Answer) -> DkimSelector | None:
         return None
     texts = " ".join(answer.texts()).replace(" ", "").lower()
     has_key = "p=" in texts and "p=;" not in texts and not texts.endswith("p=")
-    return DkimSelector(selector=selector, cname=answer.cnames[0] if answer.cnames else None, has_key=has_key)
+    return DkimSelector.model_construct(
+        selector=selector, cname=answer.cnames[0] if answer.cnames else None, has_key=has_key
+    )
