@@ -56,7 +56,8 @@ class EmailValidateOut(_Strict):
 
 class SuggestedEmail(_Strict):
     rank: int = Field(description="1 = the most common among Turkish companies")
-    email: str
+    email: str = Field(description="the address with the domain in ASCII (IDNA) form, which every mail system takes")
+    email_unicode: str | None = Field(None, description="the same address in Unicode, for an internationalised domain")
     local_part: str
     note_en: str
     note_tr: str
@@ -66,6 +67,7 @@ class SuggestedEmail(_Strict):
 
 class LeadEmailsOut(_Strict):
     domain: str
+    domain_unicode: str | None = Field(None, description="the domain in Unicode when it is internationalised")
     deliverable: bool | None = Field(description=DELIVERABLE_TEXT)
     reason: Reason
     detail: str

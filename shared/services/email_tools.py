@@ -166,10 +166,16 @@ def validate_emails(
 
 
 def lead_addresses(settings: Settings, domain: str) -> dict[str, Any]:
-    """The role addresses to try at ``domain`` (a lead's ASCII domain), ranked, with its mail DNS."""
+    """The role addresses to try at ``domain`` (a lead's ASCII domain), ranked, with its mail DNS; for an
+    internationalised domain each address also in Unicode (``info@şirket.com.tr``)."""
+    from shared.core.domains import normalize
+
     reason = mail_reasons(settings, [domain])[domain]
+    unicode_name = normalize(domain).unicode
+    unicode_name = unicode_name if unicode_name != domain else None
     return {
         "domain": domain,
+        "domain_unicode": unicode_name,
         "deliverable": DELIVERABLE[reason],
         "reason": reason.value,
         "detail": REASON_TEXT[reason],
@@ -177,6 +183,7 @@ def lead_addresses(settings: Settings, domain: str) -> dict[str, Any]:
             {
                 "rank": rank,
                 "email": address,
+                "email_unicode": f"{item.local}@{unicode_name}" if unicode_name else None,
                 "local_part": item.local,
                 "note_en": item.note_en,
                 "note_tr": item.note_tr,

@@ -57,7 +57,8 @@ def world(tmp_path, dns_server_factory, monkeypatch):
     )
     runtime = Runtime(settings)
     set_runtime(runtime)
-    aio.run(run_pipeline([InputRow("m365.com.tr", "Işık A.Ş."), InputRow("nullmx.com")], settings, AfterScan(runtime)))
+    rows = [InputRow("m365.com.tr", "Işık A.Ş."), InputRow("nullmx.com"), InputRow("şirket.com.tr")]
+    aio.run(run_pipeline(rows, settings, AfterScan(runtime)))
     keys = {scope: runtime.keys.create(f"k-{scope}", [scope])[0] for scope in ("read", "scan")}
     yield runtime, keys
     set_runtime(None)
@@ -211,6 +212,15 @@ def test_a_leads_role_addresses_ranked_with_its_deliverability(world):
     assert emails[:2] == ["info@m365.com.tr", "iletisim@m365.com.tr"]
     assert [item["rank"] for item in body["addresses"]] == list(range(1, len(emails) + 1))
     assert all(item["deliverable"] is True and item["note_tr"] for item in body["addresses"])
+
+    assert body["domain_unicode"] is None and body["addresses"][0]["email_unicode"] is None
+    idn = json.loads(get("şirket.com.tr").body_bytes())
+    assert idn["domain"] == "xn--irket-idb.com.tr" and idn["domain_unicode"] == "şirket.com.tr"
+    assert idn["deliverable"] is True
+    assert (idn["addresses"][1]["email"], idn["addresses"][1]["email_unicode"]) == (
+        "iletisim@xn--irket-idb.com.tr",
+        "iletisim@şirket.com.tr",
+    )
 
     nullmx = json.loads(get("nullmx.com").body_bytes())
     assert nullmx["deliverable"] is False and nullmx["reason"] == "null_mx"

@@ -109,7 +109,7 @@ export function emailsSection(domain) {
               "tr",
               {},
               h("td", { class: "num", text: String(item.rank) }),
-              h("td", {}, h("code", { text: item.email })),
+              h("td", {}, h("code", { text: item.email }), item.email_unicode ? h("span", { class: "small muted", text: ` (${item.email_unicode})` }) : null),
               h("td", { text: turkish ? item.note_tr : item.note_en }),
               h("td", {}, copyButton(item.email)),
             ),
