@@ -139,14 +139,10 @@ class Metrics:
 def _instruments(metrics: Metrics) -> dict[str, Any]:
     """With OpenTelemetry on: the same figures as OpenTelemetry instruments. The counters become
     :class:`_Mirrored` (one ``inc`` counts in both); the histogram and the gauges are recorded beside
-    the Prometheus ones in :meth:`Metrics.observe` and :meth:`Metrics.set_queues`."""
+    the Prometheus ones in :meth:`Metrics.observe` and :meth:`Metrics.set_queues`. The request
+    counter is the histogram's count (same attributes), not a second instrument."""
     meter = telemetry.meter()
     counters = {
-        "requests": (
-            "hunter.http.requests",
-            "HTTP requests",
-            ("hunter.route", "http.request.method", "http.response.status_code"),
-        ),
         "scans": ("hunter.scans", "Domains scanned", ("status",)),
         "dns_queries": ("hunter.dns.queries", "DNS queries sent", ()),
         "dns_cache_hits": ("hunter.dns.cache_hits", "DNS answers served from cache", ()),
