@@ -16,12 +16,17 @@ from datetime import UTC, datetime
 from shared.core import dmarc, spf
 from shared.core.domains import Domain
 from shared.core.models import DkimSelector, DmarcInfo, HostingInfo, MxHost, ScanRecord, ScanStatus, SpfInfo
+from shared.core.providers import provider_data
 from shared.core.technologies import txt_prefixes
 from shared.dns.client import Answer, DnsClient, Outcome
 from shared.scan import whois as whois_lookup
 from shared.scan.hosting import HostingEnricher
 
 DISCOVERY_CNAMES = ("autodiscover", "enterpriseregistration", "enterpriseenrollment", "lyncdiscover")
+# Questions only one mailbox provider answers: its DKIM selectors (and, for Microsoft 365, the
+# discovery CNAMEs above). They are asked once the MX and apex TXT show that provider is possible
+# (see possible_providers); every other selector is asked of every domain.
+PROVIDER_SELECTORS = {"selector1": "M365", "selector2": "M365", "google": "Google", "zmail": "Zoho"}
 VERIFICATION_PREFIXES = (
     "ms=",
     "google-site-verification=",
@@ -82,26 +87,28 @@ class Collector:
         txt_task = self._apex_txt(name, deadline)
         dmarc_task = query(f"_dmarc.{name}", "TXT", deadline=deadline)
         ns_task = query(name, "NS", deadline=deadline)
-        dkim_tasks = [query(f"{s}._domainkey.{name}", "TXT", deadline=deadline) for s in self.dkim_selectors]
-        cname_tasks = [query(f"{label}.{name}", "CNAME", deadline=deadline) for label in DISCOVERY_CNAMES]
+        always = [s for s in self.dkim_selectors if s not in PROVIDER_SELECTORS]
+        dkim_tasks = [query(f"{s}._domainkey.{name}", "TXT", deadline=deadline) for s in always]
         whois_task = (
             whois_lookup.lookup(name, server=self.whois_server, timeout=self.whois_timeout)
             if self.whois_enabled
             else _none()
         )
-        mx_result, (spf_info, verifications), dmarc_answer, ns_answer, whois, *rest = await asyncio.gather(
-            mx_task, txt_task, dmarc_task, ns_task, whois_task, *dkim_tasks, *cname_tasks
-        )
+        provider_task = self._provider_questions(name, deadline)
+        (
+            mx_result,
+            (spf_info, verifications),
+            dmarc_answer,
+            ns_answer,
+            whois,
+            by_provider,
+            *dkim_answers,
+        ) = await asyncio.gather(mx_task, txt_task, dmarc_task, ns_task, whois_task, provider_task, *dkim_tasks)
         status, error, mx = mx_result[:3]
         hosting = mx_result[3] if len(mx_result) > 3 else None
-        dkim_answers = rest[: len(dkim_tasks)]
-        cname_answers = rest[len(dkim_tasks) :]
-
-        cnames = {
-            label: answer.cnames[0]
-            for label, answer in zip(DISCOVERY_CNAMES, cname_answers, strict=True)
-            if answer.cnames
-        }
+        answered, cnames = by_provider
+        answered.update(zip(always, dkim_answers, strict=True))
+        dkim = [_dkim(s, answered[s]) for s in self.dkim_selectors if s in answered]
         # Built from answers the client has already checked: construct, not validate (the scan's hot path).
         return ScanRecord.model_construct(
             input=raw_input if raw_input is not None else domain.unicode,
@@ -112,7 +119,7 @@ class Collector:
             mx=mx,
             spf=spf_info,
             dmarc=_dmarc(dmarc_answer),
-            dkim=[sel for sel in map(_dkim, self.dkim_selectors, dkim_answers) if sel is not None],
+            dkim=[selector for selector in dkim if selector is not None],
             txt_verifications=verifications,
             cnames=cnames,
             ns=sorted(ns_answer.records),
@@ -121,6 +128,31 @@ class Collector:
             scanned_at=datetime.now(UTC),
             duration_ms=round((time.monotonic() - started) * 1000, 1),
         )
+
+    async def _provider_questions(self, name: str, deadline: float) -> tuple[dict[str, Answer], dict[str, str]]:
+        """The provider-specific questions (:data:`PROVIDER_SELECTORS`, the discovery CNAMEs) the MX and
+        apex TXT answers leave open → (DKIM answers by selector, discovery CNAME targets by label).
+
+        The MX and TXT questions here are the ones :meth:`_mx` and :meth:`_apex_txt` ask: the client
+        asks each once (in-flight de-duplication). These questions leave in the second round, beside
+        the MX hosts' addresses and the SPF includes, so a domain still costs two or three round trips.
+        """
+        query = self.client.query
+        mx, txt = await asyncio.gather(query(name, "MX", deadline=deadline), query(name, "TXT", deadline=deadline))
+        possible = possible_providers(mx, txt.texts())
+        selectors = [
+            s
+            for s in self.dkim_selectors
+            if s in PROVIDER_SELECTORS and (possible is None or PROVIDER_SELECTORS[s] in possible)
+        ]
+        labels = DISCOVERY_CNAMES if possible is None or "M365" in possible else ()
+        answers = await asyncio.gather(
+            *(query(f"{s}._domainkey.{name}", "TXT", deadline=deadline) for s in selectors),
+            *(query(f"{label}.{name}", "CNAME", deadline=deadline) for label in labels),
+        )
+        dkim, found = answers[: len(selectors)], answers[len(selectors) :]
+        cnames = {label: answer.cnames[0] for label, answer in zip(labels, found, strict=True) if answer.cnames}
+        return dict(zip(selectors, dkim, strict=True)), cnames
 
     async def _mx(self, name: str, deadline: float) -> tuple[ScanStatus, str | None, list[MxHost]]:
         answer = await self.client.query(name, "MX", deadline=deadline)
@@ -172,6 +204,45 @@ class Collector:
             return result.texts(), "ok" if result.ok else "void"
 
         return await spf.analyse(record, fetch, error=error), verifications
+
+
+def possible_providers(mx: Answer, texts: list[str]) -> frozenset[str] | None:
+    """The mailbox providers whose own questions are worth asking, or None for every provider.
+
+    None unless the MX answer names known providers for every host that is not a security gateway:
+    an unknown relay, the company's own server, a gateway alone, no MX, a null MX or a failed MX
+    question leave any provider possible. Otherwise the providers those MX hosts name, plus any the
+    apex TXT names by a verification record (``MS=ms…``, ``google-site-verification=``…) or an SPF
+    include or redirect (``spf.protection.outlook.com``…). A name that does not exist (NXDOMAIN) has
+    no names under it either (RFC 8020): no provider.
+    """
+    if mx.outcome is Outcome.NXDOMAIN:
+        return frozenset()
+    if not mx.ok:
+        return None
+    data = provider_data()
+    named: set[str] = set()
+    for record in mx.records:
+        host = record.exchange
+        if host in ("", ".") or data.gateway(host):
+            continue
+        found = data.mx_provider(host)
+        if found is None:
+            return None
+        named.add(found[0])
+    if not named:
+        return None
+    for text in texts:
+        lowered = text.strip().lower()
+        for provider, spec in data.providers.items():
+            if lowered.startswith(tuple(spec.get("txt", ()))):
+                named.add(provider)
+        if spf.is_spf(lowered):
+            for term in lowered.split()[1:]:
+                term = term.lstrip("+-~?")
+                if term.startswith(("include:", "redirect=")):
+                    named.update(data.spf_index.all(term[8:] if term.startswith("include:") else term[9:]))
+    return frozenset(named)
 
 
 def kept_txt(texts: list[str]) -> list[str]:

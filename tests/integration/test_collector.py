@@ -259,3 +259,54 @@ def test_the_tenant_behind_microsofts_new_dkim_form(dns_server_factory):
     assert record.provider == "M365"
     assert record.m365.tenant_domain == "yenitenant.onmicrosoft.com"
     assert any("yenitenant.y-v1.dkim.mail.microsoft" in text for text in record.m365.evidence)
+
+
+def test_provider_specific_questions_only_when_that_provider_is_possible():
+    """selector1/selector2 and the discovery CNAMEs (Microsoft 365), google and zmail are asked only when
+    the MX and apex TXT leave their provider possible; an unknown or own MX leaves every provider possible."""
+    from shared.dns import wire
+    from shared.dns.client import Answer, Outcome
+    from shared.scan.collector import possible_providers
+
+    def mx(*hosts: str) -> Answer:
+        return Answer("x.com", "MX", Outcome.OK, [wire.Mx(10 * i, h) for i, h in enumerate(hosts)])
+
+    google = mx("aspmx.l.google.com", "alt1.aspmx.l.google.com")
+    assert possible_providers(google, ["google-site-verification=abc"]) == {"Google"}
+    assert possible_providers(google, ["MS=ms12345678"]) == {"Google", "M365"}
+    assert possible_providers(google, ["v=spf1 include:_spf.google.com ~include:spf.protection.outlook.com -all"]) == {
+        "Google",
+        "M365",
+    }
+    assert possible_providers(mx("m365-com.mail.protection.outlook.com"), []) == {"M365"}
+    assert possible_providers(mx("smtp.secureserver.net"), ["v=spf1 redirect=zoho.com"]) == {"Hosting", "Zoho"}
+    assert possible_providers(mx("eu-smtp-inbound-1.mimecast.com"), []) is None  # the mailbox is behind the gateway
+    assert possible_providers(mx("mail.x.com"), []) is None  # the company's own server
+    assert possible_providers(mx("aspmx.l.google.com", "backup.example.net"), []) is None  # an unknown relay
+    assert possible_providers(Answer("x.com", "MX", Outcome.NODATA), []) is None
+    assert possible_providers(Answer("x.com", "MX", Outcome.TIMEOUT), []) is None
+    assert possible_providers(Answer("x.com", "MX", Outcome.NXDOMAIN), []) == frozenset()
+
+
+def test_a_google_domain_is_not_asked_microsofts_names(dns, monkeypatch):
+    from shared.dns.client import DnsClient
+
+    asked: list[str] = []
+    real_query = DnsClient.query
+
+    async def query(self, name, rdtype, *, deadline=None):
+        asked.append(name)
+        return await real_query(self, name, rdtype, deadline=deadline)
+
+    monkeypatch.setattr(DnsClient, "query", query)
+    record = scan_one(dns, "google.com.tr")
+    assert [s.selector for s in record.dkim] == ["google"] and record.provider == "Google"
+    assert not {
+        "selector1._domainkey.google.com.tr",
+        "autodiscover.google.com.tr",
+        "zmail._domainkey.google.com.tr",
+    } & {*asked}
+    asked.clear()
+    full = scan_one(dns, "m365.com.tr")  # M365: every Microsoft name asked, as before
+    assert {s.selector for s in full.dkim} == {"selector1", "selector2"} and len(full.cnames) == 4
+    assert "google._domainkey.m365.com.tr" not in asked and "s1._domainkey.m365.com.tr" in asked
