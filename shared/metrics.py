@@ -10,6 +10,9 @@ queues when ``/api/healthz/metrics`` is scraped (``shared.api.health.metrics``),
 process answers; across processes the most recent reading wins. Alert on
 ``hunter_queue_poison_messages > 0``: a poison message waits for an operator (it never expires on
 Azure or locally; SQS deletes it 14 days after it was first sent).
+
+With OpenTelemetry on (:mod:`shared.telemetry`) the same figures are OpenTelemetry instruments too,
+recorded in the same call (:func:`_instruments`); Prometheus stays as it is.
 """
 
 from __future__ import annotations
