@@ -68,9 +68,6 @@ def scan(
     is 0 when the run completed.
     """
     from shared.core.inputs import InputFileError, from_values, read_file
-    from shared.core.results import result_line
-    from shared.scan.pipeline import run_pipeline
-    from shared.services.after_scan import AfterScan
 
     if not domains and input_file is None:
         raise click.UsageError("give one or more DOMAINS or --input FILE")
@@ -128,7 +125,11 @@ def scan(
 
             list(itertools.islice(read_file(input_file, column), 1))  # a bad file fails here, not in a worker
             summary = scan_file_in_workers(input_file, column, settings, settings.scan_workers, save, on_line)
-        else:
+        else:  # the scanner's modules are imported here only: a parent of worker processes does not need them
+            from shared.core.results import result_line
+            from shared.scan.pipeline import run_pipeline
+            from shared.services.after_scan import AfterScan
+
             store = AfterScan(runtime_for(settings)) if save else None
             summary = aio.run(run_pipeline(rows, settings, store, lambda r: on_line(result_line(r))))
     except InputFileError as exc:
