@@ -109,8 +109,9 @@ class Collector:
         answered, cnames = by_provider
         answered.update(zip(always, dkim_answers, strict=True))
         dkim = [_dkim(s, answered[s]) for s in self.dkim_selectors if s in answered]
-        # Built from answers the client has already checked: construct, not validate (the scan's hot path).
-        return ScanRecord.model_construct(
+        # Validated, not model_construct: pydantic-core validates a record in ~5 us, while model_construct
+        # runs in Python and inspects each default_factory's signature per call (~160 us).
+        return ScanRecord(
             input=raw_input if raw_input is not None else domain.unicode,
             domain=name,
             domain_unicode=domain.unicode,
@@ -164,7 +165,7 @@ class Collector:
         if not exchanges and answer.records:  # RFC 7505 null MX ("0 ."): no mail, and no host to list
             return ScanStatus.NULL_MX, None, []
         hosts = sorted(
-            (MxHost.model_construct(preference=r.preference, host=r.exchange, addresses=[]) for r in exchanges),
+            (MxHost(preference=r.preference, host=r.exchange) for r in exchanges),
             key=lambda h: (h.preference, h.host),
         )
         lookups = [
@@ -271,6 +272,4 @@ def _dkim(selector: str, answer: Answer) -> DkimSelector | None:
         return None
     texts = " ".join(answer.texts()).replace(" ", "").lower()
     has_key = "p=" in texts and "p=;" not in texts and not texts.endswith("p=")
-    return DkimSelector.model_construct(
-        selector=selector, cname=answer.cnames[0] if answer.cnames else None, has_key=has_key
-    )
+    return DkimSelector(selector=selector, cname=answer.cnames[0] if answer.cnames else None, has_key=has_key)
