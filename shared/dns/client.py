@@ -30,7 +30,7 @@ import os
 import random
 import socket
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
@@ -233,6 +233,39 @@ def with_random_case(question: bytes) -> bytes:
     return (int.from_bytes(question, "big") ^ flips).to_bytes(size, "big")
 
 
+class _Slots:
+    """A counting semaphore for the queries in flight. asyncio.Semaphore's ``acquire`` calls ``locked()``,
+    which walks every waiter on each call; here a free slot costs one comparison, and a released slot
+    is handed to the longest waiter."""
+
+    __slots__ = ("free", "waiters")
+
+    def __init__(self, size: int) -> None:
+        self.free = size
+        self.waiters: deque[asyncio.Future[None]] = deque()
+
+    async def acquire(self) -> None:
+        if self.free > 0 and not self.waiters:
+            self.free -= 1
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.waiters.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.release()  # handed a slot, but cancelled before it could use it: pass it on
+            raise
+
+    def release(self) -> None:
+        while self.waiters:
+            waiter = self.waiters.popleft()
+            if not waiter.done():  # skips waiters cancelled while waiting
+                waiter.set_result(None)  # the slot goes to it directly; ``free`` stays as it is
+                return
+        self.free += 1
+
+
 class Limiter(Protocol):
     async def acquire(self) -> Any: ...
 
@@ -277,7 +310,7 @@ class DnsClient:
         self.servers = [parse_nameserver(s) for s in nameservers]
         self.timeout = timeout
         self.attempts = attempts
-        self._semaphore = asyncio.Semaphore(concurrency)
+        self._semaphore = _Slots(concurrency)
         self._limiter: Limiter | None = limiter or (_RateLimiter(qps) if qps > 0 else None)
         self._cache: OrderedDict[tuple[str, int], tuple[float, Answer]] = OrderedDict()
         self._cache_size = cache_size

@@ -188,3 +188,39 @@ def test_message_ids_are_unpredictable_and_source_ports_rotate(monkeypatch):
     answers, ports, stats = aio.run(main())
     assert all(a.ok for a in answers)
     assert stats["rotations"] >= 5 and len(ports) >= 5  # a new source port every ten questions
+
+
+def test_query_slots_hand_over_and_survive_cancellation():
+    """The in-flight cap: a released slot goes to the longest waiter; a waiter cancelled while waiting,
+    or after it was handed a slot, never loses that slot for the others."""
+    from shared.dns.client import _Slots
+
+    async def main():
+        slots = _Slots(1)
+        order: list[str] = []
+        await slots.acquire()
+
+        async def take(name: str) -> None:
+            await slots.acquire()
+            order.append(name)
+            slots.release()
+
+        first = asyncio.ensure_future(take("first"))
+        cancelled = asyncio.ensure_future(take("cancelled"))
+        last = asyncio.ensure_future(take("last"))
+        await asyncio.sleep(0)
+        cancelled.cancel()
+        await asyncio.sleep(0)
+        slots.release()
+        await asyncio.gather(first, last)
+        await slots.acquire()  # holds the only slot; the next two queue behind it
+        handed = asyncio.ensure_future(take("handed-then-cancelled"))
+        waiting = asyncio.ensure_future(take("after"))
+        await asyncio.sleep(0)
+        slots.release()  # handed to "handed-then-cancelled" ...
+        handed.cancel()  # ... which is cancelled before it runs: the slot must reach "after"
+        await asyncio.wait_for(waiting, 1.0)
+        return order, cancelled.cancelled(), slots.free
+
+    order, was_cancelled, free = aio.run(main())
+    assert order == ["first", "last", "after"] and was_cancelled and free == 1
