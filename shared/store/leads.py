@@ -485,7 +485,7 @@ def _lead_values(domain_id: int, result: ScanResult, *, changed: bool) -> dict[s
         "priority_category": score.priority_category if score else None,
         "priority_score": score.priority_score if score else None,
         "rules_version": score.rules_version if score else None,
-        "breakdown": [item.model_dump() for item in score.breakdown] if score else None,
+        "breakdown": list(score.breakdown) if score else None,  # the models: db.json_text serialises them
         "scan_count": 1,
         "scanned_at": record.scanned_at or utcnow(),
         "changed_at": (record.scanned_at or utcnow()) if changed else None,
