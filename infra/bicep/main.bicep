@@ -760,6 +760,8 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'AZURE_CLIENT_ID', value: identity.properties.clientId } // azure-identity's DefaultAzureCredential picks the user-assigned identity
         { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: insights.properties.ConnectionString }
         { name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', value: 'ClientId=${identity.properties.clientId};Authorization=AAD' }
+        { name: 'PYTHON_ENABLE_OPENTELEMETRY', value: 'true' } // with host.json telemetryMode OpenTelemetry: the host's and Hunter's spans are one trace
+        { name: 'OTEL_SERVICE_NAME', value: 'hunter' }
         { name: 'HUNTER_DATABASE_URL', value: 'postgresql+pg8000://${identity.name}@${postgres.properties.fullyQualifiedDomainName}:5432/${databaseName}?sslmode=require' }
         { name: 'HUNTER_DATABASE_AUTH', value: 'entra' } // the password of every new connection is an Entra access token of the identity
         { name: 'HUNTER_AUTO_MIGRATE', value: 'false' } // the deploy migrates (hunter migrate in infra/hooks), never a request
