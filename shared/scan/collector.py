@@ -1,10 +1,12 @@
 """Collect every DNS signal of one domain concurrently.
 
-All first-round questions (MX, apex TXT, DMARC, NS, every DKIM selector, the Microsoft
-discovery CNAMEs) leave at once; each chain continues as soon as its own answer arrives
-(MX → addresses of the MX hosts → with hosting enrichment on, the PTR of a few of them and of the
-apex address, asked beside the MX chain; SPF → includes), so a domain costs about as many round
-trips as its deepest chain (normally two or three), not the number of questions.
+All first-round questions (MX, apex TXT, DMARC, NS, the DKIM selectors any provider may use) leave
+at once; each chain continues as soon as its own answer arrives (MX → addresses of the MX hosts →
+with hosting enrichment on, the PTR of a few of them and of the apex address, asked beside the MX
+chain; SPF → includes; MX + apex TXT → the provider-specific questions — Microsoft 365's selectors
+and discovery CNAMEs, Google's and Zoho's selectors — when that provider is possible), so a domain
+costs about as many round trips as its deepest chain (normally two or three), not the number of
+questions.
 """
 
 from __future__ import annotations
