@@ -318,7 +318,7 @@ class DnsClient:
         self._shared = AsyncCacheBatcher(shared_cache) if shared_cache is not None and max_ttl > 0 else None
         self._shared_reads = self._shared_hits = 0  # in the current window
         self._shared_paused_until = 0.0
-        self._inflight: dict[tuple[str, int], asyncio.Future[Answer]] = {}
+        self._inflight: dict[tuple[str, int], asyncio.Future[Answer] | None] = {}
         self._sockets_per_server = sockets_per_server
         self._channels: dict[tuple[str, int], list[_UdpChannel]] = {}
         self._channel_lock = asyncio.Lock()
@@ -387,12 +387,13 @@ class DnsClient:
                 self.stats["cache_hits"] += 1
                 return hit[1]
             del self._cache[key]
-        pending = self._inflight.get(key)
-        if pending is not None:
+        if key in self._inflight:  # asked already and not answered yet: wait for that answer
             self.stats["cache_hits"] += 1
+            pending = self._inflight[key]
+            if pending is None:
+                pending = self._inflight[key] = asyncio.get_running_loop().create_future()
             return await asyncio.shield(pending)
-        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
-        self._inflight[key] = future
+        self._inflight[key] = None  # the future is made only when a second asker comes (most never do)
         shared: tuple[Answer, float] | None = None
         try:
             if self._shared is not None and self._shared_paused_until <= time.monotonic():
@@ -400,11 +401,12 @@ class DnsClient:
                 self._count_shared_read(shared is not None)
             answer = shared[0] if shared is not None else await self._resolve(name, qtype, deadline)
         except BaseException as exc:
-            future.set_result(Answer(name, wire.TYPE_NAMES[qtype], Outcome.TIMEOUT, detail=repr(exc)))
+            future = self._inflight.pop(key, None)
+            if future is not None and not future.done():
+                future.set_result(Answer(name, wire.TYPE_NAMES[qtype], Outcome.TIMEOUT, detail=repr(exc)))
             raise
-        finally:
-            self._inflight.pop(key, None)
-        if not future.done():
+        future = self._inflight.pop(key, None)
+        if future is not None and not future.done():
             future.set_result(answer)
         if answer.outcome.is_failure:
             return answer
@@ -485,7 +487,11 @@ class DnsClient:
             question = wire.question(name, qtype)  # encoded once: checked here, sent by _ask
         except (wire.WireError, UnicodeError) as exc:
             return Answer(name, rdtype, Outcome.ERROR, detail=f"not a valid DNS name ({exc})")
-        await self._semaphore.acquire()
+        slots = self._semaphore
+        if slots.free > 0 and not slots.waiters:  # the usual case, without a coroutine for acquire()
+            slots.free -= 1
+        else:
+            await slots.acquire()
         try:
             if self._limiter is not None:
                 await self._limiter.acquire()

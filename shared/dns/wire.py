@@ -127,8 +127,14 @@ def question(name: str, qtype: int) -> bytes:
 
 def query_for(qid: int, question: bytes, *, payload: int = 1232, rd: bool = True) -> bytes:
     """:func:`build_query` from a :func:`question` already encoded (the client encodes each name once)."""
-    header = _HEADER.pack(qid, FLAG_RD if rd else 0, 1, 0, 0, 1)
-    return header + question + b"\x00" + _OPT.pack(OPT, payload, 0, 0)
+    parts = _QUERY_PARTS.get((payload, rd))
+    if parts is None:  # the header after the ID, and the OPT record: the same for every query
+        header = _HEADER.pack(0, FLAG_RD if rd else 0, 1, 0, 0, 1)[2:]
+        parts = _QUERY_PARTS[(payload, rd)] = (header, b"\x00" + _OPT.pack(OPT, payload, 0, 0))
+    return b"".join((qid.to_bytes(2, "big"), parts[0], question, parts[1]))
+
+
+_QUERY_PARTS: dict[tuple[int, bool], tuple[bytes, bytes]] = {}
 
 
 def parse_query(wire: bytes) -> tuple[int, int, str, int, int | None]:
