@@ -94,7 +94,7 @@ class Collector:
         whois_task = (
             whois_lookup.lookup(name, server=self.whois_server, timeout=self.whois_timeout)
             if self.whois_enabled
-            else _none()
+            else _done(None)
         )
         provider_task = self._provider_questions(name, deadline)
         (
@@ -141,7 +141,9 @@ class Collector:
         the MX hosts' addresses and the SPF includes, so a domain still costs two or three round trips.
         """
         query = self.client.query
-        mx, txt = await asyncio.gather(query(name, "MX", deadline=deadline), query(name, "TXT", deadline=deadline))
+        # Both are in flight already (asked by _mx and _apex_txt): awaited one after the other, no tasks.
+        mx = await query(name, "MX", deadline=deadline)
+        txt = await query(name, "TXT", deadline=deadline)
         possible = possible_providers(mx, txt.texts())
         selectors = [
             s
@@ -260,8 +262,11 @@ def kept_txt(texts: list[str]) -> list[str]:
     return kept
 
 
-async def _none() -> None:
-    return None
+def _done(value: object) -> asyncio.Future:
+    """A finished future: gather takes it as it is (a coroutine would cost a task)."""
+    future = asyncio.get_running_loop().create_future()
+    future.set_result(value)
+    return future
 
 
 def _dmarc(answer: Answer) -> DmarcInfo | None:
