@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from shared.core.models import SpfInfo
 
@@ -82,6 +83,14 @@ def parse(record: str) -> ParsedSpf:
             parsed.all = (qualifier or "+") + "all"
         parsed.mechanisms.append(f"{qualifier}{name}" + (f"{sep}{value}" if sep else ""))
     return parsed
+
+
+@lru_cache(maxsize=4096)
+def _parse_shared(record: str) -> ParsedSpf:
+    """:func:`parse` remembered, for the records an include reaches: the same few providers'
+    records (``spf.protection.outlook.com``, ``_spf.google.com``…) recur in every domain's walk. The
+    walk only reads what it returns; a syntax error is raised again each time (not cached)."""
+    return parse(record)
 
 
 def select_record(txts: list[str]) -> tuple[str | None, str | None]:
@@ -163,7 +172,7 @@ class _Walk:
             if multi:
                 return f"permerror: {target} has more than one SPF record"
             try:
-                child = parse(record)
+                child = _parse_shared(record)
             except SpfSyntaxError as exc:
                 return f"permerror: in {target}: {exc}"
             self.lookups += child.lookups
