@@ -137,6 +137,8 @@ def detect(record: ScanRecord, data: TechnologyData | None = None) -> list[Techn
     found: dict[int, list[str]] = {}
 
     def add(indexes: list[int] | tuple[int, ...], evidence: str) -> None:
+        if not indexes:  # most hosts name no vendor
+            return
         for index in dict.fromkeys(indexes):
             items = found.setdefault(index, [])
             clipped = _clip(evidence)
