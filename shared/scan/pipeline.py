@@ -210,10 +210,7 @@ async def run_pipeline(
         batch: list[ScanResult] = []
         while finished < workers_count:
             try:
-                if not done.empty():  # the usual case in a busy scan: no task and timer per result
-                    item = done.get_nowait()
-                else:
-                    item = await asyncio.wait_for(done.get(), timeout=0.25) if batch else await done.get()
+                item = await asyncio.wait_for(done.get(), timeout=0.25) if batch else await done.get()
             except TimeoutError:
                 item = None
             if item is _DONE:
