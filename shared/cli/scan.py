@@ -30,7 +30,11 @@ from shared.cli.common import TABLE_LIMIT, db_option, err, out, runtime_for, set
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line on stdout.")
 @click.option("--save/--no-save", default=True, show_default=True, help="Store results in the database.")
 @click.option("--nameserver", "nameservers", multiple=True, help="DNS server host[:port]; repeatable.")
-@click.option("--concurrency", type=click.IntRange(1, 5000), help="Domains scanned at once (per worker).")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 5000),
+    help="Domains scanned at once per worker process (default: HUNTER_SCAN_CONCURRENCY, shared by the workers).",
+)
 @click.option(
     "--workers",
     type=click.IntRange(1, 32),
@@ -90,6 +94,11 @@ def scan(
             rows, total = from_values(line.strip() for line in sys.stdin if line.strip()), None
     if reading_file and workers is None and "scan_workers" not in settings.model_fields_set:
         settings = settings.model_copy(update={"scan_workers": _default_workers(total)})
+    if reading_file and settings.scan_workers > 1 and "scan_concurrency" not in settings.model_fields_set:
+        # The default number of domains in flight is shared by the processes, not given to each: the same
+        # total keeps the DNS side as busy, and on a CPU-bound scan halves the queueing behind busy cores.
+        split = max(64, settings.scan_concurrency // settings.scan_workers)
+        settings = settings.model_copy(update={"scan_concurrency": split})
     if as_job:
         from shared.cli.queue import submit_and_follow
 
