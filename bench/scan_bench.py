@@ -159,6 +159,10 @@ def main() -> None:
     print(f"workers            {args.workers}")
     per = max(1, len(latencies))
     print(f"scanner CPU        {scanner_cpu * 1000 / per:.2f} ms per domain ({scanner_cpu:.1f} s)")
+    if len(cpu) > 1:  # with workers: the parent's share (it relays the JSON lines), as last sampled
+        others = sorted(seconds for pid, seconds in cpu.items() if pid != scanner.pid)
+        workers = ", ".join(f"{seconds:.1f}" for seconds in others)
+        print(f"  by process       parent {cpu.get(scanner.pid, 0.0):.1f} s, others {workers} s")
     print(f"DNS server CPU     {dns_cpu * 1000 / per:.2f} ms per domain ({dns_cpu:.1f} s)")
     print(f"peak RSS           {peak / 2**20:.0f} MB (largest scanner process)")
 
