@@ -150,6 +150,7 @@ def _evidence(record: ScanRecord, data: ProviderData) -> tuple[dict[str, int], d
     dkim_found = {s.selector: s for s in record.dkim}
     spf_names = [(include, data.spf_index.all(include)) for include in includes]
     dkim_names = [(s, data.dkim_index.all(_cname_zone(s.cname))) for s in dkim_found.values() if s.cname]
+    verifications = [(txt, txt.lower()) for txt in record.txt_verifications]
     for provider, spec in data.providers.items():
         for include, names in spf_names:
             if provider in names:
@@ -164,9 +165,11 @@ def _evidence(record: ScanRecord, data: ProviderData) -> tuple[dict[str, int], d
         for name in spec.get("dkim_selector_key", []):
             if name in dkim_found and dkim_found[name].has_key:
                 add(provider, "dkim_selector_key", f"DKIM key at selector '{name}'")
-        for txt in record.txt_verifications:
-            if any(txt.lower().startswith(p) for p in spec.get("txt", [])):
-                add(provider, "txt", f"TXT {txt.split('=')[0].split(':')[0]} verification")
+        prefixes = tuple(spec.get("txt", ()))
+        if prefixes:
+            for txt, lowered in verifications:
+                if lowered.startswith(prefixes):
+                    add(provider, "txt", f"TXT {txt.split('=')[0].split(':')[0]} verification")
     return weight, texts
 
 
