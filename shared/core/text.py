@@ -9,6 +9,8 @@ import unicodedata
 
 
 def fold(text: str) -> str:
+    if text.isascii():  # nothing to decompose or strip (every domain name, most company names)
+        return text.casefold()
     decomposed = unicodedata.normalize("NFKD", text.replace("ı", "i").replace("İ", "i"))
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
 
