@@ -377,6 +377,19 @@ class DnsClient:
             )
         return answer
 
+    def cached(self, name: str, rdtype: str) -> Answer | None:
+        """The answer :meth:`query` would give from the in-process cache right now, or None (not cached,
+        expired, or a CNAME chain that needs another question). Lets a caller skip a task per lookup."""
+        key = (name.lower().rstrip("."), wire.TYPES[rdtype])
+        hit = self._cache.get(key)
+        if hit is None or hit[0] <= time.monotonic():
+            return None
+        answer = hit[1]
+        if answer.outcome is Outcome.NODATA and answer.cnames and key[1] != wire.CNAME:
+            return None
+        self.stats["cache_hits"] += 1
+        return answer
+
     # -- cache and de-duplication -------------------------------------------------------
 
     async def _cached_query(self, name: str, qtype: int, deadline: float | None) -> Answer:

@@ -172,12 +172,14 @@ class Collector:
             (MxHost(preference=r.preference, host=r.exchange) for r in exchanges),
             key=lambda h: (h.preference, h.host),
         )
-        lookups = [
-            self.client.query(h.host, rdtype, deadline=deadline)
-            for h in hosts[:MAX_MX_HOSTS]
-            for rdtype in ("A", "AAAA")
-        ]
-        results = await asyncio.gather(*lookups)
+        asked = [(h.host, rdtype) for h in hosts[:MAX_MX_HOSTS] for rdtype in ("A", "AAAA")]
+        # A big provider's MX hosts are in the cache after the first domain: taken as they are, no task.
+        results = [self.client.cached(host, rdtype) for host, rdtype in asked]
+        missing = [i for i, found in enumerate(results) if found is None]
+        if missing:
+            fetched = await asyncio.gather(*(self.client.query(*asked[i], deadline=deadline) for i in missing))
+            for i, found in zip(missing, fetched, strict=True):
+                results[i] = found
         for index, host in enumerate(hosts[:MAX_MX_HOSTS]):
             for answer in results[2 * index : 2 * index + 2]:
                 host.addresses.extend(answer.records)

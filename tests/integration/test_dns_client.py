@@ -224,3 +224,16 @@ def test_query_slots_hand_over_and_survive_cancellation():
 
     order, was_cancelled, free = aio.run(main())
     assert order == ["first", "last", "after"] and was_cancelled and free == 1
+
+
+def test_cached_answers_without_asking(dns):
+    """``cached`` gives what ``query`` would give from the cache, and None where a question is needed."""
+
+    async def ask(client):
+        before = client.cached("m365.com.tr", "MX")
+        asked = await client.query("M365.com.tr.", "MX")
+        return before, asked, client.cached("m365.com.tr", "MX"), client.cached("nothere.m365.com.tr", "MX")
+
+    (before, asked, cached, other), stats = run(ask, nameservers=[dns.address])
+    assert before is None and other is None
+    assert cached == asked and cached.ok and stats["queries"] == 1 and stats["cache_hits"] == 1
