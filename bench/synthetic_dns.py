@@ -1,19 +1,24 @@
 """Synthetic DNS data for the benchmark: N company domains with a realistic record mix.
 
-Domain ``coN.com.tr`` gets a profile from N: Microsoft 365 (with DKIM CNAMEs into the tenant,
-autodiscover, DMARC), Google Workspace, a self-hosted server at a local host, GoDaddy shared
-hosting, Yandex, Mimecast in front of M365, a domain without MX, and a few that do not exist.
-Answers are generated from the name, so 100,000 domains cost no memory; the server adds the
-per-query delay of a real recursive resolver.
+Domain ``coN.com.tr`` gets a profile from N: Microsoft 365 (DKIM CNAMEs into the tenant in the old
+``…onmicrosoft.com`` and the new ``<tenant>.<p>-v1.dkim.mail.microsoft`` form, discovery CNAMEs),
+Google Workspace, a self-hosted server at a local host, GoDaddy shared hosting, Yandex, Mimecast in
+front of M365, a domain without MX, and a few that do not exist. On top of that, what real companies
+publish (:func:`zone`): SaaS senders in the SPF record (include chains through shared targets with
+nested includes of their own, a per-company HubSpot include), 4–10 apex TXT records (verification
+tokens of 16–100 characters), DMARC with ``rua``/``ruf`` addresses at monitoring vendors, the
+senders' DKIM CNAMEs and a website address. Answers are generated from the name (seeded by N), so
+100,000 domains cost no memory; the server adds the per-query delay of a real recursive resolver.
 
 This server stands in for the internet, so it must not be what a benchmark measures. With
 ``--precompute N`` it builds, before it reports READY, the finished wire-format answer to every
-question the scanner asks about ``co1.com.tr`` … ``coN.com.tr`` (MX, TXT, NS, DMARC, each DKIM
-selector, the discovery CNAMEs), keyed by the query's bytes after its 2-byte ID; a query then
-costs a dictionary look-up and an ID patch, and is still held back ``--delay-ms`` on the event
-loop's timer (no thread per query). Any other question is answered the ordinary way. The answers
-are the same either way; only the server's CPU per query changes (about 60 MB and 5 s of
-start-up for 10,000 domains).
+question the scanner asks about ``co1.com.tr`` … ``coN.com.tr`` (MX, TXT, NS, A, DMARC, each DKIM
+selector, the discovery CNAMEs, and the company's own names under a provider: its M365 MX host's
+A/AAAA, its HubSpot include), keyed by the query's bytes after its 2-byte ID; a query then costs a
+dictionary look-up and an ID patch, and is still held back ``--delay-ms`` on the event loop's timer
+(no thread per query). Any other question (the shared SPF targets and MX hosts, asked once per
+scanner) is answered the ordinary way. The answers are the same either way; only the server's CPU
+per query changes (about 0.3 ms per scanned domain with ``--precompute``).
 
 Run: ``python bench/synthetic_dns.py --port 0 --delay-ms 20 [--precompute N]`` (prints
 ``READY host port``).
