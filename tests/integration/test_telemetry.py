@@ -359,7 +359,9 @@ AZURE_OFFLINE = textwrap.dedent("""
 
     runtime = get_runtime()
     status = dispatch(HttpRequest("GET", "/healthz/ready"), runtime).status
-    telemetry.flush()
+    # The first export of each signal loads the exporter's HTTP pipeline; on a loaded CI machine that
+    # took longer than flush()'s default 5 s once, and the request span was lost with the process.
+    telemetry.flush(timeout_ms=60_000)
     print(json.dumps({"backend": telemetry._state and telemetry._state.backend, "status": status, "blocked": blocked}))
 """)
 
@@ -378,6 +380,10 @@ def test_application_insights_gets_requests_dependencies_and_logs_through_the_az
             "APPLICATIONINSIGHTS_SDKSTATS_DISABLED": "true",
             "OTEL_EXPERIMENTAL_RESOURCE_DETECTORS": "otel",  # no Azure VM metadata endpoint
             "OTEL_SERVICE_NAME": "hunter-azure-test",
+            # The distro's default sampler is rate limited (5 traces/s) and may drop a process's first
+            # trace; this test wants every span, as an operator who sets the sampler does.
+            "OTEL_TRACES_SAMPLER": "microsoft.fixed_percentage",
+            "OTEL_TRACES_SAMPLER_ARG": "1.0",
         }
     )
     done = subprocess.run(
