@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import math
 import os
@@ -257,22 +256,11 @@ class _Leases:
                     self.held[old.id] = new
 
 
-def tune_gc() -> None:
-    """Fewer cyclic-GC passes for a long-lived worker process.
-
-    A scan allocates many short-lived objects (DNS answers, records, models), and CPython's default
-    young-generation threshold (700 allocations) runs a collection pass every few hundred of them,
-    each walking the objects start-up left behind (modules, rules, provider tables). Freezing those
-    and raising the threshold keeps cyclic garbage collected while spending less CPU on it.
-    """
-    gc.freeze()
-    gc.set_threshold(20_000, 20, 20)
-
-
 def run_worker(*, exit_when_idle: bool = False) -> QueueWorker:
     from shared import aio
+    from shared.scan.gc_tuning import WORKER_THRESHOLDS, tune_for_bulk_scan
 
-    tune_gc()
+    tune_for_bulk_scan(WORKER_THRESHOLDS)  # a long-lived process scanning batches: fewer cyclic-GC passes
     worker = QueueWorker(exit_when_idle=exit_when_idle, handle_signals=True)
     with telemetry.flushed():  # the last spans, metrics and logs leave before the process does
         aio.run(worker.run())
